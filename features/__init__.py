@@ -1,0 +1,1 @@
+"""Data contract, loaders, the partner-program simulator, point-in-time features and KPIs."""

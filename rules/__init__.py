@@ -1,0 +1,1 @@
+"""Rulebooks (YAML) and the engine: validate, evaluate, explain, test, simulate."""

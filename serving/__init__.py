@@ -1,0 +1,1 @@
+"""recommend (rules x models x arbitration), the HTTP API, weekly plans, persistence, review."""

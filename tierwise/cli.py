@@ -1,0 +1,34 @@
+"""The `tierwise` command. Each domain package registers its own thin subcommands."""
+
+from __future__ import annotations
+
+import typer
+
+from tierwise import logs
+
+app = typer.Typer(
+    name="tierwise",
+    help="Rules engine and recommendation service for channel-partner programs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging"),
+) -> None:
+    logs.configure("DEBUG" if verbose else "INFO")
+
+
+def _register() -> None:
+    from features import cli as features_cli
+    from rules import cli as rules_cli
+    from serving import cli as serving_cli
+    from training import cli as training_cli
+
+    for module in (features_cli, rules_cli, training_cli, serving_cli):
+        module.register(app)
+
+
+_register()

@@ -1,0 +1,71 @@
+"""The one settings object. Every field can be set with a `TIERWISE_` environment variable."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_RULES_DIR = Path(__file__).resolve().parent.parent / "rules" / "default"
+
+
+class ApiKey(BaseSettings):
+    """An API key as configured: only its SHA-256 hash is kept."""
+
+    key_sha256: str
+    role: str  # scorer | manager | admin
+    manager_id: str | None = None
+    name: str = ""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TIERWISE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Local data directory (tables, DBs, output)")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the service database; default SQLite in data_dir"
+    )
+    rules_dir: Path = Field(PACKAGE_RULES_DIR, description="Directory of the active rulebook")
+    churn_model: str = "tierwise-churn"
+    deal_model: str = "tierwise-deal-acceptance"
+    model_alias: str = "champion"
+    horizon_days: int = Field(90, ge=1, description="Churn horizon in days")
+
+    # serving
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    max_batch: int = Field(500, ge=1, description="Largest /v1/score/batch request")
+    max_body_bytes: int = Field(2_000_000, ge=1024, description="Largest request body accepted")
+    reload_interval_s: float = Field(300.0, ge=0, description="Periodic registry check; 0 = off")
+    api_keys: list[ApiKey] = Field(default_factory=list, description="JSON list of hashed keys")
+    session_secret: str = Field("change-me-in-production", description="Signs review cookies")
+
+    # weekly plan
+    manager_capacity: int = Field(10, ge=1, description="Actions per manager per week")
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        """MLflow's own MLFLOW_TRACKING_URI wins; otherwise a SQLite store in data_dir."""
+        uri = os.environ.get("MLFLOW_TRACKING_URI")
+        if uri:
+            return uri
+        return f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def mlflow_artifact_root(self) -> str:
+        return (self.data_dir / "mlartifacts").resolve().as_uri()
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tierwise.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Labels, time-based splits, LightGBM + baseline models, evaluation, MLflow registry."""
