@@ -57,7 +57,7 @@ _PROFILE = [
 
 _DEALS = [
     *_windowed("deals_registered", "count", "deals", "Deal registrations submitted"),
-    *_windowed("deals_accepted", "count", "deals", "Deal registrations accepted (by decision date)"),
+    *_windowed("deals_accepted", "count", "deals", "Registrations accepted (by decision date)"),
     *_windowed("deals_won", "count", "deals", "Deals won (by close date)"),
     *_windowed("revenue_won", "USD", "deals", "Revenue of deals won (by close date)"),
     *_windowed("avg_deal_value", "USD", "deals", "Average amount of registered deals"),
