@@ -2,8 +2,130 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
+from pathlib import Path
+
 import typer
+from rich.console import Console
+
+from tierwise.settings import get_settings
+
+log = logging.getLogger(__name__)
+console = Console()
+
+
+def parse_as_of(value: str) -> datetime:
+    """An as-of date or timestamp from the command line, as tz-aware UTC."""
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"'{value}' is not a date (use YYYY-MM-DD)") from exc
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.to_pydatetime()
+
+
+def simulate(
+    partners: int = typer.Option(2000, min=1, help="Number of partners"),
+    years: float = typer.Option(2.0, min=0.25, help="Years of history"),
+    seed: int = typer.Option(7, help="Random seed (same seed, same program)"),
+    out: Path = typer.Option(None, "--out", help="Output directory [TIERWISE_DATA_DIR]"),
+    end: str = typer.Option(None, "--end", help="Last simulated day (default: today)"),
+) -> None:
+    """Simulate a partner program and write its five tables (+ ground truth in _truth/)."""
+    from features.simulate import simulate as run
+    from features.simulate import write_simulation
+
+    out_dir = out or get_settings().data_dir
+    sim = run(partners=partners, years=years, seed=seed, end=parse_as_of(end) if end else None)
+    write_simulation(sim, out_dir)
+    for name, frame in sim.tables.items():
+        console.print(f"  {name:<11} {len(frame):>10,} rows")
+    console.print(f"wrote a simulated program to [bold]{out_dir}[/] (truth in {out_dir}/_truth)")
+
+
+def validate(
+    source: str = typer.Argument(None, help="Data directory or SQLAlchemy URL"),
+    quarantine: Path = typer.Option(None, "--quarantine", help="Write bad rows here"),
+) -> None:
+    """Validate a program's tables; print every problem and exit non-zero if there is one."""
+    from features.io import validate_source
+
+    src = source or str(get_settings().data_dir)
+    report = validate_source(src, quarantine=quarantine)
+    report.print(console)
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+features_app = typer.Typer(help="Point-in-time partner features.", no_args_is_help=False)
+
+
+@features_app.callback(invoke_without_command=True)
+def features(
+    ctx: typer.Context,
+    data: str = typer.Option(None, "--data", help="Data directory or SQLAlchemy URL"),
+    as_of: str = typer.Option(None, "--as-of", help="Snapshot date (events before it count)"),
+    out: Path = typer.Option(None, "--out", help="Output Parquet file"),
+) -> None:
+    """Build the feature frame as of a date: `tierwise features --data DIR --as-of D --out F`."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if as_of is None or out is None:
+        raise typer.BadParameter("--as-of and --out are required (or use `features list`)")
+    from features.io import load_tables
+    from features.snapshot import build_features
+
+    tables = load_tables(data or get_settings().data_dir)
+    frame = build_features(tables, as_of=parse_as_of(as_of))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(out, index=False)
+    console.print(f"{len(frame):,} partners x {frame.shape[1]} columns -> [bold]{out}[/]")
+
+
+@features_app.command("list")
+def list_features() -> None:
+    """List every declared feature: name, kind, unit, table, description."""
+    from rich.table import Table
+
+    from features.registry import FEATURES, registry_version
+
+    table = Table(title=f"Feature registry {registry_version()} ({len(FEATURES)} features)")
+    for col in ("name", "kind", "unit", "table", "description"):
+        table.add_column(col)
+    for f in FEATURES.values():
+        table.add_row(f.name, f.kind, f.unit, f.table, f.description)
+    console.print(table)
+
+
+def kpis(
+    data: str = typer.Option(None, "--data", help="Data directory or SQLAlchemy URL"),
+    as_of: str = typer.Option(None, "--as-of", help="End of the period (default: today)"),
+    quota: int = typer.Option(None, "--quota", help="Recruitment quota for the period"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for machines"),
+    html: Path = typer.Option(None, "--html", help="Write a self-contained HTML report"),
+) -> None:
+    """The program KPI report: recruitment, success, enablement, profitability."""
+    from features.io import load_tables
+    from features.kpis import program_kpis, render_html
+
+    tables = load_tables(data or get_settings().data_dir)
+    when = parse_as_of(as_of) if as_of else datetime.now().astimezone()
+    report = program_kpis(tables, as_of=parse_as_of(str(when)), quota=quota)
+    if as_json:
+        typer.echo(report.to_json())
+    else:
+        report.print(console)
+    if html:
+        html.write_text(render_html(report, tables), encoding="utf-8")
+        console.print(f"wrote [bold]{html}[/]")
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the `tierwise` CLI."""
+    app.command()(simulate)
+    app.command()(validate)
+    app.add_typer(features_app, name="features")
+    app.command()(kpis)
