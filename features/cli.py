@@ -104,6 +104,7 @@ def kpis(
     data: str = typer.Option(None, "--data", help="Data directory or SQLAlchemy URL"),
     as_of: str = typer.Option(None, "--as-of", help="End of the period (default: today)"),
     quota: int = typer.Option(None, "--quota", help="Recruitment quota for the period"),
+    period_days: int = typer.Option(90, "--period-days", min=1, help="Days in the period"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for machines"),
     html: Path = typer.Option(None, "--html", help="Write a self-contained HTML report"),
 ) -> None:
@@ -113,14 +114,19 @@ def kpis(
 
     tables = load_tables(data or get_settings().data_dir)
     when = parse_as_of(as_of) if as_of else datetime.now().astimezone()
-    report = program_kpis(tables, as_of=parse_as_of(str(when)), quota=quota)
+    report = program_kpis(
+        tables, as_of=parse_as_of(str(when)), quota=quota, period_days=period_days
+    )
     if as_json:
         typer.echo(report.to_json())
     else:
         report.print(console)
     if html:
         html.write_text(render_html(report, tables), encoding="utf-8")
-        console.print(f"wrote [bold]{html}[/]")
+        if as_json:  # keep stdout pure JSON
+            log.info("wrote %s", html)
+        else:
+            console.print(f"wrote [bold]{html}[/]")
 
 
 def register(app: typer.Typer) -> None:

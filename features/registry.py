@@ -74,9 +74,9 @@ _DEALS = [
     Feature("days_since_last_deal", "number", "days", "deals",
             "Days since the last registration (missing when none)"),
     Feature("deals_registered_trend", "number", "ratio", "deals",
-            "Registrations in the last 90 days / the 90 before (missing when both 0)"),
+            "Registrations in the last 90 days / the 90 before (missing if those had none)"),
     Feature("revenue_won_trend", "number", "ratio", "deals",
-            "Revenue won in the last 90 days / the 90 before (missing when both 0)"),
+            "Revenue won in the last 90 days / the 90 before (missing if those had none)"),
 ]
 
 _ACTIVITIES = [
@@ -95,9 +95,9 @@ _ACTIVITIES = [
     Feature("days_since_last_manager_contact", "number", "days", "activities",
             "Days since the channel manager last contacted the partner (missing when never)"),
     Feature("activity_trend", "number", "ratio", "activities",
-            "Activities in the last 90 days / the 90 before (missing when both 0)"),
+            "Activities in the last 90 days / the 90 before (missing if those had none)"),
     Feature("leads_trend", "number", "ratio", "activities",
-            "Leads in the last 90 days / the 90 before (missing when both 0)"),
+            "Leads in the last 90 days / the 90 before (missing if those had none)"),
 ]
 
 _SURVEYS = [

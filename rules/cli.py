@@ -1,9 +1,190 @@
-"""`tierwise` subcommands of the rules package (thin wrappers: load, call, save)."""
+"""`tierwise rules …` subcommands (thin wrappers: load, call the pure core, print or save)."""
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from rules.loader import load_rulebook
+from rules.model import Rulebook
+from tierwise.errors import RulebookError, TierwiseError
+from tierwise.settings import get_settings
+
+log = logging.getLogger(__name__)
+console = Console(soft_wrap=True)
+
+rules_app = typer.Typer(help="Rulebooks: check, test, explain, simulate.", no_args_is_help=True)
+
+DirArg = typer.Argument(None, help="Rulebook directory or file [TIERWISE_RULES_DIR]")
+
+
+def _as_of(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    from features.cli import parse_as_of
+
+    return parse_as_of(value)
+
+
+def _print_problems(exc: TierwiseError) -> None:
+    console.print(f"[red]{exc.detail}[/]")
+    for p in exc.problems:
+        where = f"{p.file}:{p.line}" if p.file and p.line else (p.file or "")
+        rule = f" [{p.rule_id}]" if p.rule_id else ""
+        console.print(f"  {where}{rule}: {p.message}", markup=False, highlight=False)
+
+
+def _load(directory: Path | None) -> Rulebook:
+    try:
+        return load_rulebook(directory or get_settings().rules_dir)
+    except RulebookError as exc:
+        _print_problems(exc)
+        raise typer.Exit(code=1) from exc
+
+
+@rules_app.command("check")
+def check(directory: Path = DirArg) -> None:
+    """Validate a rulebook; print every problem with file:line and exit 1 if there is one."""
+    book = _load(directory)
+    tiers = sum(len(t.tiers) for t in book.tracks)
+    console.print(f"[green]ok[/] rulebook {book.version} ({book.content_hash[:12]}): "
+                  f"{len(book.tracks)} tracks, {tiers} tiers, {len(book.incentives)} incentives,"
+                  f" {len(book.scorecard)} scorecard components, {len(book.actions)} actions; "
+                  f"needs {len(book.features_needed)} features")
+
+
+@rules_app.command("test")
+def test(directory: Path = DirArg) -> None:
+    """Run the cases beside the rules (tests.yaml); report failures and unexercised rules."""
+    from rules.casefile import case_file, run_cases
+
+    book = _load(directory)
+    try:
+        report = run_cases(book, case_file(Path(directory or get_settings().rules_dir)))
+    except RulebookError as exc:
+        _print_problems(exc)
+        raise typer.Exit(code=1) from exc
+    for r in report.results:
+        mark = "[green]pass[/]" if r.ok else "[red]FAIL[/]"
+        console.print(f"{mark} {r.id} (line {r.line})")
+        for failure in r.failures:
+            console.print(f"    {failure}", markup=False)
+    for mismatch in report.mismatches:
+        console.print(f"[red]frame/partner mismatch[/] {mismatch}", markup=False)
+    for kind, ids in report.uncovered.items():
+        if ids:
+            console.print(f"[yellow]no case exercises these {kind}:[/] {', '.join(ids)}",
+                          markup=True, highlight=False)
+    passed = sum(r.ok for r in report.results)
+    console.print(f"{passed}/{len(report.results)} cases passed"
+                  + ("; every tier, incentive and action exercised" if report.complete else ""))
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+def _frame(data: str | None, features: Path | None, as_of: datetime) -> pd.DataFrame:
+    """The feature frame: built from the program's tables, or read from a saved frame."""
+    if features is not None:
+        frame = (pd.read_parquet(features) if features.suffix == ".parquet"
+                 else pd.read_csv(features))
+    else:
+        from features.io import load_tables
+        from features.snapshot import build_features
+
+        frame = build_features(load_tables(data or get_settings().data_dir), as_of=as_of)
+    for output in ("churn_risk", "deal_acceptance"):
+        if output not in frame.columns:
+            log.warning("no %s in the frame: conditions on it are reported missing", output)
+            frame[output] = np.nan
+    return frame
+
+
+@rules_app.command("explain")
+def explain(
+    partner: str = typer.Option(..., "--partner", help="Partner id"),
+    data: str = typer.Option(None, "--data", help="Data directory or SQLAlchemy URL"),
+    features: Path = typer.Option(None, "--features", help="A saved feature frame instead"),
+    as_of: str = typer.Option(None, "--as-of", help="Snapshot date (default: now)"),
+    rules: Path = typer.Option(None, "--rules", help="Rulebook [TIERWISE_RULES_DIR]"),
+) -> None:
+    """Explain one partner's tier, gap to the next tier, incentives, scores and actions."""
+    from rules.engine import evaluate_partner
+
+    book = _load(rules)
+    when = _as_of(as_of)
+    frame = _frame(data, features, when)
+    rows = frame[frame["partner_id"].astype(str) == partner]
+    if rows.empty:
+        console.print(f"[red]no partner '{partner}' in the feature frame as of {when:%Y-%m-%d}[/]")
+        raise typer.Exit(code=1)
+    row = {str(k): (None if _na(v) else v) for k, v in rows.iloc[0].to_dict().items()}
+    try:
+        decision = evaluate_partner(book, row, previous=None, as_of=when)
+    except TierwiseError as exc:
+        _print_problems(exc)
+        raise typer.Exit(code=1) from exc
+    for line in decision.explain():
+        console.print(line, markup=False, highlight=False)
+
+
+def _na(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return False
+
+
+@rules_app.command("simulate")
+def simulate(
+    candidate: Path = typer.Option(..., "--candidate", help="Candidate rulebook directory"),
+    data: str = typer.Option(None, "--data", help="Data directory or SQLAlchemy URL"),
+    features: Path = typer.Option(None, "--features", help="A saved feature frame instead"),
+    as_of: str = typer.Option(..., "--as-of", help="Snapshot date"),
+    current: Path = typer.Option(None, "--current", help="Current rulebook [TIERWISE_RULES_DIR]"),
+    out: Path = typer.Option(None, "--out", help="CSV of the partners who would move"),
+) -> None:
+    """Compare current and candidate rulebooks on the population: migration, movers, cost."""
+    from rules.simulate import simulate_change
+
+    now, cand = _load(current), _load(candidate)
+    when = _as_of(as_of)
+    report = simulate_change(now, cand, _frame(data, features, when), as_of=when)
+    console.print(f"{report.partners:,} partners as of {when:%Y-%m-%d}: rulebook "
+                  f"{report.current_version} → candidate {report.candidate_version}")
+    matrix = Table(title="Tier migration (rows: current, columns: candidate)")
+    matrix.add_column("current")
+    for col in report.migration.columns:
+        matrix.add_column(str(col), justify="right")
+    for label, counts in report.migration.iterrows():
+        matrix.add_row(str(label), *(f"{int(c):,}" for c in counts))
+    console.print(matrix)
+    moves = report.movers["direction"].value_counts().to_dict()
+    console.print(f"{len(report.movers):,} partners would move: "
+                  + (", ".join(f"{n:,} {d}" for d, n in moves.items()) or "none"))
+    cost = Table(title="Incentive cost")
+    for col in ("incentive", "partners now", "cost now", "partners candidate", "cost candidate",
+                "delta"):
+        cost.add_column(col, justify="left" if col == "incentive" else "right")
+    for r in report.cost.itertuples():
+        cost.add_row(str(r.incentive_id), f"{r.partners_current:,}", f"${r.cost_current:,.0f}",
+                     f"{r.partners_candidate:,}", f"${r.cost_candidate:,.0f}",
+                     f"${r.cost_delta:+,.0f}")
+    before, after = report.total_cost
+    cost.add_row("total", "", f"${before:,.0f}", "", f"${after:,.0f}", f"${after - before:+,.0f}")
+    console.print(cost)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        report.movers.to_csv(out, index=False)
+        console.print(f"wrote the movers to [bold]{out}[/]")
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the `tierwise` CLI."""
+    app.add_typer(rules_app, name="rules")

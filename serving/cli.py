@@ -2,8 +2,62 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the `tierwise` CLI."""
+    from serving import serve_cli
+
+    serve_cli.register(app)  # serve, keys new
+    app.command()(weekly)
+    db_app = typer.Typer(help="The service database.", no_args_is_help=True)
+    db_app.command("upgrade")(db_upgrade)
+    app.add_typer(db_app, name="db")
+
+
+def weekly(
+    week: str = typer.Option(..., "--week", help="ISO week to plan, e.g. 2026-W48"),
+    data: str = typer.Option(None, "--data", help="Data directory [TIERWISE_DATA_DIR]"),
+    out: Path = typer.Option(None, "--out", help="Digest folder [<data>/digest]"),
+) -> None:
+    """Plan a week: features → recommend → capacity per manager → one transaction; digest."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from serving.weekly import run_week
+    from tierwise.settings import get_settings
+
+    settings = get_settings()
+    source = data or str(settings.data_dir)
+    out_dir = out or Path(source) / "digest"
+    run = run_week(settings, data_dir=source, week=week, out_dir=out_dir)
+    s = run.summary
+    table = Table(title=f"Weekly plan {week}")
+    table.add_column("")
+    table.add_column("", justify="right")
+    for label, key in (("partners scored", "partners_scored"), ("promotions", "promotions"),
+                       ("demotions", "demotions"), ("in grace period", "in_grace"),
+                       ("actions planned", "actions_planned"),
+                       ("overflow", "actions_overflow"), ("incentive awards", "incentive_awards")):
+        table.add_row(label, f"{s[key]:,}")
+    table.add_row("incentive cost", f"${s['incentive_cost']:,.0f}")
+    for action, count in sorted(s["actions_per_type"].items(), key=lambda kv: -kv[1]):
+        table.add_row(f"  {action}", f"{count:,}")
+    console = Console()
+    console.print(table)
+    timings = ", ".join(f"{k} {v:.1f}s" for k, v in run.timings.items())
+    console.print(f"stages: {timings}")
+    console.print(f"digest: {len(run.digest)} files in [bold]{out_dir / week}[/]")
+
+
+def db_upgrade() -> None:
+    """Create or upgrade the service database schema (TIERWISE_DATABASE_URL or SQLite)."""
+    from serving.db import current_revision, get_engine, upgrade
+    from tierwise.settings import get_settings
+
+    engine = get_engine(get_settings().db_url)
+    upgrade(engine)
+    typer.echo(f"{engine.url.render_as_string()} at revision {current_revision(engine)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from rich.console import Console
 from rich.logging import RichHandler
 
 
@@ -12,6 +13,8 @@ def configure(level: str = "INFO") -> None:
         level=level,
         format="%(message)s",
         datefmt="[%X]",
-        handlers=[RichHandler(rich_tracebacks=False, show_path=False)],
+        # stderr, so that stdout stays clean for `--json` output piped to other tools
+        handlers=[RichHandler(console=Console(stderr=True), rich_tracebacks=False,
+                              show_path=False)],
         force=True,
     )

@@ -1,0 +1,195 @@
+"""Benchmark: the weekly job end to end for 100,000 partners (~10 million events).
+
+    .venv/bin/python bench/bench_weekly.py [--partners 100000] [--years 2.25] [--db-url URL]
+
+Simulates the program once (cached in bench/.data/), then runs `run_week` in a child process
+so its peak memory (RSS) is measured alone: load → features → models → history → recommend →
+persist (one transaction) → digest. Models: the registered champions when the MLflow store of
+the data dir has them, otherwise two small LightGBM boosters trained here on the feature frame
+(same predict path: numpy in, probabilities out, one thread). Prints seconds per stage, total
+and peak RSS. Targets (issue 7): < 3 min and < 4 GB on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+WEEK = "2026-W48"
+END = datetime(2026, 11, 30, tzinfo=UTC)
+
+
+def simulate_once(folder: Path, partners: int, years: float) -> None:
+    from features.simulate import simulate, write_simulation
+
+    marker = folder / f".done-{partners}-{years}"
+    if marker.exists():
+        return
+    started = time.perf_counter()
+    sim = simulate(partners=partners, years=years, seed=7, end=END)
+    write_simulation(sim, folder)
+    events = sum(len(f) for _, f in sim.tables.items())
+    marker.write_text(str(events))
+    print(
+        f"simulated {partners:,} partners, {events:,} rows in {time.perf_counter() - started:.0f}s"
+    )
+
+
+class ToyScorer:
+    """A LightGBM booster on numeric features: the Scorer surface recommend_frame uses."""
+
+    def __init__(self, booster: Any, features: list[str]) -> None:
+        self.booster, self.features, self.version = booster, features, "bench"
+
+    def encode_frame(self, frame: Any) -> Any:
+        import numpy as np
+        import pandas as pd
+
+        cols = [pd.to_numeric(frame[f], errors="coerce") for f in self.features]
+        return np.column_stack([c.to_numpy(dtype=np.float64, na_value=np.nan) for c in cols])
+
+    def encode(self, rows: Any) -> Any:
+        import pandas as pd
+
+        return self.encode_frame(pd.DataFrame(list(rows)))
+
+    def predict(self, x: Any) -> Any:
+        return self.booster.predict(x, num_threads=1)
+
+
+def toy_models(frame: Any) -> Any:
+    import lightgbm as lgb
+    import numpy as np
+
+    from features.registry import names
+    from serving.recommend import Models
+
+    numeric = [n for n in names("number") if n in frame.columns]
+    scorer = ToyScorer(None, numeric)
+    x = scorer.encode_frame(frame)
+    rng = np.random.default_rng(0)
+    idle = np.nan_to_num(x[:, numeric.index("days_since_last_activity")], nan=365.0)
+    y = (idle + rng.normal(0, 30, len(idle)) > 60).astype(int)
+    params = {"objective": "binary", "num_threads": 1, "verbose": -1, "num_leaves": 15}
+    booster = lgb.train(params, lgb.Dataset(x[:20000], y[:20000]), num_boost_round=50)
+    scorer.booster = booster
+    deal_features = numeric  # the typical-deal columns are added by recommend; ignored here
+    return Models(churn=scorer, deal=ToyScorer(booster, deal_features))
+
+
+def run_child(data: Path, db_url: str, out: Path) -> None:
+    """The measured part: one weekly run (this process's peak RSS is reported)."""
+    import logging
+
+    from serving import weekly
+    from tierwise.settings import Settings
+
+    logging.basicConfig(level=logging.WARNING)
+    settings = Settings(data_dir=data, database_url=db_url)
+    started = time.perf_counter()
+    models_note = "registered champions"
+    try:
+        recommender = weekly.default_recommender(settings)
+    except Exception:
+        models_note = "toy LightGBM (no champions registered)"
+        recommender = _toy_recommender()
+    run = weekly.run_week(settings, data_dir=data, week=WEEK, out_dir=out, recommender=recommender)
+    total = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "timings": run.timings,
+                "total": total,
+                "peak_mb": peak_mb,
+                "summary": run.summary,
+                "models": models_note,
+            },
+            default=str,
+        )
+    )
+
+
+def _toy_recommender() -> Any:
+    from rules import load_rulebook
+    from serving.recommend import recommend_frame
+
+    rulebook = load_rulebook()
+    cache: dict[str, Any] = {}
+
+    def recommend(frame: Any, *, previous: Any, history: Any, as_of: datetime) -> Any:
+        started = time.perf_counter()
+        if "models" not in cache:
+            cache["models"] = toy_models(frame)
+        cache["train_s"] = time.perf_counter() - started
+        return recommend_frame(
+            frame,
+            rulebook=rulebook,
+            models=cache["models"],
+            previous=previous,
+            history=history,
+            as_of=as_of,
+        )
+
+    return recommend
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--partners", type=int, default=100_000)
+    parser.add_argument("--years", type=float, default=2.25)
+    parser.add_argument("--db-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--child", nargs=3, metavar=("DATA", "DB", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        run_child(Path(args.child[0]), args.child[1], Path(args.child[2]))
+        return
+    data = ROOT / "bench" / ".data" / f"weekly-{args.partners}"
+    data.mkdir(parents=True, exist_ok=True)
+    simulate_once(data, args.partners, args.years)
+    db = data / "bench.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    db_url = args.db_url or f"sqlite:///{db}"
+    child = subprocess.run(
+        [sys.executable, __file__, "--child", str(data), db_url, str(data / "digest")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if child.returncode != 0:
+        print(child.stdout, child.stderr, sep="\n")
+        raise SystemExit(child.returncode)
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    events = (data / f".done-{args.partners}-{args.years}").read_text()
+    print(
+        f"weekly job, {args.partners:,} partners, {int(events):,} rows, week {WEEK}, "
+        f"database {db_url.split(':')[0]}, models: {result['models']}"
+    )
+    for stage, seconds in result["timings"].items():
+        print(f"  {stage:<10} {seconds:7.1f} s")
+    print(f"  {'total':<10} {result['total']:7.1f} s   (target < 180 s)")
+    print(f"  peak RSS   {result['peak_mb']:7.0f} MB  (target < 4096 MB)")
+    s = result["summary"]
+    print(
+        f"  planned {s['actions_planned']:,} actions (+{s['actions_overflow']:,} overflow), "
+        f"{s['promotions']:,} promotions, {s['demotions']:,} demotions, "
+        f"incentive cost ${s['incentive_cost']:,.0f}"
+    )
+    print(
+        f"reproduce: .venv/bin/python bench/bench_weekly.py --partners {args.partners} "
+        f"--years {args.years}" + (f" --db-url {args.db_url}" if args.db_url else "")
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""Conditions compiled once, at load time, into two evaluators that must agree.
+
+- scalar: ``ev(features, log) -> True | False | None`` for one partner; every leaf appends
+  ``(leaf, actual, outcome)`` to ``log`` (outcome None = missing) — explanations are built
+  from that log only when someone reads them.
+- vector: ``vev(columns) -> (true_mask, false_mask)`` over a whole frame, no row loop.
+
+Both use three-valued logic: a missing value makes its leaf unknown, ``not`` keeps it
+unknown, ``all`` is false if any child is false, ``any`` true if any child is true. A
+condition that ends unknown does not hold.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from rules.columns import Columns
+from rules.conditions import All, Condition, Leaf, Not
+from tierwise.errors import InvalidInput, Problem
+
+Log = list[tuple[Leaf, Any, Any]]
+Scalar = Callable[[Mapping[str, Any], Log], Any]
+Masks = tuple[np.ndarray, np.ndarray]
+Vector = Callable[[Columns], Masks]
+
+OPS: dict[str, Callable[[Any, Any], Any]] = {
+    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
+    "==": operator.eq, "!=": operator.ne,
+}
+_NUMBERS = (int, float, np.integer, np.floating, np.bool_)
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return value is None or bool(value != value)
+    except (TypeError, ValueError):  # pd.NA and friends
+        return True
+
+
+def _bad_value(leaf: Leaf, value: Any) -> InvalidInput:
+    return InvalidInput(f"feature {leaf.name} has a value of the wrong type",
+                        [Problem(f"'{value!r}' is not a valid {leaf.kind}", column=leaf.name,
+                                 value=value)])
+
+
+def compile_scalar(cond: Condition | None) -> Scalar:
+    if cond is None:
+        return lambda f, log: True
+    if isinstance(cond, Leaf):
+        return _scalar_leaf(cond)
+    if isinstance(cond, Not):
+        child = compile_scalar(cond.child)
+
+        def ev_not(f: Mapping[str, Any], log: Log) -> Any:
+            r = child(f, log)
+            return None if r is None else not r
+
+        return ev_not
+    children = tuple(compile_scalar(c) for c in cond.children)
+    return _scalar_all(children) if isinstance(cond, All) else _scalar_any(children)
+
+
+def _scalar_all(children: tuple[Scalar, ...]) -> Scalar:
+    def ev_all(f: Mapping[str, Any], log: Log) -> Any:
+        out: Any = True
+        for child in children:  # no short-circuit: every condition is reported
+            r = child(f, log)
+            if r is None:
+                if out is True:
+                    out = None
+            elif not r:
+                out = False
+        return out
+
+    return ev_all
+
+
+def _scalar_any(children: tuple[Scalar, ...]) -> Scalar:
+    def ev_any(f: Mapping[str, Any], log: Log) -> Any:
+        out: Any = False
+        for child in children:
+            r = child(f, log)
+            if r is None:
+                if out is False:
+                    out = None
+            elif r:
+                out = True
+        return out
+
+    return ev_any
+
+
+def _scalar_leaf(leaf: Leaf) -> Scalar:
+    if leaf.kind == "number":
+        return _scalar_number(leaf)
+    if leaf.kind == "boolean":
+        return _scalar_boolean(leaf)
+    return _scalar_category(leaf)
+
+
+def _scalar_number(leaf: Leaf) -> Scalar:
+    name, value, op = leaf.name, leaf.value, OPS[leaf.op]
+
+    def ev_num(f: Mapping[str, Any], log: Log) -> Any:
+        v = f[name]
+        try:
+            if op(v, value):
+                log.append((leaf, v, True))
+                return True
+            if v == v:  # not NaN
+                log.append((leaf, v, False))
+                return False
+        except TypeError:  # None, pd.NA, or not a number at all
+            if not _is_missing(v):
+                raise _bad_value(leaf, v) from None
+        log.append((leaf, v, None))
+        return None
+
+    return ev_num
+
+
+def _scalar_boolean(leaf: Leaf) -> Scalar:
+    name, value = leaf.name, leaf.value
+
+    def ev_bool(f: Mapping[str, Any], log: Log) -> Any:
+        v = f[name]
+        if _is_missing(v):
+            log.append((leaf, v, None))
+            return None
+        if not isinstance(v, _NUMBERS):
+            raise _bad_value(leaf, v)
+        r = bool(v) is value
+        log.append((leaf, v, r))
+        return r
+
+    return ev_bool
+
+
+def _scalar_category(leaf: Leaf) -> Scalar:
+    name, value = leaf.name, leaf.value
+    wanted = leaf.op == "in"
+
+    def ev_cat(f: Mapping[str, Any], log: Log) -> Any:
+        v = f[name]
+        try:
+            r = (v in value) is wanted
+        except TypeError as exc:
+            raise _bad_value(leaf, v) from exc
+        if (not r or not wanted) and v.__class__ is not str and _is_missing(v):
+            log.append((leaf, v, None))
+            return None
+        log.append((leaf, v, r))
+        return r
+
+    return ev_cat
+
+
+def compile_vector(cond: Condition | None) -> Vector:
+    if cond is None:
+        return lambda cols: (np.ones(cols.n, dtype=bool), np.zeros(cols.n, dtype=bool))
+    if isinstance(cond, Leaf):
+        return _vector_leaf(cond)
+    if isinstance(cond, Not):
+        child = compile_vector(cond.child)
+        return lambda cols: child(cols)[::-1]
+    children = tuple(compile_vector(c) for c in cond.children)
+    is_all = isinstance(cond, All)
+
+    def vev(cols: Columns) -> Masks:
+        t, f = children[0](cols)
+        t, f = t.copy(), f.copy()
+        for child in children[1:]:
+            ct, cf = child(cols)
+            if is_all:
+                t &= ct
+                f |= cf
+            else:
+                t |= ct
+                f &= cf
+        return t, f
+
+    return vev
+
+
+def _vector_leaf(leaf: Leaf) -> Vector:
+    name, value = leaf.name, leaf.value
+    if leaf.kind in ("number", "boolean"):
+        # booleans: any non-zero is true, as bool(v) in the scalar path
+        op, threshold = (OPS[leaf.op], value) if leaf.kind == "number" else (
+            (operator.ne, 0.0) if value else (operator.eq, 0.0))
+
+        def vev_num(cols: Columns) -> Masks:
+            arr = cols.num(name)
+            known = ~np.isnan(arr)
+            r = op(arr, threshold)
+            return r & known, ~r & known
+
+        return vev_num
+    negate = leaf.op == "not in"
+
+    def vev_cat(cols: Columns) -> Masks:
+        codes, uniques = cols.cat(name)
+        member = np.fromiter(((u in value) is not negate for u in uniques), dtype=bool,
+                             count=len(uniques))
+        known = codes >= 0
+        r = np.append(member, False)[codes]  # code -1 picks the trailing False
+        return r & known, ~r & known
+
+    return vev_cat

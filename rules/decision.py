@@ -1,0 +1,146 @@
+"""What an evaluation returns: one partner (`PartnerDecision`) or a frame (`FrameDecision`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from rules.compile import Log
+from rules.explain import Check, GapItem, checks_from, fmt_value, gap_items
+from rules.model import STATE_COLUMNS, Rulebook, TierState
+
+Span = tuple[str, str, int, int, Any]  # section, rule id, log start, log end, outcome
+
+
+class Award(NamedTuple):
+    """An incentive the partner is eligible for, with its reward (COLLECT)."""
+
+    incentive_id: str
+    reward_type: str
+    amount: float
+    unit: str
+
+
+class Candidate(NamedTuple):
+    """An eligible action with what serving needs to arbitrate between candidates."""
+
+    action_id: str
+    propensity: float
+    value: float
+    weight: float
+    cooldown_days: int
+
+
+@dataclass
+class PartnerDecision:
+    rulebook: Rulebook = field(repr=False)
+    as_of: datetime
+    partner_id: str | None
+    track: str
+    evaluated_tier: str
+    tier: str
+    tier_change: str  # promoted | demoted | unchanged | new
+    tier_basis: str  # rules | grace | override
+    state: TierState
+    incentives: list[Award]
+    scores: dict[str, float]
+    actions: list[Candidate]
+    next_tier: str | None
+    features: Mapping[str, Any] = field(repr=False)
+    log: Log = field(repr=False)
+    spans: list[Span] = field(repr=False)
+
+    @property
+    def rulebook_version(self) -> str:
+        return self.rulebook.version
+
+    @property
+    def rulebook_hash(self) -> str:
+        return self.rulebook.content_hash
+
+    @property
+    def benefits(self) -> dict[str, float | str]:
+        track = self.rulebook.track(self.track)
+        tier = track.tier(self.tier) if track else None
+        return dict(tier.benefits) if tier else {}
+
+    @cached_property
+    def checks(self) -> list[Check]:
+        """Every condition checked, in evaluation order, with actual value and outcome."""
+        return checks_from(self.log, self.spans)
+
+    @cached_property
+    def gap(self) -> list[GapItem]:
+        """Each unmet requirement of the next tier and by how much ([] at the top tier)."""
+        track = self.rulebook.track(self.track)
+        nxt = track.tier(self.next_tier) if track and self.next_tier else None
+        return gap_items(nxt.when, self.features) if nxt else []
+
+    def score_parts(self) -> list[dict[str, Any]]:
+        """Each scorecard part: feature, actual value and its 0-100 score."""
+        return [{"component": c.id, "feature": p.feature, "actual": self.features.get(p.feature),
+                 "score": p.score(self.features.get(p.feature)), "weight": p.weight}
+                for c in self.rulebook.scorecard for p in c.parts]
+
+    def explain(self) -> list[str]:
+        """A readable account of the decision, line by line."""
+        lines = [f"rulebook {self.rulebook.version} ({self.rulebook.content_hash[:12]}), "
+                 f"as of {self.as_of:%Y-%m-%d}",
+                 f"track {self.track}: tier {self.tier} ({self.tier_change}, by {self.tier_basis};"
+                 f" rules alone give {self.evaluated_tier})"]
+        if self.tier_basis == "override":
+            lines.append(f"  manager override: {self.state.override_reason or 'no reason given'}"
+                         f" until {self.state.override_until or 'further notice'}")
+        if self.tier_basis == "grace":
+            lines.append(f"  held for now: {self.state.missed_evaluations} of "
+                         f"{self.rulebook.demotion_grace} consecutive misses before a demotion")
+        lines.extend(f"  {c.text()}" for c in self.checks)
+        if self.next_tier:
+            lines.append(f"gap to {self.next_tier}:")
+            lines.extend(f"  - {g.text}{' (or)' if g.alternative else ''}" for g in self.gap)
+        lines.append("incentives: " + (", ".join(
+            f"{a.incentive_id} ({a.reward_type} {fmt_value('', a.amount)} {a.unit})"
+            for a in self.incentives) or "none"))
+        lines.append("scores: " + ", ".join(f"{k} {v:.0f}" for k, v in self.scores.items()))
+        lines.append("actions: " + (", ".join(a.action_id for a in self.actions) or "none"))
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "partner_id": self.partner_id, "as_of": self.as_of.isoformat(),
+            **self.rulebook.stamp(),
+            "track": self.track, "tier": self.tier, "evaluated_tier": self.evaluated_tier,
+            "tier_change": self.tier_change, "tier_basis": self.tier_basis,
+            "state": {k: getattr(self.state, k) for k in STATE_COLUMNS},
+            "benefits": self.benefits,
+            "incentives": [a._asdict() for a in self.incentives],
+            "scores": self.scores,
+            "actions": [a._asdict() for a in self.actions],
+            "next_tier": self.next_tier,
+            "gap": [g._asdict() for g in self.gap],
+            "checks": [c._asdict() for c in self.checks],
+        }
+
+
+@dataclass(frozen=True)
+class FrameDecision:
+    """Decisions for every row of a feature frame (row-aligned unless noted)."""
+
+    rulebook_version: str
+    rulebook_hash: str
+    as_of: datetime
+    tiers: pd.DataFrame  # partner_id, track, evaluated_tier, tier, tier_change, tier_basis, state
+    incentives: pd.DataFrame  # long: partner_id, incentive_id, reward_type, amount, unit
+    scores: pd.DataFrame  # partner_id, one column per 6Cs component, overall
+    eligible: pd.DataFrame  # partner_id + one boolean column per action
+    actions: pd.DataFrame  # long, eligible only: partner_id, action_id, propensity, value, …
+
+    @property
+    def state(self) -> pd.DataFrame:
+        """The new tier state, in the shape `previous` expects next time."""
+        return self.tiers[["partner_id", *STATE_COLUMNS]]

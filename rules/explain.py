@@ -1,0 +1,174 @@
+"""Explanations: every condition checked, and the gap to the next tier, in program words.
+
+Built only when read (the evaluator just logs ``(leaf, actual, outcome)`` tuples), with
+amounts formatted by the unit the feature registry declares: "$42,000 more
+revenue_won_365d", "1 more certified_staff".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from features import registry
+from rules.compile import OPS, Log
+from rules.conditions import All, AnyOf, Condition, Leaf, Not, to_text
+
+_PLURAL = {"days": "days", "employees": "employees", "score": "points"}
+
+
+class Check(NamedTuple):
+    """One condition checked for one partner."""
+
+    section: str  # track | tier | incentive | action
+    rule_id: str
+    condition: str
+    feature: str
+    op: str
+    threshold: Any
+    actual: Any
+    outcome: str  # pass | fail | missing
+
+    def text(self) -> str:
+        shown = "missing" if self.outcome == "missing" else fmt_value(self.feature, self.actual)
+        return f"[{self.outcome}] {self.section} {self.rule_id}: {self.condition} (actual {shown})"
+
+
+class GapItem(NamedTuple):
+    """One unmet requirement of the next tier and by how much it is missed."""
+
+    feature: str
+    op: str
+    threshold: Any
+    actual: Any
+    shortfall: float | None  # in the feature's unit; None when not numeric or missing
+    alternative: bool  # one of several alternatives (under `any`)
+    text: str
+
+
+def unit(name: str) -> str:
+    feature = registry.get(name)
+    return feature.unit if feature else "ratio" if name in ("churn_risk", "deal_acceptance") else ""
+
+
+def fmt_amount(name: str, amount: float) -> str:
+    u = unit(name)
+    if u == "USD":
+        return f"${amount:,.0f}" if amount >= 1 or amount == 0 else f"${amount:,.2f}"
+    if u == "count":
+        return f"{amount:,.0f}"
+    text = f"{amount:,.0f}" if float(amount).is_integer() else f"{amount:,.3g}"
+    return f"{text} {_PLURAL[u]}" if u in _PLURAL else text
+
+
+def fmt_value(name: str, value: Any) -> str:
+    if isinstance(value, (bool, str)) or value is None:
+        return str(value)
+    try:
+        return fmt_amount(name, float(value))
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+_WORDS = {True: "pass", False: "fail", None: "missing"}
+
+
+def outcome_word(outcome: Any) -> str:
+    return "missing" if outcome is None else "pass" if outcome else "fail"
+
+
+def checks_from(log: Log, spans: list[tuple[str, str, int, int, Any]]) -> list[Check]:
+    new, cls = tuple.__new__, Check  # skips the generated __new__: checks are built in bulk
+    return [new(cls, (section, rule_id, leaf.text, leaf.name, leaf.op, leaf.threshold, actual,
+                      _WORDS[outcome]))
+            for section, rule_id, start, end, _ in spans
+            for leaf, actual, outcome in log[start:end]]
+
+
+def _missing(v: Any) -> bool:
+    try:
+        return v is None or bool(v != v)
+    except (TypeError, ValueError):
+        return True
+
+
+def _holds(leaf: Leaf, v: Any) -> bool:
+    if _missing(v):
+        return False
+    if leaf.kind == "number":
+        return bool(OPS[leaf.op](v, leaf.value))
+    if leaf.kind == "boolean":
+        return bool(v) is leaf.value
+    return (v in leaf.value) is (leaf.op == "in")
+
+
+def leaf_gap(leaf: Leaf, v: Any, alternative: bool = False) -> GapItem:
+    name, thr = leaf.name, leaf.value
+    if _missing(v):
+        return GapItem(name, leaf.op, thr, v, None, alternative, f"{name} is missing")
+    if leaf.kind == "number" and leaf.op in (">=", ">", "<=", "<"):
+        up = leaf.op in (">=", ">")
+        short = float(thr - v) if up else float(v - thr)
+        if unit(name) == "count":
+            short = math.floor(short) + 1 if leaf.op in (">", "<") else math.ceil(short)
+            text = f"{fmt_amount(name, short)} {'more' if up else 'fewer'} {name}"
+        else:
+            strict = "just over " if leaf.op in (">", "<") else ""
+            text = f"{strict}{fmt_amount(name, short)} {'more' if up else 'less'} {name}"
+        return GapItem(name, leaf.op, thr, v, short, alternative, text)
+    if leaf.kind == "category":
+        values = ", ".join(leaf.values())
+        need = "one of" if leaf.op == "in" else "none of"
+        return GapItem(name, leaf.op, leaf.values(), v, None, alternative,
+                       f"{name} must be {need} [{values}] (is {v})")
+    want = str(thr).lower() if leaf.kind == "boolean" else fmt_value(name, thr)
+    verb = "must not be" if leaf.op == "!=" else "must be"
+    return GapItem(name, leaf.op, thr, v, None, alternative, f"{name} {verb} {want}")
+
+
+def gap_items(cond: Condition | None, features: Mapping[str, Any],
+              alternative: bool = False) -> list[GapItem]:
+    """The unmet requirements of ``cond`` (empty when it holds)."""
+    if cond is None:
+        return []
+    if isinstance(cond, Leaf):
+        v = features.get(cond.name)
+        return [] if _holds(cond, v) else [leaf_gap(cond, v, alternative)]
+    if isinstance(cond, All):
+        return [g for c in cond.children for g in gap_items(c, features, alternative)]
+    if isinstance(cond, AnyOf):
+        per_child = [gap_items(c, features, True) for c in cond.children]
+        if any(not items for items in per_child):
+            return []
+        return [g for items in per_child for g in items]
+    held = _eval3(cond.child, features)
+    if held is False:
+        return []
+    if held is None:
+        return [leaf_gap(leaf, features.get(leaf.name), alternative) for leaf in _leaves(cond)
+                if _missing(features.get(leaf.name))]
+    return [GapItem("", "not", None, None, None, alternative, f"must not hold: {to_text(cond)}")]
+
+
+def _leaves(cond: Condition) -> list[Leaf]:
+    if isinstance(cond, Leaf):
+        return [cond]
+    if isinstance(cond, Not):
+        return _leaves(cond.child)
+    return [leaf for c in cond.children for leaf in _leaves(c)]
+
+
+def _eval3(cond: Condition, features: Mapping[str, Any]) -> bool | None:
+    """Three-valued truth of a condition (None = unknown because of missing values)."""
+    if isinstance(cond, Leaf):
+        v = features.get(cond.name)
+        return None if _missing(v) else _holds(cond, v)
+    if isinstance(cond, Not):
+        r = _eval3(cond.child, features)
+        return None if r is None else not r
+    results = [_eval3(c, features) for c in cond.children]
+    decisive = isinstance(cond, AnyOf)  # any: a True decides; all: a False decides
+    if decisive in results:
+        return decisive
+    return None if None in results else not decisive

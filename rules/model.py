@@ -1,0 +1,163 @@
+"""A loaded, validated rulebook: conditions already compiled, nothing left to interpret."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from rules.compile import Scalar, Vector
+from rules.conditions import Condition
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What tiers, tracks, incentives and actions share: an id, a description, a condition."""
+
+    id: str
+    description: str
+    when: Condition | None
+    ev: Scalar = field(repr=False, compare=False)
+    vev: Vector = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Tier(Rule):
+    track: str = ""
+    rank: int = 0  # 0 = the track's fallback (lowest) tier
+    benefits: dict[str, float | str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Track(Rule):
+    tiers: tuple[Tier, ...] = ()  # highest first: FIRST hit wins
+
+    def tier(self, name: str | None) -> Tier | None:
+        return next((t for t in self.tiers if t.id == name), None)
+
+
+@dataclass(frozen=True)
+class Reward:
+    type: str
+    amount: float
+    basis: str | None = None  # feature multiplied by amount (e.g. rate × revenue)
+    unit: str = "USD"
+
+
+@dataclass(frozen=True)
+class Incentive(Rule):
+    reward: Reward = Reward("", 0.0)
+
+
+@dataclass(frozen=True)
+class ScorePart:
+    feature: str
+    weight: float
+    xs: tuple[float, ...]
+    ys: tuple[float, ...]
+    missing: float = 0.0
+
+    def score(self, x: Any) -> float:
+        """Piecewise-linear, clamped at both ends; the same arithmetic as ``np.interp``."""
+        try:
+            if x is None or x != x:
+                return self.missing
+        except (TypeError, ValueError):  # pd.NA
+            return self.missing
+        xs, ys = self.xs, self.ys
+        if x <= xs[0]:
+            return ys[0]
+        if x >= xs[-1]:
+            return ys[-1]
+        j = bisect_right(xs, x) - 1
+        return float((ys[j + 1] - ys[j]) / (xs[j + 1] - xs[j]) * (x - xs[j]) + ys[j])
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        out = np.interp(x, self.xs, self.ys)
+        out[np.isnan(x)] = self.missing
+        return out
+
+
+@dataclass(frozen=True)
+class ScoreComponent:
+    id: str
+    description: str
+    weight: float
+    parts: tuple[ScorePart, ...]
+    total_weight: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "total_weight", sum(p.weight for p in self.parts))
+
+
+@dataclass(frozen=True)
+class Action(Rule):
+    propensity: str | None = None  # model output; None → propensity 1
+    invert: bool = False  # use 1 - output
+    value: str | None = None  # feature measuring the value at stake; None → 1
+    weight: float = 1.0
+    cooldown_days: int = 0
+
+
+@dataclass(frozen=True)
+class DealRouting:
+    fast_track: float
+    likely_reject: float
+
+    def route(self, probability: float) -> str:
+        if probability >= self.fast_track:
+            return "fast_track"
+        return "likely_reject" if probability < self.likely_reject else "review"
+
+    def routes(self, probability: np.ndarray) -> np.ndarray:
+        return np.where(probability >= self.fast_track, "fast_track",
+                        np.where(probability < self.likely_reject, "likely_reject", "review"))
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    version: str
+    content_hash: str
+    description: str
+    demotion_grace: int
+    tracks: tuple[Track, ...]
+    incentives: tuple[Incentive, ...]
+    scorecard: tuple[ScoreComponent, ...]
+    actions: tuple[Action, ...]
+    max_actions_per_partner: int
+    deal_routing: DealRouting
+    features_needed: frozenset[str]
+    source: str = ""
+
+    @property
+    def tier_names(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t.id for tr in self.tracks for t in tr.tiers))
+
+    def track(self, name: str) -> Track | None:
+        return next((t for t in self.tracks if t.id == name), None)
+
+    def stamp(self) -> dict[str, str]:
+        """What every decision carries so it can be replayed."""
+        return {"rulebook_version": self.version, "rulebook_hash": self.content_hash}
+
+
+@dataclass(frozen=True)
+class TierState:
+    """A partner's tier state between evaluations (what serving stores per partner)."""
+
+    tier: str | None = None
+    missed_evaluations: int = 0
+    override_tier: str | None = None
+    override_reason: str | None = None
+    override_until: datetime | None = None
+
+    def override_active(self, as_of: datetime) -> bool:
+        return self.override_tier is not None and (
+            self.override_until is None or as_of < self.override_until)
+
+
+STATE_COLUMNS = ("tier", "missed_evaluations", "override_tier", "override_reason",
+                 "override_until")

@@ -1,0 +1,102 @@
+"""The shape of a rulebook as written in YAML (pydantic; conditions stay raw until parsed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Id = str
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TierPolicySpec(_Spec):
+    demotion_grace: int = Field(2, ge=0, description="Consecutive misses before a demotion")
+
+
+class TierSpec(_Spec):
+    id: Id = Field(min_length=1)
+    description: str = Field(min_length=1)
+    when: Any = None  # None: the fallback tier
+    benefits: dict[str, float | str] = Field(default_factory=dict)
+
+
+class TrackSpec(_Spec):
+    id: Id = Field(min_length=1)
+    description: str = Field(min_length=1)
+    when: Any = None  # None: the fallback track
+    tiers: list[TierSpec] = Field(min_length=1)
+
+
+class RewardSpec(_Spec):
+    type: str = Field(min_length=1)
+    amount: float = Field(ge=0)
+    basis: str | None = None  # feature the amount multiplies (e.g. a commission rate × revenue)
+    unit: str = "USD"
+
+
+class IncentiveSpec(_Spec):
+    id: Id = Field(min_length=1)
+    description: str = Field(min_length=1)
+    when: Any
+    reward: RewardSpec
+
+
+class ScorePartSpec(_Spec):
+    feature: str = Field(min_length=1)
+    weight: float = Field(1.0, gt=0)
+    breakpoints: list[tuple[float, float]] = Field(min_length=2)
+    missing: float = Field(0.0, ge=0, le=100, description="Score when the feature is missing")
+
+
+class ScoreComponentSpec(_Spec):
+    id: Id = Field(min_length=1)
+    description: str = Field(min_length=1)
+    weight: float = Field(1.0, gt=0)
+    parts: list[ScorePartSpec] = Field(min_length=1)
+
+
+class PropensitySpec(_Spec):
+    output: str = Field(min_length=1)
+    invert: bool = False
+
+
+class ActionSpec(_Spec):
+    id: Id = Field(min_length=1)
+    description: str = Field(min_length=1)
+    when: Any
+    propensity: str | PropensitySpec | None = None
+    value: str | None = None
+    weight: float = Field(1.0, gt=0)
+    cooldown_days: int = Field(0, ge=0)
+
+
+class DealRoutingSpec(_Spec):
+    fast_track: float = Field(0.75, ge=0, le=1)
+    likely_reject: float = Field(0.3, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DealRoutingSpec:
+        if self.likely_reject > self.fast_track:
+            raise ValueError(f"likely_reject ({self.likely_reject}) must not exceed "
+                             f"fast_track ({self.fast_track})")
+        return self
+
+
+class SettingsSpec(_Spec):
+    max_actions_per_partner: int = Field(3, ge=1)
+    deal_routing: DealRoutingSpec = Field(default_factory=DealRoutingSpec)
+
+
+class RulebookSpec(_Spec):
+    version: str = Field(min_length=1)
+    description: str = ""
+    tier_policy: TierPolicySpec = Field(default_factory=TierPolicySpec)
+    tracks: list[TrackSpec] = Field(min_length=1)
+    incentives: list[IncentiveSpec] = Field(default_factory=list)
+    scorecard: list[ScoreComponentSpec] = Field(default_factory=list)
+    actions: list[ActionSpec] = Field(default_factory=list)
+    settings: SettingsSpec = Field(default_factory=SettingsSpec)

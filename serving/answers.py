@@ -1,0 +1,145 @@
+"""Domain results → API response models, and request checks that need the loaded rulebook."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from rules.model import Rulebook, TierState
+from serving import schemas
+from serving.deal_scoring import DealResult
+from serving.recommend import PartnerRecommendation
+from tierwise.errors import InvalidInput, Problem
+
+TIER_SECTIONS = ("track", "tier")
+
+
+def versions_out(versions: dict[str, Any]) -> schemas.Versions:
+    return schemas.Versions(
+        rulebook_version=versions["rulebook_version"],
+        rulebook_hash=versions["rulebook_hash"],
+        models=[schemas.ModelVersion(**m) for m in versions["models"]],
+        feature_registry=versions["feature_registry"],
+        as_of=versions.get("as_of"),
+    )
+
+
+def partner_score(rec: PartnerRecommendation, *, explain: bool = False) -> schemas.PartnerScore:
+    d = rec.decision
+    checks = d.checks if explain else [c for c in d.checks if c.section in TIER_SECTIONS]
+    state = d.state
+    tier = schemas.TierOut(
+        track=d.track,
+        tier=d.tier,
+        evaluated_tier=d.evaluated_tier,
+        change=d.tier_change,
+        basis=d.tier_basis,
+        missed_evaluations=state.missed_evaluations,
+        override_tier=state.override_tier,
+        override_reason=state.override_reason,
+        override_until=state.override_until,
+        benefits=d.benefits,
+        next_tier=d.next_tier,
+        gap_to_next=[schemas.GapItem(**g._asdict()) for g in d.gap],
+        checks=[schemas.ConditionCheck(**c._asdict()) for c in checks],
+    )
+    scores = dict(d.scores)
+    overall = scores.pop("overall", None)
+    return schemas.PartnerScore(
+        partner_id=rec.partner_id,
+        churn_risk=rec.churn_risk,
+        deal_acceptance=rec.deal_acceptance,
+        tier=tier,
+        incentives=[schemas.IncentiveOut(**a._asdict()) for a in d.incentives],
+        scorecard=schemas.ScorecardOut(components=scores, overall=overall),
+        actions=[schemas.ActionOut(**a.__dict__) for a in rec.actions],
+        suppressed=[schemas.SuppressedAction(**s._asdict()) for s in rec.suppressed],
+        versions=versions_out(rec.versions),
+    )
+
+
+def deal_score(
+    result: DealResult, *, deal_id: str | None, partner_id: str | None, versions: dict[str, Any]
+) -> schemas.DealScore:
+    return schemas.DealScore(
+        deal_id=deal_id,
+        partner_id=partner_id,
+        acceptance_likelihood=result.acceptance_likelihood,
+        routing=result.routing,
+        bands=result.bands,
+        reasons=[schemas.DealReason(**r.__dict__) for r in result.reasons],
+        versions=versions_out(versions),
+    )
+
+
+# --- request checks against the loaded rulebook ------------------------------------------
+
+
+def previous_state(prev: schemas.TierStateIn | None) -> TierState | None:
+    if prev is None:
+        return None
+    return TierState(
+        prev.tier,
+        prev.missed_evaluations,
+        prev.override_tier,
+        prev.override_reason,
+        prev.override_until,
+    )
+
+
+def history_map(items: Sequence[schemas.ActionHistoryIn]) -> dict[str, datetime]:
+    out: dict[str, datetime] = {}
+    for item in items:
+        last = out.get(item.action_id)
+        if last is None or item.last_done_or_dismissed_at > last:
+            out[item.action_id] = item.last_done_or_dismissed_at
+    return out
+
+
+def request_problems(req: schemas.ScoreRequest, rulebook: Rulebook, at: str) -> list[Problem]:
+    """Tiers and actions the rulebook does not know (they would otherwise be ignored)."""
+    problems = []
+    tiers = set(rulebook.tier_names)
+    if req.previous is not None:
+        for name in ("tier", "override_tier"):
+            value = getattr(req.previous, name)
+            if value is not None and value not in tiers:
+                problems.append(
+                    Problem(
+                        f"unknown tier (known: {', '.join(sorted(tiers))})",
+                        column=f"{at}.previous.{name}",
+                        value=value,
+                    )
+                )
+    actions = {a.id for a in rulebook.actions}
+    for i, item in enumerate(req.history):
+        if item.action_id not in actions:
+            problems.append(
+                Problem(
+                    f"unknown action (known: {', '.join(sorted(actions))})",
+                    column=f"{at}.history.{i}.action_id",
+                    value=item.action_id,
+                )
+            )
+    return problems
+
+
+def raise_if(problems: list[Problem]) -> None:
+    if problems:
+        s = "s" if len(problems) != 1 else ""
+        raise InvalidInput(f"{len(problems)} invalid field{s} in the request", problems)
+
+
+def located(exc: InvalidInput, at: str) -> InvalidInput:
+    """The same error with every problem's column placed under `at` (e.g. body.partners.3)."""
+    problems = [
+        Problem(
+            p.message,
+            column=f"{at}.{p.column}" if p.column else at,
+            value=p.value,
+            rule_id=p.rule_id,
+        )
+        for p in exc.problems
+    ]
+    return type(exc)(f"{at}: {exc.detail}", problems)

@@ -1,0 +1,102 @@
+"""The app factory: `create_app(settings)` wires state, auth, problem+json, metrics and routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from serving import problems
+from serving.metrics import Metrics
+from serving.middleware import ServiceMiddleware
+from serving.snapshots import PartnerLookup
+from serving.state import ServiceState
+from tierwise.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+OWN_ROUTERS = ("health", "score", "deals", "admin")
+OTHER_ROUTERS = ("plans", "review")  # the weekly plan and review pages (issue 7)
+
+DESCRIPTION = """Tierwise scores channel partners: tier and incentives from the active
+rulebook, churn risk and deal-acceptance likelihood from the registered models, and a ranked
+list of recommended actions. Every answer carries the rulebook version + hash, the model
+versions and the features' `as_of`. Authenticate with `Authorization: Bearer <key>` or
+`X-API-Key: <key>`. Errors are `application/problem+json`."""
+
+
+def create_app(settings: Settings | None = None, *, state: ServiceState | None = None) -> FastAPI:
+    """A ready-to-serve app; `state` lets tests inject an already-loaded (or empty) state."""
+    settings = settings or get_settings()
+    metrics = state.metrics if state is not None and state.metrics is not None else Metrics()
+    if state is None:
+        state = ServiceState(settings, metrics=metrics)
+    state.metrics = metrics
+    load_at_start = state.current is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if load_at_start and state.current is None:
+            await run_in_threadpool(state.start)
+        state.publish()
+        task = None
+        if settings.reload_interval_s > 0:
+            task = asyncio.create_task(_periodic_reload(state, settings.reload_interval_s))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(
+        title="Tierwise",
+        version=_package_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.service = state
+    app.state.metrics = metrics
+    app.state.partners = PartnerLookup(settings)
+    app.dependency_overrides[get_settings] = lambda: settings
+    problems.install(app)
+    app.add_middleware(ServiceMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    for name in OWN_ROUTERS:
+        app.include_router(importlib.import_module(f"serving.routes.{name}").router)
+    for name in OTHER_ROUTERS:
+        try:
+            module = importlib.import_module(f"serving.routes.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"serving.routes.{name}":
+                raise
+            log.debug("serving.routes.%s not present; its routes are off", name)
+            continue
+        app.include_router(module.router)
+    return app
+
+
+async def _periodic_reload(state: ServiceState, interval: float) -> None:
+    """Check the registry and rulebook every `interval` seconds; swap in what changed."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(state.reload_if_changed)
+        except Exception:  # the loop must survive anything
+            log.exception("periodic reload check failed")
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tierwise")
+    except PackageNotFoundError:
+        return "0"

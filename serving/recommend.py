@@ -1,0 +1,369 @@
+"""recommend = rules × models × arbitration — the one place they meet.
+
+`recommend_frame` (every partner at once: batched model predictions, vectorized rules,
+arbitration with numpy/pandas) serves the weekly job and batch requests; `recommend_one`
+(no pandas: Scorer.encode + predict on a numpy row, rules.evaluate_partner) serves a single
+HTTP request. Both produce the same tiers, scores, risks and ranked actions for a partner.
+
+Models give two outputs the rulebook can use: `churn_risk` (the churn model on the
+partner's features) and `deal_acceptance` — the deal model's likelihood that the partner's
+*typical next registration* is accepted: a new deal at its average registered amount over
+365 days, on a new customer, with no channel conflict.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.registry import registry_version
+from rules import evaluate_frame, evaluate_partner
+from rules.decision import PartnerDecision
+from rules.explain import Check, checks_from, fmt_value
+from rules.model import Rulebook, TierState
+from serving.arbitration import Ranked, Suppressed, arbitrate_frame, arbitrate_one
+from training.scorer import Scorer
+
+MODEL_OUTPUTS = ("churn_risk", "deal_acceptance")
+ACTION_COLUMNS = (
+    "partner_id",
+    "action_id",
+    "rank",
+    "priority",
+    "propensity",
+    "value",
+    "weight",
+    "reasons",
+)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    alias: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Models:
+    """The two registered models the service scores with."""
+
+    churn: Scorer
+    deal: Scorer
+    churn_name: str = "tierwise-churn"
+    deal_name: str = "tierwise-deal-acceptance"
+    alias: str = "champion"
+
+    def infos(self) -> list[ModelInfo]:
+        return [
+            ModelInfo(self.churn_name, self.alias, str(self.churn.version)),
+            ModelInfo(self.deal_name, self.alias, str(self.deal.version)),
+        ]
+
+
+@cache
+def _registry_version() -> str:
+    return registry_version()  # the registry is declared in code: fixed for the process
+
+
+def versions(rulebook: Rulebook, models: Models, as_of: datetime | None) -> dict[str, Any]:
+    """What produced an answer, so that it can be replayed."""
+    return {
+        "rulebook_version": rulebook.version,
+        "rulebook_hash": rulebook.content_hash,
+        "models": [m.__dict__.copy() for m in models.infos()],
+        "feature_registry": _registry_version(),
+        "as_of": as_of,
+    }
+
+
+# --- the typical next deal registration ---------------------------------------------------
+
+
+def typical_deal(features: Mapping[str, Any]) -> dict[str, Any]:
+    """Deal attributes of the partner's typical next registration (see the module doc)."""
+    raw = features.get("avg_deal_value_365d")
+    amount = None if raw is None or raw != raw else float(raw)
+    return {
+        "amount": amount,
+        "log_amount": math.log1p(amount) if amount is not None else None,
+        "product": None,
+        "deal_kind": "new",
+        "customer_has_open_direct_deal": False,
+        "customer_is_existing": False,
+        "customer_open_partner_deals": 0.0,
+        "partner_customer_deals": 0.0,
+        "partner_deals_in_flight": None,
+        "amount_vs_partner_avg": 1.0 if amount is not None and amount > 0 else None,
+    }
+
+
+def typical_deal_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """`typical_deal` for every row of a feature frame (same values, vectorized)."""
+    amount = pd.to_numeric(frame["avg_deal_value_365d"]).to_numpy(dtype=np.float64, na_value=np.nan)
+    n = len(frame)
+    deal = pd.DataFrame(
+        {
+            "amount": amount,
+            "log_amount": np.log1p(amount),
+            "product": pd.Series([None] * n, dtype=object),
+            "deal_kind": np.full(n, "new", dtype=object),
+            "customer_has_open_direct_deal": np.zeros(n, dtype=bool),
+            "customer_is_existing": np.zeros(n, dtype=bool),
+            "customer_open_partner_deals": np.zeros(n),
+            "partner_customer_deals": np.zeros(n),
+            "partner_deals_in_flight": np.full(n, np.nan),
+            "amount_vs_partner_avg": np.where(amount > 0, 1.0, np.nan),
+        },
+        index=frame.index,
+    )
+    return pd.concat([frame.drop(columns=deal.columns, errors="ignore"), deal], axis=1)
+
+
+def model_outputs(features: Mapping[str, Any], models: Models) -> dict[str, float]:
+    """churn_risk and deal_acceptance for one partner (numpy rows, no pandas)."""
+    churn = float(models.churn.predict(models.churn.encode([features]))[0])
+    deal_row = {**features, **typical_deal(features)}
+    deal = float(models.deal.predict(models.deal.encode([deal_row]))[0])
+    return {"churn_risk": churn, "deal_acceptance": deal}
+
+
+def model_outputs_frame(frame: pd.DataFrame, models: Models) -> pd.DataFrame:
+    """churn_risk and deal_acceptance for every row, in two batched predictions."""
+    churn = models.churn.predict(models.churn.encode_frame(frame))
+    deal = models.deal.predict(models.deal.encode_frame(typical_deal_frame(frame)))
+    return pd.DataFrame({"churn_risk": churn, "deal_acceptance": deal}, index=frame.index)
+
+
+# --- one partner --------------------------------------------------------------------------
+
+
+@dataclass
+class RecommendedAction:
+    action_id: str
+    description: str
+    rank: int
+    priority: float
+    propensity: float
+    value: float
+    weight: float
+    reasons: list[str]
+
+
+@dataclass
+class PartnerRecommendation:
+    """The answer for one partner: the rules' decision, model outputs and ranked actions."""
+
+    partner_id: str
+    decision: PartnerDecision
+    churn_risk: float
+    deal_acceptance: float
+    actions: list[RecommendedAction]
+    suppressed: list[Suppressed]
+    versions: dict[str, Any] = field(default_factory=dict)
+
+
+def recommend_one(
+    features: Mapping[str, Any],
+    *,
+    rulebook: Rulebook,
+    models: Models,
+    previous: TierState | None = None,
+    history: Mapping[str, datetime] | None = None,
+    as_of: datetime,
+    partner_id: str | None = None,
+) -> PartnerRecommendation:
+    """Tier, incentives, 6Cs, churn risk and ranked actions for one partner (fast path).
+
+    `history`: action_id → when it was last done or dismissed for this partner.
+    """
+    pid = partner_id if partner_id is not None else str(features.get("partner_id", ""))
+    outputs = model_outputs(features, models)
+    decision = evaluate_partner(
+        rulebook, {**features, **outputs, "partner_id": pid}, previous=previous, as_of=as_of
+    )
+    ranked, suppressed = arbitrate_one(
+        decision.actions, history=history or {}, as_of=as_of, k=rulebook.max_actions_per_partner
+    )
+    checks = _action_checks(decision, {r.action_id for r in ranked}) if ranked else {}
+    actions = [_recommended(rulebook, r, checks.get(r.action_id, [])) for r in ranked]
+    return PartnerRecommendation(
+        pid,
+        decision,
+        outputs["churn_risk"],
+        outputs["deal_acceptance"],
+        actions,
+        suppressed,
+        versions(rulebook, models, as_of),
+    )
+
+
+def _action_checks(decision: PartnerDecision, ids: set[str]) -> dict[str, list[Check]]:
+    """The checks of these actions' conditions only (cheaper than every check)."""
+    spans = [span for span in decision.spans if span[0] == "action" and span[1] in ids]
+    out: dict[str, list[Check]] = {}
+    for check in checks_from(decision.log, spans):
+        out.setdefault(check.rule_id, []).append(check)
+    return out
+
+
+def _recommended(rulebook: Rulebook, r: Ranked, checks: Sequence[Check]) -> RecommendedAction:
+    action = _action(rulebook, r.action_id)
+    return RecommendedAction(
+        r.action_id,
+        action.description,
+        r.rank,
+        r.priority,
+        r.propensity,
+        r.value,
+        r.weight,
+        reasons(rulebook, r, checks),
+    )
+
+
+def _action(rulebook: Rulebook, action_id: str) -> Any:
+    return next(a for a in rulebook.actions if a.id == action_id)
+
+
+def reasons(rulebook: Rulebook, r: Ranked, checks: Sequence[Check]) -> list[str]:
+    """The conditions that made the action eligible, then the numbers that ranked it."""
+    action = _action(rulebook, r.action_id)
+    out = [
+        f"{c.condition} (actual {fmt_value(c.feature, c.actual)})"
+        for c in checks
+        if c.outcome == "pass"
+    ]
+    source = action.propensity or "none"
+    if action.propensity and action.invert:
+        source = f"1 - {action.propensity}"
+    value_name = action.value or "none"
+    out.append(
+        f"priority {r.priority:.4g} = propensity {r.propensity:.3f} ({source}) "
+        f"× value {fmt_value(action.value or '', r.value)} ({value_name}) "
+        f"× weight {r.weight:g}"
+    )
+    return out
+
+
+# --- every partner ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    """The frame answer: one decision row per partner, incentives, ranked actions, versions."""
+
+    decisions: pd.DataFrame
+    incentives: pd.DataFrame
+    actions: pd.DataFrame
+    suppressed: pd.DataFrame
+    versions: dict[str, Any]
+
+
+def recommend_frame(
+    frame: pd.DataFrame,
+    *,
+    rulebook: Rulebook,
+    models: Models,
+    previous: pd.DataFrame | None = None,
+    history: pd.DataFrame | None = None,
+    as_of: datetime,
+) -> Recommendations:
+    """Everything `recommend_one` gives, for every partner of a feature frame at once.
+
+    `previous`: tier state per partner_id; `history`: partner_id, action_id,
+    last_done_or_dismissed_at.
+    """
+    frame = frame.reset_index(drop=True)
+    outputs = model_outputs_frame(frame, models)
+    scored = pd.concat([frame.drop(columns=list(MODEL_OUTPUTS), errors="ignore"), outputs], axis=1)
+    decision = evaluate_frame(rulebook, scored, previous=previous, as_of=as_of)
+    ranked, suppressed = arbitrate_frame(
+        decision.actions,
+        history=history,
+        as_of=as_of,
+        k=rulebook.max_actions_per_partner,
+        action_order=[a.id for a in rulebook.actions],
+    )
+    ranked["reasons"] = _frame_reasons(rulebook, ranked, scored, decision)
+    decisions = _decisions(frame, outputs, decision)
+    return Recommendations(
+        decisions,
+        decision.incentives,
+        ranked[list(ACTION_COLUMNS)],
+        suppressed,
+        versions(rulebook, models, as_of),
+    )
+
+
+def _decisions(frame: pd.DataFrame, outputs: pd.DataFrame, decision: Any) -> pd.DataFrame:
+    keys = frame[[c for c in ("partner_id", "manager_id") if c in frame.columns]]
+    scores = decision.scores.drop(columns=["partner_id"], errors="ignore")
+    tiers = decision.tiers.drop(columns=["partner_id"], errors="ignore")
+    return pd.concat(
+        [
+            keys,
+            tiers.reset_index(drop=True),
+            scores.reset_index(drop=True),
+            outputs.reset_index(drop=True),
+        ],
+        axis=1,
+    )
+
+
+def _frame_reasons(rulebook: Rulebook, ranked: pd.DataFrame, scored: pd.DataFrame,
+                   decision: Any) -> list[list[str]]:
+    """Reasons for the selected actions only, from the same explanation as `recommend_one`."""
+    if ranked.empty:
+        return []
+    rows = pd.Index(scored["partner_id"].astype(str)).get_indexer(
+        pd.Index(ranked["partner_id"].astype(str)))
+    by_action = {a.id: a for a in rulebook.actions}
+    context = _condition_context(rulebook, scored, decision)
+    numbers = ranked[["rank", "priority", "propensity", "value", "weight"]].to_numpy(
+        dtype=np.float64).tolist()
+    action_ids = ranked["action_id"].astype(str).tolist()
+    out = []
+    for row, action_id, (rank, prio, prop, value, weight) in zip(
+            rows, action_ids, numbers, strict=True):
+        values = {name: col[row] for name, col in context.items()}
+        checks = action_checks(by_action[action_id], values)
+        out.append(reasons(rulebook, Ranked(action_id, int(rank), prio, prop, value, weight),
+                           checks))
+    return out
+
+
+def _condition_context(rulebook: Rulebook, scored: pd.DataFrame,
+                       decision: Any) -> dict[str, np.ndarray]:
+    """The columns action conditions may read: needed features, model outputs, tier."""
+    names = (set(rulebook.features_needed) | set(MODEL_OUTPUTS)) & set(scored.columns)
+    cols = {c: scored[c].to_numpy(dtype=object) for c in names}
+    for name in ("tier", "tier_change", "track"):
+        cols[name] = decision.tiers[name].to_numpy(dtype=object)
+    return cols
+
+
+def action_checks(action: Any, values: Mapping[str, Any]) -> list[Check]:
+    """The checks of one action's condition for one partner (the rules' own evaluator)."""
+    log: list[Any] = []
+    outcome = action.ev(_Clean(values), log)
+    return checks_from(log, [("action", action.id, 0, len(log), outcome)])
+
+
+class _Clean(dict[str, Any]):
+    """Object-array cells → plain values (NaN stays NaN: the rules report it missing)."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        super().__init__({k: _plain(v) for k, v in values.items()})
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    return v

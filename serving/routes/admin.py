@@ -1,0 +1,111 @@
+"""What is loaded (rulebook, models) and swapping in new ones."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
+
+from serving.auth import Principal, require_role
+from serving.deps import LoadedDep, StateDep
+from serving.problems import responses
+from serving.schemas import ModelOut, ModelsOut, ReloadOut, RulesOut, RuleSummary
+from tierwise.settings import Settings, get_settings
+
+router = APIRouter(prefix="/v1", tags=["rules and models"])
+
+Anyone = Annotated[Principal, Depends(require_role("scorer", "manager", "admin"))]
+_VERSIONS = {
+    "rulebook": "2026.1",
+    "rulebook_hash": "3f2a9c…",
+    "tierwise-churn": "4",
+    "tierwise-deal-acceptance": "2",
+}
+
+
+def _ok(example: Any) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {"application/json": {"example": example}}}}
+
+
+@router.get(
+    "/rules",
+    response_model=RulesOut,
+    responses={
+        **_ok(
+            {
+                "version": "2026.1",
+                "content_hash": "3f2a9c…",
+                "features_needed": ["revenue_won_365d"],
+                "tracks": [{"id": "resell", "description": "Resell partners"}],
+                "incentives": [{"id": "first_win_bonus", "description": "First won deal"}],
+                "actions": [{"id": "retention_call", "description": "Call a partner at risk"}],
+                "max_actions_per_partner": 3,
+                "deal_routing": {"fast_track": 0.75, "likely_reject": 0.3},
+            }
+        ),
+        **responses(401, 403, 503),
+    },
+)
+def rules(loaded: LoadedDep, _: Anyone) -> RulesOut:
+    """The active rulebook: version, content hash, tracks, incentives and actions."""
+    book = loaded.rulebook
+    return RulesOut(
+        version=book.version,
+        content_hash=book.content_hash,
+        features_needed=sorted(book.features_needed),
+        tracks=[RuleSummary(id=t.id, description=t.description) for t in book.tracks],
+        incentives=[RuleSummary(id=i.id, description=i.description) for i in book.incentives],
+        actions=[RuleSummary(id=a.id, description=a.description) for a in book.actions],
+        max_actions_per_partner=book.max_actions_per_partner,
+        deal_routing={
+            "fast_track": book.deal_routing.fast_track,
+            "likely_reject": book.deal_routing.likely_reject,
+        },
+    )
+
+
+@router.get(
+    "/models",
+    response_model=ModelsOut,
+    responses={
+        **_ok(
+            {
+                "models": [
+                    {
+                        "name": "tierwise-churn",
+                        "alias": "champion",
+                        "version": "4",
+                        "features": ["tenure_days", "revenue_won_365d"],
+                    }
+                ],
+                "tracking_uri": "sqlite:///data/mlflow.db",
+            }
+        ),
+        **responses(401, 403, 503),
+    },
+)
+def models(
+    loaded: LoadedDep, _: Anyone, settings: Annotated[Settings, Depends(get_settings)]
+) -> ModelsOut:
+    """The loaded models: registry name, alias, version and the features each reads."""
+    m = loaded.models
+    return ModelsOut(
+        models=[
+            ModelOut(name=i.name, alias=i.alias, version=i.version, features=s.features)
+            for i, s in zip(m.infos(), (m.churn, m.deal), strict=True)
+        ],
+        tracking_uri=settings.mlflow_tracking_uri,
+    )
+
+
+@router.post(
+    "/admin/reload",
+    response_model=ReloadOut,
+    dependencies=[Depends(require_role("admin"))],
+    responses={**_ok({"reloaded": True, "versions": _VERSIONS}), **responses(401, 403, 422, 503)},
+)
+async def reload(state: StateDep) -> ReloadOut:
+    """Reload rulebook and models atomically; on failure the previous ones keep serving."""
+    await run_in_threadpool(state.reload)
+    return ReloadOut(reloaded=True, versions=state.versions())

@@ -1,0 +1,183 @@
+"""JSON API of the weekly plan: read a week's plan, review an action.
+
+Managers see and review only their own partners' actions; admins see every manager's.
+Errors are problem+json via tierwise.errors (403 another manager's action, 404 unknown,
+409 an impossible transition, 422 invalid input).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from serving import store
+from serving.auth import Principal, require_role
+from serving.db import PlanAction, ready_engine, session_scope
+from serving.db.reviews import review_action
+from serving.problems import PROBLEM_JSON
+from serving.weekly import week_start
+from tierwise.errors import Forbidden, NotFound, Problem
+from tierwise.settings import Settings, get_settings
+
+router = APIRouter(tags=["weekly plan"])
+
+
+def db_session(settings: Annotated[Settings, Depends(get_settings)]) -> Iterator[Session]:
+    """A unit of work on the service database (upgraded on first use)."""
+    with session_scope(ready_engine(settings.db_url)) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]  # commit, then respond
+ReviewerDep = Annotated[Principal, Depends(require_role("manager", "admin"))]
+
+
+class PlanActionPublic(BaseModel):
+    """One recommended action in a weekly plan and its review state."""
+
+    id: int
+    week: str
+    partner_id: str
+    partner_name: str | None = None
+    region: str | None = None
+    manager_id: str
+    action_id: str
+    manager_rank: int = Field(description="Position in the manager's list (1 = first)")
+    rank: int = Field(description="Position among the partner's own actions")
+    priority: float = Field(description="propensity × value × weight")
+    propensity: float
+    value: float
+    weight: float
+    reasons: Any = Field(description="The conditions that made it eligible and its numbers")
+    tier: str | None = None
+    churn_risk: float | None = None
+    overflow: bool = Field(description="Beyond the manager's weekly capacity")
+    status: Literal["proposed", "accepted", "dismissed", "snoozed", "done"]
+    snooze_until: datetime | None = None
+    dismiss_reason: str | None = None
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+
+
+class PlanPublic(BaseModel):
+    """A week's plan: versions it was computed with and the visible actions."""
+
+    week: str
+    as_of: datetime
+    generated_at: datetime
+    versions: dict[str, Any]
+    partners_scored: int
+    incentive_cost: float
+    manager_id: str | None = Field(None, description="Whose actions these are (None: all)")
+    actions: list[PlanActionPublic]
+
+
+class ReviewRequest(BaseModel):
+    """A review decision: accept, dismiss (with a reason), snooze (until a date) or done."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"decision": "dismiss", "reason": "called last week"}]},
+    )
+
+    decision: Literal["accept", "dismiss", "snooze", "done"]
+    reason: str | None = Field(None, max_length=500, description="Required to dismiss")
+    until: date | None = Field(None, description="Required to snooze: back in plans from then")
+
+
+def _problem(status: int, title: str, detail: str) -> dict[str, Any]:
+    example = {
+        "type": "https://tierwise.dev/problems/" + title.lower().replace(" ", "-"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    return {"description": title, "content": {PROBLEM_JSON: {"example": example}}}
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: _problem(401, "Unauthorized", "An API key is required"),
+    403: _problem(403, "Forbidden", "Action 12 belongs to another channel manager's partner"),
+    404: _problem(404, "Not found", "No plan for week 2026-W48"),
+    409: _problem(409, "Conflict", "Action 12 is done; it cannot become accepted"),
+    422: _problem(422, "Invalid input", "A dismissal needs a reason"),
+}
+
+
+def _records(frame: Any) -> list[PlanActionPublic]:
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return [PlanActionPublic.model_validate(r) for r in rows]
+
+
+def visible_manager(principal: Principal, requested: str | None) -> str | None:
+    """The manager whose actions the caller may see: their own, or any (admin)."""
+    if principal.role == "admin":
+        return requested
+    if requested is not None and requested != principal.manager_id:
+        raise Forbidden(
+            f"'{principal.manager_id}' may not see the plan of '{requested}'",
+            [Problem("not your plan", column="manager_id", value=requested)],
+        )
+    return principal.manager_id
+
+
+@router.get("/v1/plans/{week}", response_model=PlanPublic, responses=ERRORS)
+def get_plan(
+    week: str,
+    principal: ReviewerDep,
+    session: SessionDep,
+    manager_id: Annotated[str | None, Query(description="Admins: one manager's plan")] = None,
+    include_overflow: bool = False,
+) -> PlanPublic:
+    """A week's plan (`2026-W48` or `latest`): a manager gets their own partners' actions."""
+    if week == "latest":
+        week = store.latest_week(session) or ""
+    else:
+        week_start(week)  # 422 for a malformed week
+    plan = store.get_plan(session, week) if week else None
+    if plan is None:
+        raise NotFound(f"No plan for week {week or 'latest'}", [Problem("no plan", value=week)])
+    manager = visible_manager(principal, manager_id)
+    actions = store.plan_actions(
+        session, week=week, manager_id=manager, include_overflow=include_overflow
+    )
+    return PlanPublic(
+        week=plan.week,
+        as_of=plan.as_of,
+        generated_at=plan.generated_at,
+        versions=plan.versions,
+        partners_scored=plan.partners_scored,
+        incentive_cost=plan.incentive_cost,
+        manager_id=manager,
+        actions=_records(actions),
+    )
+
+
+@router.post("/v1/actions/{action_id}/review", response_model=PlanActionPublic, responses=ERRORS)
+def review(
+    action_id: int, body: ReviewRequest, principal: ReviewerDep, session: SessionDep
+) -> PlanActionPublic:
+    """Accept, dismiss (reason), snooze (until) or mark done one action; audited."""
+    action = review_action(
+        session,
+        action_id=action_id,
+        reviewer=principal,
+        decision=body.decision,
+        reason=body.reason,
+        until=body.until,
+        now=datetime.now(UTC),
+    )
+    return action_public(session, action)
+
+
+def action_public(session: Session, action: PlanAction) -> PlanActionPublic:
+    partner = store.get_partner(session, action.partner_id)
+    fields = {c: getattr(action, c) for c in PlanActionPublic.model_fields if hasattr(action, c)}
+    fields["partner_name"] = partner.name if partner else None
+    fields["region"] = partner.region if partner else None
+    return PlanActionPublic.model_validate(fields)

@@ -1,0 +1,217 @@
+"""Scoring partners: inline features, batches, and known partners by id."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from serving import answers
+from serving.auth import Principal, ensure_owner, require_role
+from serving.deps import LoadedDep
+from serving.problems import responses
+from serving.recommend import recommend_one
+from serving.schemas import (
+    EXAMPLE_SCORE_REQUEST,
+    BatchScoreRequest,
+    BatchScoreResponse,
+    PartnerScore,
+    ScoreRequest,
+)
+from serving.snapshots import PartnerLookup
+from serving.state import Loaded
+from tierwise.errors import InvalidInput, NotFound, Problem
+from tierwise.settings import Settings, get_settings
+
+router = APIRouter(prefix="/v1", tags=["score"])
+
+Scorer = Annotated[Principal, Depends(require_role("scorer", "admin"))]
+Anyone = Annotated[Principal, Depends(require_role("scorer", "manager", "admin"))]
+Explain = Annotated[bool, Query(description="Include every condition checked (all rules)")]
+PartnerId = Annotated[str, Path(min_length=1, max_length=200, examples=["P000123"])]
+
+
+def _example_score() -> dict[str, Any]:
+    return {
+        "partner_id": "P000123",
+        "churn_risk": 0.62,
+        "deal_acceptance": 0.71,
+        "tier": {
+            "track": "resell",
+            "tier": "silver",
+            "evaluated_tier": "silver",
+            "change": "unchanged",
+            "basis": "rules",
+            "missed_evaluations": 0,
+            "benefits": {"commission_rate": 0.12},
+            "next_tier": "gold",
+            "gap_to_next": [
+                {
+                    "feature": "revenue_won_365d",
+                    "op": ">=",
+                    "threshold": 250000,
+                    "actual": 208000,
+                    "shortfall": 42000,
+                    "alternative": False,
+                    "text": "$42,000 more revenue_won_365d",
+                }
+            ],
+            "checks": [],
+        },
+        "incentives": [
+            {
+                "incentive_id": "tiered_commission",
+                "reward_type": "commission",
+                "amount": 24960.0,
+                "unit": "USD",
+            }
+        ],
+        "scorecard": {"components": {"contribution": 61.0, "capability": 40.0}, "overall": 55.0},
+        "actions": [
+            {
+                "action_id": "retention_call",
+                "description": "Call the partner",
+                "rank": 1,
+                "priority": 129000.0,
+                "propensity": 0.62,
+                "value": 208000.0,
+                "weight": 1.0,
+                "reasons": [
+                    "churn_risk >= 0.3 (actual 0.62)",
+                    "priority 1.29e+05 = propensity 0.620 "
+                    "(churn_risk) × value $208,000 "
+                    "(revenue_won_365d) × weight 1",
+                ],
+            }
+        ],
+        "suppressed": [],
+        "versions": {
+            "rulebook_version": "2026.1",
+            "rulebook_hash": "3f2a9c…",
+            "models": [
+                {"name": "tierwise-churn", "alias": "champion", "version": "3"},
+                {"name": "tierwise-deal-acceptance", "alias": "champion", "version": "2"},
+            ],
+            "feature_registry": "a1b2c3d4e5f6",
+            "as_of": "2026-11-23T00:00:00Z",
+        },
+    }
+
+
+def _ok(example: Any) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {"application/json": {"example": example}}}}
+
+
+def score_request(req: ScoreRequest, loaded: Loaded, *, at: str = "body") -> Any:
+    answers.raise_if(answers.request_problems(req, loaded.rulebook, at))
+    try:
+        return recommend_one(
+            req.features.__dict__,
+            rulebook=loaded.rulebook,
+            models=loaded.models,
+            previous=answers.previous_state(req.previous),
+            history=answers.history_map(req.history),
+            as_of=req.as_of,
+            partner_id=req.partner_id,
+        )
+    except InvalidInput as exc:
+        raise answers.located(exc, at) from exc
+
+
+@router.post(
+    "/score",
+    response_model=PartnerScore,
+    responses={**_ok(_example_score()), **responses(401, 403, 413, 422, 503)},
+)
+async def score(
+    body: ScoreRequest, loaded: LoadedDep, _: Scorer, explain: Explain = False
+) -> PartnerScore:
+    """Score one partner from inline features: tier, incentives, 6Cs, churn risk, actions."""
+    return answers.partner_score(score_request(body, loaded), explain=explain)
+
+
+@router.post(
+    "/score/batch",
+    response_model=BatchScoreResponse,
+    responses={
+        **_ok({"results": [_example_score()], "versions": _example_score()["versions"]}),
+        **responses(401, 403, 413, 422, 503),
+    },
+)
+async def score_batch(
+    body: BatchScoreRequest,
+    loaded: LoadedDep,
+    _: Scorer,
+    settings: Annotated[Settings, Depends(get_settings)],
+    explain: Explain = False,
+) -> BatchScoreResponse:
+    """Score up to `max_batch` partners in one call (each answered as by /v1/score)."""
+    if len(body.partners) > settings.max_batch:
+        raise InvalidInput(
+            f"A batch holds at most {settings.max_batch} partners, got {len(body.partners)}",
+            [
+                Problem(
+                    f"at most {settings.max_batch} items",
+                    column="body.partners",
+                    value=len(body.partners),
+                )
+            ],
+        )
+    problems = [
+        p
+        for i, req in enumerate(body.partners)
+        for p in answers.request_problems(req, loaded.rulebook, f"body.partners.{i}")
+    ]
+    answers.raise_if(problems)
+
+    def run() -> BatchScoreResponse:
+        results = [
+            answers.partner_score(
+                score_request(req, loaded, at=f"body.partners.{i}"), explain=explain
+            )
+            for i, req in enumerate(body.partners)
+        ]
+        return BatchScoreResponse(results=results, versions=results[0].versions)
+
+    return await run_in_threadpool(run)
+
+
+def partner_lookup(request: Request) -> PartnerLookup:
+    lookup: PartnerLookup = request.app.state.partners
+    return lookup
+
+
+@router.post(
+    "/partners/{partner_id}/score",
+    response_model=PartnerScore,
+    responses={**_ok(_example_score()), **responses(401, 403, 404, 503)},
+)
+async def score_partner(
+    partner_id: PartnerId,
+    loaded: LoadedDep,
+    principal: Anyone,
+    lookup: Annotated[PartnerLookup, Depends(partner_lookup)],
+    explain: Explain = False,
+) -> PartnerScore:
+    """Score a known partner from its latest stored snapshot (or the data directory)."""
+    stored = await run_in_threadpool(lookup.find, partner_id)
+    if stored is None:
+        raise NotFound(
+            f"Unknown partner '{partner_id}'",
+            [Problem("no stored or computed features", column="path.partner_id", value=partner_id)],
+        )
+    ensure_owner(principal, partner_id, stored.manager_id)
+    rec = recommend_one(
+        stored.features,
+        rulebook=loaded.rulebook,
+        models=loaded.models,
+        previous=stored.previous,
+        history=stored.history,
+        as_of=stored.as_of,
+        partner_id=partner_id,
+    )
+    return answers.partner_score(rec, explain=explain)
+
+
+__all__ = ["EXAMPLE_SCORE_REQUEST", "router"]

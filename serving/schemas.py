@@ -1,0 +1,389 @@
+"""The API contract: pydantic request and response models (OpenAPI is generated from these).
+
+The partner-feature model is built from the feature registry, so every registry feature is a
+named, typed, documented field: an unknown name, a wrong type, NaN/Infinity, a negative count
+or an unknown partner type is rejected with its location — nothing is silently defaulted.
+A feature may be `null` (missing, the rules report it as missing), but it may not be absent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    create_model,
+    model_validator,
+)
+
+from features import registry
+from features.deal_features import DEAL_FEATURES
+from features.schema import SCHEMAS
+
+Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s].*$")]
+_UNIT_MAX = {"score": 10.0}
+_BOUNDED = ("_rate", "_share", "market_share", "portfolio_fit", "customer_retention")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _number_field(feature: registry.Feature) -> Any:
+    upper = _UNIT_MAX.get(feature.unit)
+    if feature.unit == "ratio" and feature.name.endswith(_BOUNDED):
+        upper = 1.0
+    unit = f" [{feature.unit}]" if feature.unit else ""
+    return Annotated[
+        float | None,
+        Field(
+            ge=0, le=upper, allow_inf_nan=False, strict=True, description=feature.description + unit
+        ),
+    ]
+
+
+def _category_field(feature: registry.Feature) -> Any:
+    column = next(
+        (t.column(feature.name) for t in SCHEMAS.values() if feature.name in t.column_names),
+        None,
+    )
+    allowed = column.allowed if column is not None else None
+    kind: Any = Literal[allowed] if allowed else Annotated[str, Field(min_length=1, max_length=100)]
+    return Annotated[kind | None, Field(description=feature.description)]
+
+
+def _feature_field(feature: registry.Feature) -> Any:
+    if feature.kind == "number":
+        return _number_field(feature)
+    if feature.kind == "boolean":
+        return Annotated[StrictBool | None, Field(description=feature.description)]
+    return _category_field(feature)
+
+
+def _example_value(feature: registry.Feature) -> Any:
+    if feature.kind == "boolean":
+        return feature.name == "onboarded"
+    if feature.kind == "category":
+        return {"partner_type": "VAR", "region": "EMEA", "recruited_via": "event"}.get(
+            feature.name, "other"
+        )
+    by_unit = {
+        "count": 4.0,
+        "USD": 42_000.0,
+        "days": 30.0,
+        "ratio": 0.6,
+        "score": 8.0,
+        "employees": 120.0,
+    }
+    if "trend" in feature.name:
+        return 1.1
+    return by_unit.get(feature.unit, 1.0)
+
+
+EXAMPLE_FEATURES: dict[str, Any] = {f.name: _example_value(f) for f in registry.FEATURES.values()}
+
+PartnerFeatures: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "PartnerFeatures",
+    __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_FEATURES]}),
+    __doc__="Every registry feature of one partner (null = missing, absent = error).",
+    **{f.name: (_feature_field(f), ...) for f in registry.FEATURES.values()},
+)
+
+
+# --- requests ----------------------------------------------------------------------------
+
+
+class TierStateIn(Strict):
+    """The partner's tier state after its previous evaluation (the rules' grace/override)."""
+
+    tier: Id
+    missed_evaluations: int = Field(0, ge=0, le=1000)
+    override_tier: Id | None = None
+    override_reason: str | None = Field(None, max_length=500)
+    override_until: AwareDatetime | None = None
+
+
+class ActionHistoryIn(Strict):
+    """When an action was last done or dismissed for this partner (contact policy)."""
+
+    action_id: Id
+    last_done_or_dismissed_at: AwareDatetime
+
+
+EXAMPLE_SCORE_REQUEST: dict[str, Any] = {
+    "partner_id": "P000123",
+    "as_of": "2026-11-23T00:00:00Z",
+    "features": EXAMPLE_FEATURES,
+    "previous": {"tier": "Silver", "missed_evaluations": 0},
+    "history": [
+        {"action_id": "scheduled_checkin", "last_done_or_dismissed_at": "2026-11-09T10:00:00Z"}
+    ],
+}
+
+
+class ScoreRequest(Strict):
+    """One partner as a PRM system sends it: id, features as of a time, optional state."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [EXAMPLE_SCORE_REQUEST]}
+    )
+
+    partner_id: Id
+    as_of: AwareDatetime = Field(
+        description="When the features were computed (UTC offset required)"
+    )
+    manager_id: Id | None = None
+    features: PartnerFeatures
+    previous: TierStateIn | None = Field(None, description="Tier state after the last evaluation")
+    history: list[ActionHistoryIn] = Field(default_factory=list, max_length=200)
+
+
+class BatchScoreRequest(Strict):
+    """Several partners in one call (at most `max_batch`, a setting)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"partners": [EXAMPLE_SCORE_REQUEST]}]}
+    )
+
+    partners: list[ScoreRequest] = Field(min_length=1)
+
+
+DERIVED_DEAL_FEATURES = ("log_amount", "amount_vs_partner_avg")  # computed by the service
+DEAL_INPUTS = [f for f in DEAL_FEATURES if f.name not in DERIVED_DEAL_FEATURES]
+EXAMPLE_DEAL: dict[str, Any] = {
+    "amount": 48_000.0,
+    "product": "platform",
+    "deal_kind": "new",
+    "customer_has_open_direct_deal": False,
+    "customer_is_existing": False,
+    "customer_open_partner_deals": 0.0,
+    "partner_customer_deals": 1.0,
+    "partner_deals_in_flight": 3.0,
+}
+
+DealAttributes: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "DealAttributes",
+    __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_DEAL]}),
+    __doc__="The deal registration's own attributes (log_amount and amount_vs_partner_avg are "
+    "derived by the service).",
+    **{f.name: (_feature_field(f), ...) for f in DEAL_INPUTS},
+)
+
+
+class DealScoreRequest(Strict):
+    """A deal registration and its partner: by id (stored features) or with inline features."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"deal_id": "D0001234", "partner_id": "P000123", "deal": EXAMPLE_DEAL},
+                {
+                    "deal_id": "D0001235",
+                    "partner_features": EXAMPLE_FEATURES,
+                    "as_of": "2026-11-23T00:00:00Z",
+                    "deal": EXAMPLE_DEAL,
+                },
+            ]
+        },
+    )
+
+    deal_id: Id | None = None
+    partner_id: Id | None = None
+    partner_features: PartnerFeatures | None = None
+    as_of: AwareDatetime | None = Field(None, description="As-of of inline partner features")
+    deal: DealAttributes
+
+    @model_validator(mode="after")
+    def _one_partner_source(self) -> DealScoreRequest:
+        if (self.partner_id is None) == (self.partner_features is None):
+            raise ValueError("give exactly one of partner_id or partner_features")
+        if self.partner_features is not None and self.as_of is None:
+            raise ValueError("as_of is required with partner_features")
+        return self
+
+
+# --- responses ---------------------------------------------------------------------------
+
+
+class ModelVersion(BaseModel):
+    name: str
+    alias: str
+    version: str
+
+
+class Versions(BaseModel):
+    """What produced an answer, so it can be replayed: rulebook, models, features' as_of."""
+
+    rulebook_version: str
+    rulebook_hash: str
+    models: list[ModelVersion]
+    feature_registry: str
+    as_of: datetime | None = None
+
+
+class ConditionCheck(BaseModel):
+    """One condition as evaluated: actual value vs threshold, and whether it held."""
+
+    section: str
+    rule_id: str
+    condition: str
+    feature: str
+    op: str
+    threshold: Any = None
+    actual: Any = None
+    outcome: Literal["pass", "fail", "missing"]
+
+
+class GapItem(BaseModel):
+    """One unmet requirement of the next tier and by how much (in the feature's unit)."""
+
+    feature: str
+    op: str
+    threshold: Any = None
+    actual: Any = None
+    shortfall: float | None = None
+    alternative: bool = False
+    text: str
+
+
+class TierOut(BaseModel):
+    """The tier decided (policy applied), what the rules alone give, and the gap upwards."""
+
+    track: str
+    tier: str
+    evaluated_tier: str
+    change: str = Field(description="promoted | demoted | unchanged | new")
+    basis: str = Field(description="rules | grace | override")
+    missed_evaluations: int
+    override_tier: str | None = None
+    override_reason: str | None = None
+    override_until: datetime | None = None
+    benefits: dict[str, Any] = Field(default_factory=dict)
+    next_tier: str | None = None
+    gap_to_next: list[GapItem] = Field(default_factory=list)
+    checks: list[ConditionCheck] = Field(
+        default_factory=list, description="Track and tier conditions (all with ?explain=true)"
+    )
+
+
+class IncentiveOut(BaseModel):
+    incentive_id: str
+    reward_type: str
+    amount: float
+    unit: str
+
+
+class ScorecardOut(BaseModel):
+    """The 6Cs, each 0–100, and their weighted overall score."""
+
+    components: dict[str, float]
+    overall: float | None = None
+
+
+class ActionOut(BaseModel):
+    """A recommended action: its rank, the numbers behind its priority, and why."""
+
+    action_id: str
+    description: str = ""
+    rank: int
+    priority: float
+    propensity: float
+    value: float
+    weight: float
+    reasons: list[str]
+
+
+class SuppressedAction(BaseModel):
+    action_id: str
+    reason: str
+
+
+class PartnerScore(BaseModel):
+    """The answer for one partner: tier, incentives, 6Cs, churn risk and ranked actions."""
+
+    partner_id: str
+    churn_risk: float
+    deal_acceptance: float
+    tier: TierOut
+    incentives: list[IncentiveOut]
+    scorecard: ScorecardOut
+    actions: list[ActionOut]
+    suppressed: list[SuppressedAction] = Field(default_factory=list)
+    versions: Versions
+
+
+class DealReason(BaseModel):
+    """A feature that moved the likelihood, by its contribution (log-odds, LightGBM SHAP)."""
+
+    feature: str
+    value: Any = None
+    contribution: float
+    direction: Literal["raises", "lowers"]
+
+
+class DealScore(BaseModel):
+    """A deal registration's acceptance likelihood, its top reasons and the routing band."""
+
+    deal_id: str | None = None
+    partner_id: str | None = None
+    acceptance_likelihood: float
+    routing: Literal["fast_track", "review", "likely_reject"]
+    bands: dict[str, float]
+    reasons: list[DealReason]
+    versions: Versions
+
+
+class BatchScoreResponse(BaseModel):
+    results: list[PartnerScore]
+    versions: Versions
+
+
+class RuleSummary(BaseModel):
+    id: str
+    description: str
+
+
+class RulesOut(BaseModel):
+    """The active rulebook: version, content hash and what it contains."""
+
+    version: str
+    content_hash: str
+    features_needed: list[str]
+    tracks: list[RuleSummary]
+    incentives: list[RuleSummary]
+    actions: list[RuleSummary]
+    max_actions_per_partner: int
+    deal_routing: dict[str, float]
+
+
+class ModelOut(BaseModel):
+    name: str
+    alias: str
+    version: str
+    features: list[str]
+
+
+class ModelsOut(BaseModel):
+    models: list[ModelOut]
+    tracking_uri: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    ready: bool
+    detail: str | None = None
+    versions: dict[str, str] = Field(default_factory=dict)
+
+
+class ReloadOut(BaseModel):
+    reloaded: bool
+    versions: dict[str, str]

@@ -1,0 +1,193 @@
+"""Where a known partner's features come from when a PRM system sends only its id.
+
+First the service database (the weekly job stores a snapshot per partner, plus tier state
+and action history); until a weekly run has stored one, the feature frame computed from the
+configured data directory (features.io.load_tables + build_features), cached until a file
+in the directory changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rules.model import TierState
+from tierwise.errors import NotReady
+from tierwise.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_EVENT_TIMES = {
+    "deals": "registered_at",
+    "activities": "occurred_at",
+    "surveys": "answered_at",
+    "customers": "acquired_at",
+    "partners": "joined_at",
+}
+
+
+@dataclass(frozen=True)
+class StoredPartner:
+    """A partner's latest features and what the contact and tier policies need."""
+
+    partner_id: str
+    features: dict[str, Any]
+    as_of: datetime
+    manager_id: str | None
+    previous: TierState | None = None
+    history: dict[str, datetime] = field(default_factory=dict)
+    source: str = "database"
+
+
+def clean_value(value: Any) -> Any:
+    """numpy/pandas scalars → plain Python; NaN/NA → None."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        return None if math.isnan(value) else float(value)
+    return value
+
+
+def data_end(tables: Any) -> datetime:
+    """The export time of a program's tables: midnight after the latest event."""
+    latest = max(
+        frame[col].max()
+        for name, frame in tables.items()
+        if (col := _EVENT_TIMES.get(name)) in frame.columns and len(frame)
+    )
+    return pd.Timestamp(latest).ceil("D").to_pydatetime()
+
+
+class PartnerLookup:
+    """Finds partners by id: the service database first, then the data directory."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._frame: tuple[tuple[Any, ...], pd.DataFrame, datetime] | None = None
+        self._db_ready = False
+
+    def find(self, partner_id: str) -> StoredPartner | None:
+        stored = self._from_database(partner_id)
+        return stored if stored is not None else self._from_data_dir(partner_id)
+
+    # --- the service database -------------------------------------------------------------
+    def _engine(self) -> Any:
+        from serving.db import get_engine, upgrade
+
+        engine = get_engine(self.settings.db_url)
+        if not self._db_ready:
+            with self._lock:
+                if not self._db_ready:
+                    upgrade(engine)
+                    self._db_ready = True
+        return engine
+
+    def _from_database(self, partner_id: str) -> StoredPartner | None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from serving import store
+        from serving.db import session_scope
+
+        try:
+            with session_scope(self._engine()) as session:
+                found = store.latest_snapshot(session, partner_id)
+                if found is None:
+                    return None
+                features, as_of = found
+                owner = store.partner_owner(session, partner_id)
+                states = store.tier_states(session, [partner_id])
+                history = store.action_history(session, [partner_id])
+        except SQLAlchemyError as exc:
+            log.error("service database unavailable: %s", exc)
+            raise NotReady(f"The service database is unavailable: {type(exc).__name__}") from exc
+        return StoredPartner(
+            partner_id,
+            {k: clean_value(v) for k, v in features.items()},
+            _utc(as_of),
+            owner,
+            _state(states),
+            _history(history),
+        )
+
+    # --- the data directory ---------------------------------------------------------------
+    def _from_data_dir(self, partner_id: str) -> StoredPartner | None:
+        frame, as_of = self._feature_frame()
+        if partner_id not in frame.index:
+            return None
+        row = frame.loc[partner_id]
+        features = {str(k): clean_value(v) for k, v in row.items()
+                    if k not in ("as_of", "manager_id")}
+        return StoredPartner(
+            partner_id, features, as_of, clean_value(row.get("manager_id")), source="data_dir"
+        )
+
+    def _feature_frame(self) -> tuple[pd.DataFrame, datetime]:
+        key = _dir_key(self.settings.data_dir)
+        cached = self._frame
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
+        with self._lock:
+            cached = self._frame
+            if cached is not None and cached[0] == key:
+                return cached[1], cached[2]
+            from features.io import load_tables
+            from features.snapshot import build_features
+
+            tables = load_tables(self.settings.data_dir)
+            as_of = data_end(tables)
+            frame = build_features(tables, as_of=as_of).set_index("partner_id")
+            log.info(
+                "features of %d partners as of %s from %s",
+                len(frame),
+                as_of,
+                self.settings.data_dir,
+            )
+            self._frame = (key, frame, as_of)
+            return frame, as_of
+
+
+def _utc(when: Any) -> datetime:
+    ts = pd.Timestamp(when)
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
+
+
+def _dir_key(directory: Path) -> tuple[Any, ...]:
+    if not directory.is_dir():
+        return (str(directory), None)
+    files = sorted(p for p in directory.iterdir() if p.suffix in (".csv", ".parquet"))
+    return (str(directory), *((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files))
+
+
+def _state(states: pd.DataFrame) -> TierState | None:
+    if states.empty:
+        return None
+    row = states.iloc[0]
+    until = row["override_until"]
+    return TierState(
+        tier=clean_value(row["tier"]),
+        missed_evaluations=int(row["missed_evaluations"]),
+        override_tier=clean_value(row["override_tier"]),
+        override_reason=clean_value(row["override_reason"]),
+        override_until=None if pd.isna(until) else pd.Timestamp(until).to_pydatetime(),
+    )
+
+
+def _history(history: pd.DataFrame) -> dict[str, datetime]:
+    return {
+        str(a): pd.Timestamp(t).to_pydatetime()
+        for a, t in zip(history["action_id"], history["last_done_or_dismissed_at"], strict=True)
+        if not pd.isna(t)
+    }

@@ -1,0 +1,38 @@
+"""Shared fixtures: one small simulated program per test session.
+
+The frames are shared by every test in the session: copy before you modify
+(`tables.deals.copy()`), never change them in place.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from features.simulate import Simulation, simulate, write_simulation
+from features.tables import Tables
+
+SIM_PARTNERS = 300
+SIM_YEARS = 2.0
+SIM_SEED = 7
+SIM_END = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday, 00:00 UTC
+
+
+@pytest.fixture(scope="session")
+def sim() -> Simulation:
+    """300 partners x 2 years ending Monday 2026-11-23 (seed 7), with its ground truth."""
+    return simulate(partners=SIM_PARTNERS, years=SIM_YEARS, seed=SIM_SEED, end=SIM_END)
+
+
+@pytest.fixture(scope="session")
+def tables(sim: Simulation) -> Tables:
+    """The five tables of `sim` (shared: do not modify in place)."""
+    return sim.tables
+
+
+@pytest.fixture(scope="session")
+def sim_dir(sim: Simulation, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`sim` written once as Parquet (+ `_truth/`) to a temporary directory."""
+    return write_simulation(sim, tmp_path_factory.mktemp("sim"))

@@ -1,0 +1,186 @@
+"""Health, readiness, metrics, rules/models, reload (atomic, failure keeps the old), OpenAPI."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from serving.state import Loaded, ServiceState, load_from_settings
+from tests.serving.conftest import MakeClient, headers, score_body
+from tierwise.errors import ModelError
+from tierwise.settings import Settings
+
+Frame = tuple[pd.DataFrame, datetime]
+
+
+def test_healthz_needs_no_key(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_lists_loaded_versions(client: TestClient, loaded: Loaded) -> None:
+    r = client.get("/readyz")
+    assert r.status_code == 200
+    versions = r.json()["versions"]
+    assert versions["rulebook_hash"] == loaded.rulebook.content_hash
+    assert versions["tierwise-churn"] == str(loaded.models.churn.version)
+
+
+def test_rules_and_models_describe_what_is_loaded(client: TestClient, loaded: Loaded) -> None:
+    rules = client.get("/v1/rules", headers=headers("manager")).json()
+    assert rules["content_hash"] == loaded.rulebook.content_hash
+    assert [a["id"] for a in rules["actions"]] == [a.id for a in loaded.rulebook.actions]
+    assert rules["max_actions_per_partner"] == loaded.rulebook.max_actions_per_partner
+    models = client.get("/v1/models", headers=headers("scorer")).json()["models"]
+    assert [m["name"] for m in models] == ["tierwise-churn", "tierwise-deal-acceptance"]
+    assert models[0]["features"] == loaded.models.churn.features
+
+
+def test_metrics_count_requests_latency_errors_and_versions(client: TestClient,
+                                                            feature_frame: Frame) -> None:
+    client.post("/v1/score", json=score_body(*feature_frame), headers=headers("scorer"))
+    client.post("/v1/score", json={}, headers=headers("scorer"))
+    text = client.get("/metrics").text
+    assert 'tierwise_requests_total{method="POST",route="/v1/score",status="200"}' in text
+    assert 'tierwise_errors_total{route="/v1/score",status="422"}' in text
+    assert 'tierwise_request_duration_seconds_bucket{le="0.005",route="/v1/score"}' in text
+    assert 'tierwise_loaded_version{kind="model",name="tierwise-churn"' in text
+    assert "tierwise_ready 1.0" in text
+
+
+def failing_loader(settings: Settings) -> Loaded:
+    raise ModelError("model tierwise-churn@champion not found")
+
+
+def test_without_models_the_service_starts_not_ready_and_answers_503(
+    make_client: MakeClient, feature_frame: Frame, settings: Settings
+) -> None:
+    c = make_client(state=ServiceState(settings, loader=failing_loader))
+    assert c.get("/healthz").status_code == 200
+    r = c.get("/readyz")
+    assert r.status_code == 503
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "tierwise-churn@champion" in r.json()["detail"]
+    r = c.post("/v1/score", json=score_body(*feature_frame), headers=headers("scorer"))
+    assert r.status_code == 503
+    assert "tierwise_ready 0.0" in c.get("/metrics").text
+
+
+def test_an_empty_registry_starts_not_ready(make_client: MakeClient, tmp_path: Path) -> None:
+    c = make_client(preload=False, data_dir=tmp_path)
+    assert c.get("/readyz").status_code == 503
+
+
+def test_the_service_loads_champions_from_the_registry_at_start(make_client: MakeClient,
+                                                                loaded: Loaded) -> None:
+    c = make_client(preload=False)
+    r = c.get("/readyz")
+    assert r.status_code == 200
+    assert r.json()["versions"]["tierwise-churn"] == str(loaded.models.churn.version)
+
+
+def test_reload_is_admin_only(client: TestClient) -> None:
+    assert client.post("/v1/admin/reload").status_code == 401
+    assert client.post("/v1/admin/reload", headers=headers("scorer")).status_code == 403
+    assert client.post("/v1/admin/reload", headers=headers("manager")).status_code == 403
+
+
+def test_reload_swaps_rulebook_and_models(make_client: MakeClient, settings: Settings,
+                                          loaded: Loaded, tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for f in settings.rules_dir.glob("*.yaml"):
+        text = f.read_text()
+        (rules / f.name).write_text(text.replace('version: "', 'version: "reloaded-', 1))
+    state = ServiceState(settings.model_copy(update={"rules_dir": rules}))
+    state.current = loaded
+    c = make_client(state=state)
+    r = c.post("/v1/admin/reload", headers=headers("admin"))
+    assert r.status_code == 200, r.text
+    assert r.json()["versions"]["rulebook"].startswith("reloaded-")
+    assert state.current is not loaded
+    assert c.get("/v1/rules", headers=headers("admin")).json()["version"].startswith("reloaded-")
+
+
+def test_a_failed_reload_keeps_serving_the_previous_set(make_client: MakeClient,
+                                                        settings: Settings, loaded: Loaded,
+                                                        feature_frame: Frame,
+                                                        tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "rulebook.yaml").write_text("version: 1\ntracks: [oops\n")
+    state = ServiceState(settings.model_copy(update={"rules_dir": broken}))
+    state.current = loaded
+    c = make_client(state=state)
+    r = c.post("/v1/admin/reload", headers=headers("admin"))
+    assert r.status_code == 422
+    assert r.json()["title"] == "Invalid rulebook"
+    assert state.current is loaded
+    ok = c.post("/v1/score", json=score_body(*feature_frame), headers=headers("scorer"))
+    assert ok.status_code == 200
+    assert 'tierwise_reloads_total{result="failed"} 1.0' in c.get("/metrics").text
+
+
+def test_reload_if_changed_only_reloads_when_something_moved(settings: Settings,
+                                                              loaded: Loaded) -> None:
+    calls: list[Any] = []
+
+    def loader(s: Settings) -> Loaded:
+        calls.append(s)
+        return load_from_settings(s)
+
+    state = ServiceState(settings, loader=loader)
+    assert state.reload_if_changed() is True  # nothing loaded yet
+    assert state.reload_if_changed() is False  # same rulebook, same aliases
+    assert len(calls) == 1
+    state.fingerprint = lambda s: ("other-hash", "1", "1")
+    assert state.reload_if_changed() is True
+    assert len(calls) == 2
+
+
+def test_a_failing_registry_check_keeps_the_loaded_models(settings: Settings,
+                                                          loaded: Loaded) -> None:
+    def down(s: Settings) -> tuple[str, str, str]:
+        raise ConnectionError("tracking server down")
+
+    state = ServiceState(settings, fingerprint=down)
+    state.current = loaded
+    assert state.reload_if_changed() is False
+    assert state.current is loaded
+
+
+def test_openapi_has_examples_and_docs_for_every_endpoint(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    own = [p for p in spec["paths"] if not p.startswith(("/v1/plans", "/v1/actions", "/review",
+                                                         "/static", "/login", "/logout"))]
+    assert {"/v1/score", "/v1/score/batch", "/v1/partners/{partner_id}/score",
+            "/v1/deal-registrations/score", "/v1/rules", "/v1/models", "/healthz", "/readyz",
+            "/metrics", "/v1/admin/reload"} <= set(own)
+    for path in own:
+        for method, op in spec["paths"][path].items():
+            assert op.get("summary") and op.get("description"), (path, method)
+            ok = op["responses"]["200"]["content"]
+            assert any("example" in c or "examples" in c for c in ok.values()), (path, method)
+    schemas = spec["components"]["schemas"]
+    assert schemas["ScoreRequest"]["examples"]
+    assert schemas["PartnerFeatures"]["examples"]
+
+
+def test_the_score_request_example_is_itself_valid(client: TestClient) -> None:
+    from serving.schemas import EXAMPLE_SCORE_REQUEST
+
+    r = client.post("/v1/score", json=EXAMPLE_SCORE_REQUEST, headers=headers("scorer"))
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("path", ["/v1/score", "/v1/score/batch",
+                                  "/v1/deal-registrations/score"])
+def test_request_examples_exist_for_post_bodies(client: TestClient, path: str) -> None:
+    spec = client.get("/openapi.json").json()
+    ref = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    name = ref["$ref"].rsplit("/", 1)[-1]
+    assert spec["components"]["schemas"][name]["examples"]

@@ -1,0 +1,179 @@
+"""The scoring endpoints over HTTP (TestClient): answers, versions, roles, ownership."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from serving.recommend import recommend_one
+from serving.state import Loaded
+from tests.serving.conftest import MakeClient, headers, score_body
+
+Frame = tuple[pd.DataFrame, datetime]
+
+
+def test_score_answers_tier_incentives_scorecard_risk_actions_and_versions(
+    client: TestClient, feature_frame: Frame, loaded: Loaded
+) -> None:
+    frame, as_of = feature_frame
+    body = score_body(frame, as_of, row=3)
+    r = client.post("/v1/score", json=body, headers=headers("scorer"))
+    assert r.status_code == 200, r.text
+    got = r.json()
+    expected = recommend_one(body["features"], rulebook=loaded.rulebook, models=loaded.models,
+                             as_of=as_of, partner_id=body["partner_id"])
+    assert got["partner_id"] == body["partner_id"]
+    assert got["tier"]["tier"] == expected.decision.tier
+    assert got["churn_risk"] == pytest.approx(expected.churn_risk)
+    assert [a["action_id"] for a in got["actions"]] == [a.action_id for a in expected.actions]
+    assert set(got["scorecard"]["components"]) == {c.id for c in loaded.rulebook.scorecard}
+    v = got["versions"]
+    assert v["rulebook_hash"] == loaded.rulebook.content_hash
+    assert {m["name"]: m["version"] for m in v["models"]} == {
+        "tierwise-churn": str(loaded.models.churn.version),
+        "tierwise-deal-acceptance": str(loaded.models.deal.version)}
+    assert pd.Timestamp(v["as_of"]) == pd.Timestamp(as_of)
+
+
+def test_score_explains_tier_checks_and_everything_on_request(
+    client: TestClient, feature_frame: Frame
+) -> None:
+    body = score_body(*feature_frame, row=4)
+    short = client.post("/v1/score", json=body, headers=headers("scorer")).json()
+    full = client.post("/v1/score?explain=true", json=body, headers=headers("scorer")).json()
+    assert {c["section"] for c in short["tier"]["checks"]} <= {"track", "tier"}
+    assert {"incentive", "action"} & {c["section"] for c in full["tier"]["checks"]}
+    if short["tier"]["next_tier"] is not None:
+        assert short["tier"]["gap_to_next"]
+
+
+def test_previous_state_and_history_change_the_answer(client: TestClient, feature_frame: Frame,
+                                                      loaded: Loaded) -> None:
+    frame, as_of = feature_frame
+    for row in range(len(frame)):
+        body = score_body(frame, as_of, row=row)
+        first = client.post("/v1/score", json=body, headers=headers("scorer")).json()
+        if first["actions"]:
+            break
+    top = first["actions"][0]["action_id"]
+    body["history"] = [{"action_id": top, "last_done_or_dismissed_at": as_of.isoformat()}]
+    body["previous"] = {"tier": loaded.rulebook.tracks[0].tiers[0].id, "missed_evaluations": 0,
+                        "override_tier": first["tier"]["tier"], "override_reason": "pinned"}
+    again = client.post("/v1/score", json=body, headers=headers("scorer")).json()
+    assert top not in [a["action_id"] for a in again["actions"]]
+    assert again["suppressed"][0]["action_id"] == top
+    assert again["tier"]["basis"] == "override"
+
+
+def test_batch_scores_each_partner_like_single_calls(client: TestClient,
+                                                     feature_frame: Frame) -> None:
+    bodies = [score_body(*feature_frame, row=i) for i in range(5)]
+    r = client.post("/v1/score/batch", json={"partners": bodies}, headers=headers("scorer"))
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    single = client.post("/v1/score", json=bodies[2], headers=headers("scorer")).json()
+    assert [x["partner_id"] for x in results] == [b["partner_id"] for b in bodies]
+    assert results[2] == single
+
+
+def test_a_batch_over_the_limit_is_refused(make_client: MakeClient, feature_frame: Frame) -> None:
+    c = make_client(max_batch=2)
+    bodies = [score_body(*feature_frame, row=i) for i in range(3)]
+    r = c.post("/v1/score/batch", json={"partners": bodies}, headers=headers("scorer"))
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "partners"]
+    assert r.json()["errors"][0]["value"] == 3
+
+
+def test_partner_score_uses_the_data_directory_until_a_snapshot_is_stored(
+    client: TestClient, feature_frame: Frame
+) -> None:
+    frame, as_of = feature_frame
+    pid = str(frame["partner_id"].iloc[7])
+    by_id = client.post(f"/v1/partners/{pid}/score", headers=headers("scorer"))
+    inline = client.post("/v1/score", json=score_body(frame, as_of, row=7),
+                         headers=headers("scorer"))
+    assert by_id.status_code == 200, by_id.text
+    assert by_id.json()["churn_risk"] == pytest.approx(inline.json()["churn_risk"])
+    assert by_id.json()["tier"] == inline.json()["tier"]
+    assert pd.Timestamp(by_id.json()["versions"]["as_of"]) == pd.Timestamp(as_of)
+
+
+def test_an_unknown_partner_is_404_problem_json(client: TestClient) -> None:
+    r = client.post("/v1/partners/P999999/score", headers=headers("scorer"))
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["errors"][0]["value"] == "P999999"
+
+
+def test_a_manager_scores_own_partners_only(client: TestClient, feature_frame: Frame,
+                                            a_manager: str) -> None:
+    frame, _ = feature_frame
+    own = str(frame.loc[frame["manager_id"] == a_manager, "partner_id"].iloc[0])
+    other = str(frame.loc[frame["manager_id"] != a_manager, "partner_id"].iloc[0])
+    assert client.post(f"/v1/partners/{own}/score", headers=headers("manager")).status_code == 200
+    r = client.post(f"/v1/partners/{other}/score", headers=headers("manager"))
+    assert r.status_code == 403
+    assert other in r.json()["detail"]
+    r = client.post(f"/v1/partners/{own}/score", headers=headers("other_manager"))
+    assert r.status_code == 403
+
+
+def test_managers_may_not_score_inline_features(client: TestClient, feature_frame: Frame) -> None:
+    r = client.post("/v1/score", json=score_body(*feature_frame), headers=headers("manager"))
+    assert r.status_code == 403
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+def deal_body(**changes: Any) -> dict[str, Any]:
+    deal = {"amount": 48000.0, "product": "platform", "deal_kind": "new",
+            "customer_has_open_direct_deal": False, "customer_is_existing": False,
+            "customer_open_partner_deals": 0.0, "partner_customer_deals": 1.0,
+            "partner_deals_in_flight": 2.0}
+    return {"deal_id": "D1", "deal": {**deal, **changes}}
+
+
+def test_deal_registration_score_by_partner_id(client: TestClient, feature_frame: Frame,
+                                               loaded: Loaded) -> None:
+    pid = str(feature_frame[0]["partner_id"].iloc[2])
+    r = client.post("/v1/deal-registrations/score", json={**deal_body(), "partner_id": pid},
+                    headers=headers("scorer"))
+    assert r.status_code == 200, r.text
+    got = r.json()
+    p = got["acceptance_likelihood"]
+    routing = loaded.rulebook.deal_routing
+    assert 0 < p < 1
+    assert got["routing"] == routing.route(p)
+    assert got["bands"] == {"fast_track": routing.fast_track,
+                            "likely_reject": routing.likely_reject}
+    assert 1 <= len(got["reasons"]) <= 5
+    contributions = [abs(x["contribution"]) for x in got["reasons"]]
+    assert contributions == sorted(contributions, reverse=True)
+    assert all(x["feature"] in loaded.models.deal.features for x in got["reasons"])
+
+
+def test_deal_registration_inline_features_and_a_channel_conflict(
+    client: TestClient, feature_frame: Frame
+) -> None:
+    frame, as_of = feature_frame
+    partner = score_body(frame, as_of, row=2)["features"]
+    base = {"partner_features": partner, "as_of": as_of.isoformat()}
+    clean = client.post("/v1/deal-registrations/score", json={**deal_body(), **base},
+                        headers=headers("scorer"))
+    by_id = client.post("/v1/deal-registrations/score",
+                        json={**deal_body(), "partner_id": str(frame["partner_id"].iloc[2])},
+                        headers=headers("scorer"))
+    assert clean.status_code == 200, clean.text
+    assert clean.json()["acceptance_likelihood"] == pytest.approx(
+        by_id.json()["acceptance_likelihood"])
+
+
+def test_deal_registration_needs_exactly_one_partner_source(client: TestClient,
+                                                            feature_frame: Frame) -> None:
+    r = client.post("/v1/deal-registrations/score", json=deal_body(), headers=headers("scorer"))
+    assert r.status_code == 422
+    assert "exactly one of partner_id or partner_features" in r.text

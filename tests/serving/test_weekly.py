@@ -1,0 +1,429 @@
+"""The weekly plan: the pure core (weeks, capacity, tier classification) and the job."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, func, select
+
+from serving import weekly
+from serving.db import JobRun, PlanAction, TierDecision, get_engine, session_scope
+from serving.db.reviews import review_action
+from serving.weekly import (
+    next_week,
+    plan_week,
+    run_week,
+    tier_decisions,
+    week_of,
+    week_start,
+)
+from tests.serving._db import BACKENDS, database_url
+from tierwise.errors import InvalidInput
+from tierwise.settings import Settings
+
+WEEK = "2026-W48"
+
+# --- weeks ---------------------------------------------------------------------------------
+
+
+def test_week_start_is_monday_midnight_utc() -> None:
+    assert week_start("2026-W48") == datetime(2026, 11, 23, tzinfo=UTC)
+    assert week_start("2026-W01") == datetime(2025, 12, 29, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("bad", ["2026-48", "2026-W54", "2025-W53", "W48", "2026-W00", ""])
+def test_a_bad_week_names_the_value(bad: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        week_start(bad)
+    assert info.value.problems[0].value == bad
+
+
+def test_week_of_and_next_week_round_trip() -> None:
+    assert week_of(week_start(WEEK) + timedelta(days=6, hours=23)) == WEEK
+    assert next_week("2026-W52") == "2026-W53"
+    assert next_week("2026-W53") == "2027-W01"
+
+
+# --- capacity ------------------------------------------------------------------------------
+
+
+def _actions(*rows: tuple[str, str, float]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["partner_id", "action_id", "priority"])
+
+
+OWNERS = pd.DataFrame({"partner_id": ["p1", "p2", "p3", "p4"], "manager_id": ["a", "a", "a", "b"]})
+
+
+def _keys(frame: pd.DataFrame, overflow: bool) -> list[tuple[str, str]]:
+    rows = frame.loc[frame["overflow"] == overflow, ["partner_id", "action_id"]]
+    return [tuple(r) for r in rows.to_numpy()]
+
+
+def test_each_manager_keeps_the_highest_priorities_up_to_capacity() -> None:
+    actions = _actions(("p1", "x", 1.0), ("p2", "x", 9.0), ("p3", "x", 5.0), ("p4", "x", 0.5))
+    plan = plan_week(actions, owners=OWNERS, capacity=2)
+    assert _keys(plan, overflow=False) == [("p2", "x"), ("p3", "x"), ("p4", "x")]
+    assert _keys(plan, overflow=True) == [("p1", "x")]
+    assert plan.loc[plan["manager_id"] == "a", "manager_rank"].tolist() == [1, 2, 3]
+
+
+def test_ties_are_broken_the_same_way_every_time() -> None:
+    actions = _actions(("p2", "x", 1.0), ("p1", "y", 1.0), ("p1", "x", 1.0))
+    first = plan_week(actions, owners=OWNERS, capacity=1)
+    again = plan_week(actions.iloc[::-1], owners=OWNERS, capacity=1)
+    assert _keys(first, overflow=False) == [("p1", "x")]
+    pd.testing.assert_frame_equal(first, again)
+
+
+def test_reviewed_actions_are_left_out_and_use_up_capacity() -> None:
+    actions = _actions(("p1", "x", 9.0), ("p2", "x", 5.0), ("p3", "x", 1.0))
+    reviewed = pd.DataFrame(
+        {
+            "partner_id": ["p1"],
+            "action_id": ["x"],
+            "manager_id": ["a"],
+            "priority": [9.0],
+            "overflow": [False],
+        }
+    )
+    plan = plan_week(actions, owners=OWNERS, capacity=2, reviewed=reviewed)
+    assert ("p1", "x") not in _keys(plan, False) + _keys(plan, True)
+    assert _keys(plan, overflow=False) == [("p2", "x")]
+    assert plan["manager_rank"].tolist() == [2, 3]
+
+
+def test_same_input_and_pins_give_the_plan_of_the_first_run() -> None:
+    actions = _actions(("p1", "x", 9.0), ("p2", "x", 5.0), ("p3", "x", 1.0))
+    first = plan_week(actions, owners=OWNERS, capacity=2)
+    pins = first.iloc[[1]][["partner_id", "action_id", "manager_id", "priority", "overflow"]]
+    second = plan_week(actions, owners=OWNERS, capacity=2, reviewed=pins)
+    pd.testing.assert_frame_equal(first.drop(index=1).reset_index(drop=True), second[first.columns])
+
+
+def test_snoozed_actions_are_not_planned() -> None:
+    actions = _actions(("p1", "x", 9.0), ("p1", "y", 5.0))
+    snoozed = pd.DataFrame({"partner_id": ["p1"], "action_id": ["x"]})
+    plan = plan_week(actions, owners=OWNERS, capacity=5, snoozed=snoozed)
+    assert plan["action_id"].tolist() == ["y"]
+
+
+def test_an_action_for_a_partner_without_manager_is_an_error() -> None:
+    with pytest.raises(InvalidInput, match="without a channel manager") as info:
+        plan_week(_actions(("ghost", "x", 1.0)), owners=OWNERS, capacity=1)
+    assert info.value.problems[0].value == "ghost"
+
+
+def test_capacity_must_be_positive() -> None:
+    with pytest.raises(InvalidInput, match="capacity"):
+        plan_week(_actions(("p1", "x", 1.0)), owners=OWNERS, capacity=0)
+
+
+# --- tier decisions ------------------------------------------------------------------------
+
+
+def test_tier_changes_are_classified() -> None:
+    decisions = pd.DataFrame(
+        {
+            "partner_id": ["up", "down", "held", "pinned", "fresh"],
+            "evaluated_tier": ["Gold", "Registered", "Registered", "Silver", "Silver"],
+            "tier": ["Gold", "Registered", "Silver", "Platinum", "Silver"],
+            "tier_change": ["promoted", "demoted", "unchanged", "unchanged", "new"],
+            "tier_basis": ["rules", "rules", "grace", "override", "rules"],
+            "missed_evaluations": [0, 0, 1, 0, 0],
+            "overall": [80.0, 10.0, 30.0, 50.0, 40.0],
+            "track": ["resell"] * 5,
+        }
+    )
+    previous = pd.DataFrame(
+        {
+            "partner_id": ["up", "down", "held", "pinned"],
+            "tier": ["Silver", "Silver", "Silver", "Platinum"],
+        }
+    )
+    out = tier_decisions(decisions, previous)
+    assert out["change"].tolist() == ["promoted", "demoted", "grace", "override", "new"]
+    assert out["previous_tier"].tolist()[:4] == ["Silver", "Silver", "Silver", "Platinum"]
+    assert out["qualified_tier"].tolist()[2] == "Registered"
+    assert out["details"].iloc[0] == {"tier_basis": "rules", "track": "resell"}
+
+
+# --- the job -------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeRecommender:
+    """Stands in for recommend_frame: simple deterministic tiers and actions; records calls."""
+
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    fail: bool = False
+
+    def __call__(
+        self, frame: pd.DataFrame, *, previous: pd.DataFrame, history: pd.DataFrame, as_of: datetime
+    ) -> Any:
+        self.calls.append({"previous": previous, "history": history, "as_of": as_of})
+        if self.fail:
+            raise RuntimeError("model exploded")
+        ids = frame["partner_id"].astype(str)
+        revenue = pd.to_numeric(frame["revenue_won_365d"]).fillna(0.0).to_numpy()
+        tier = np.where(revenue > np.median(revenue), "Gold", "Silver")
+        prev = ids.map(previous.set_index("partner_id")["tier"]) if len(previous) else None
+        change = [
+            "new"
+            if prev is None or pd.isna(p)
+            else "unchanged"
+            if p == t
+            else "promoted"
+            if t == "Gold"
+            else "demoted"
+            for p, t in zip(prev if prev is not None else [None] * len(ids), tier, strict=True)
+        ]
+        decisions = pd.DataFrame(
+            {
+                "partner_id": ids,
+                "manager_id": frame["manager_id"],
+                "track": "resell",
+                "evaluated_tier": tier,
+                "tier": tier,
+                "tier_change": change,
+                "tier_basis": "rules",
+                "missed_evaluations": 0,
+                "overall": revenue / max(revenue.max(), 1.0) * 100,
+                "churn_risk": np.linspace(0.05, 0.95, len(ids)),
+            }
+        )
+        gold = decisions.loc[decisions["tier"] == "Gold", "partner_id"]
+        incentives = pd.DataFrame(
+            {"partner_id": gold, "incentive_id": "mdf", "reward_type": "mdf", "amount": 100.0}
+        )
+        rows = []
+        for i, pid in enumerate(ids):
+            for k, action in enumerate(("retention_call", "check_in")):
+                rows.append(
+                    {
+                        "partner_id": pid,
+                        "action_id": action,
+                        "rank": k + 1,
+                        "priority": float(1000 - i * 2 - k),
+                        "propensity": 0.5,
+                        "value": 10.0,
+                        "weight": 1.0,
+                        "reasons": [f"<b>{action}</b> because churn_risk >= 0.3"],
+                    }
+                )
+        actions = pd.DataFrame(rows)
+        done = set(zip(history["partner_id"], history["action_id"], strict=True))
+        keep = [
+            (p, a) not in done
+            for p, a in zip(actions["partner_id"], actions["action_id"], strict=True)
+        ]
+        return _Recs(decisions, incentives, actions.loc[keep], {"rulebook_version": "fake-1"})
+
+
+@dataclass
+class _Recs:
+    decisions: pd.DataFrame
+    incentives: pd.DataFrame
+    actions: pd.DataFrame
+    versions: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def program(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from features.simulate import simulate, write_simulation
+
+    folder = tmp_path_factory.mktemp("program")
+    sim = simulate(partners=60, years=1.0, seed=11, end=datetime(2026, 12, 14, tzinfo=UTC))
+    sim.tables.partners.loc[0, "name"] = "<script>alert('x')</script> & Co"
+    write_simulation(sim, folder)
+    return folder
+
+
+@pytest.fixture(params=BACKENDS)
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    with database_url(request.param, tmp_path) as url:
+        yield Settings(data_dir=tmp_path, database_url=url, manager_capacity=3)
+
+
+def _run(
+    settings: Settings,
+    program: Path,
+    rec: FakeRecommender,
+    week: str = WEEK,
+    out: Path | None = None,
+) -> weekly.WeekRun:
+    return run_week(settings, data_dir=program, week=week, out_dir=out, recommender=rec)
+
+
+def _plan(engine: Engine, week: str = WEEK) -> list[tuple[Any, ...]]:
+    with session_scope(engine) as s:
+        stmt = (
+            select(
+                PlanAction.partner_id,
+                PlanAction.action_id,
+                PlanAction.manager_id,
+                PlanAction.manager_rank,
+                PlanAction.overflow,
+                PlanAction.status,
+                PlanAction.priority,
+            )
+            .where(PlanAction.week == week)
+            .order_by(PlanAction.partner_id, PlanAction.action_id)
+        )
+        return [tuple(r) for r in s.execute(stmt)]
+
+
+def test_run_week_caps_every_manager_and_reports_it(settings: Settings, program: Path) -> None:
+    run = _run(settings, program, FakeRecommender())
+    plan = pd.DataFrame(
+        _plan(get_engine(settings.db_url)),
+        columns=["p", "a", "m", "rank", "overflow", "status", "prio"],
+    )
+    planned = plan.loc[~plan["overflow"]]
+    assert planned.groupby("m").size().max() == 3
+    assert run.summary["actions_planned"] == len(planned)
+    assert run.summary["actions_overflow"] == int(plan["overflow"].sum())
+    assert sum(run.summary["actions_per_type"].values()) == len(planned)
+    assert (plan["status"] == "proposed").all()
+    assert run.summary["partners_scored"] > 0
+    assert run.summary["incentive_cost"] == 100.0 * run.summary["incentive_awards"]
+
+
+def test_the_plan_is_computed_as_of_the_week_start(settings: Settings, program: Path) -> None:
+    rec = FakeRecommender()
+    _run(settings, program, rec)
+    assert rec.calls[0]["as_of"] == datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def test_running_a_week_twice_gives_the_same_plan(settings: Settings, program: Path) -> None:
+    _run(settings, program, FakeRecommender())
+    first = _plan(get_engine(settings.db_url))
+    _run(settings, program, FakeRecommender())
+    assert _plan(get_engine(settings.db_url)) == first
+
+
+def test_a_rerun_neither_overwrites_nor_duplicates_reviewed_actions(
+    settings: Settings, program: Path
+) -> None:
+    _run(settings, program, FakeRecommender())
+    engine = get_engine(settings.db_url)
+    reviewer = _Who("admin", None, "root")
+    with session_scope(engine) as s:
+        first = s.scalars(select(PlanAction).where(PlanAction.overflow.is_(False))).first()
+        assert first is not None
+        review_action(
+            s,
+            action_id=first.id,
+            reviewer=reviewer,
+            decision="dismiss",
+            reason="met them yesterday",
+            now=datetime.now(UTC),
+        )
+    before = _plan(engine)
+    _run(settings, program, FakeRecommender())
+    assert _plan(engine) == before
+    with session_scope(engine) as s:
+        kept = s.get(PlanAction, first.id)
+        assert kept is not None and kept.dismiss_reason == "met them yesterday"
+
+
+def test_a_run_that_fails_half_way_leaves_the_database_as_it_was(
+    settings: Settings, program: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _run(settings, program, FakeRecommender())
+    engine = get_engine(settings.db_url)
+    before = _plan(engine)
+    real_save = weekly.save_week
+
+    def save_then_die(session: Any, data: Any) -> Any:
+        real_save(session, data)
+        raise RuntimeError("killed after writing")
+
+    monkeypatch.setattr(weekly, "save_week", save_then_die)
+    with pytest.raises(RuntimeError, match="killed"):
+        _run(settings, program, FakeRecommender(), week="2026-W49")
+    assert _plan(engine, "2026-W49") == []
+    assert _plan(engine) == before
+    with session_scope(engine) as s:
+        assert s.scalar(select(func.count()).where(TierDecision.week == "2026-W49")) == 0
+        runs = s.execute(select(JobRun.week, JobRun.status).order_by(JobRun.id)).all()
+    assert [tuple(r) for r in runs] == [(WEEK, "succeeded"), ("2026-W49", "failed")]
+
+
+def test_reviews_and_tiers_feed_the_next_week(settings: Settings, program: Path) -> None:
+    _run(settings, program, FakeRecommender())
+    engine = get_engine(settings.db_url)
+    with session_scope(engine) as s:
+        action = s.scalars(select(PlanAction).order_by(PlanAction.id)).first()
+        assert action is not None
+        review_action(
+            s,
+            action_id=action.id,
+            reviewer=_Who("admin", None, "root"),
+            decision="done",
+            now=datetime.now(UTC),
+        )
+    rec = FakeRecommender()
+    _run(settings, program, rec, week="2026-W49")
+    history, previous = rec.calls[0]["history"], rec.calls[0]["previous"]
+    assert [tuple(r) for r in history[["partner_id", "action_id"]].to_numpy()] == [
+        (action.partner_id, action.action_id)
+    ]
+    assert set(previous["tier"]) <= {"Gold", "Silver"} and len(previous) > 0
+    assert (action.partner_id, action.action_id) not in {
+        (p, a) for p, a, *_ in _plan(engine, "2026-W49")
+    }
+    with session_scope(engine) as s:
+        changes = s.scalars(select(TierDecision.change).where(TierDecision.week == "2026-W49"))
+        assert "new" not in set(changes)
+
+
+def test_exited_partners_get_no_plan(settings: Settings, program: Path) -> None:
+    from features.io import load_tables
+
+    partners = load_tables(program).partners
+    exited = set(partners.loc[partners["exited_at"] < week_start(WEEK), "partner_id"])
+    _run(settings, program, FakeRecommender())
+    planned = {p for p, *_ in _plan(get_engine(settings.db_url))}
+    assert planned and not planned & exited
+
+
+def test_the_digest_has_a_csv_and_an_html_page_per_manager(
+    settings: Settings, program: Path, tmp_path: Path
+) -> None:
+    run = _run(settings, program, FakeRecommender(), out=tmp_path / "digest")
+    plan = pd.DataFrame(
+        _plan(get_engine(settings.db_url)),
+        columns=["p", "a", "m", "rank", "overflow", "status", "prio"],
+    )
+    managers = sorted(plan["m"].unique())
+    folder = tmp_path / "digest" / WEEK
+    assert sorted(p.name for p in run.digest) == sorted(
+        [f"{m}.csv" for m in managers] + [f"{m}.html" for m in managers]
+    )
+    csv = pd.read_csv(folder / f"{managers[0]}.csv")
+    assert len(csv) == int((~plan.loc[plan["m"] == managers[0], "overflow"]).sum())
+    html = "".join(p.read_text() for p in folder.glob("*.html"))
+    assert "<script>alert" not in html and "<b>" not in html
+    assert "&lt;b&gt;retention_call&lt;/b&gt;" in html
+
+
+def test_a_failing_recommender_records_a_failed_run(settings: Settings, program: Path) -> None:
+    with pytest.raises(RuntimeError, match="model exploded"):
+        _run(settings, program, FakeRecommender(fail=True))
+    with session_scope(get_engine(settings.db_url)) as s:
+        run = s.scalars(select(JobRun)).one()
+    assert run.status == "failed" and "model exploded" in (run.error or "")
+
+
+@dataclass(frozen=True)
+class _Who:
+    role: str
+    manager_id: str | None
+    name: str

@@ -1,0 +1,131 @@
+"""train → register → promote → load_scorer → predict, against a real SQLite MLflow store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+
+from features.io import write_tables
+from tierwise.errors import ModelError
+from tierwise.settings import Settings
+from training.examples import ModelKind
+from training.fit import fit_examples
+from training.registry import CHALLENGER, CHAMPION, log_model, promote
+from training.scorer import load_scorer
+from training.train import Trained, build_examples, load_data, train_all
+
+from .program import make_program
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Store:
+    data: Path
+    settings: Settings
+    uri: str
+    first: dict[ModelKind, Trained]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    root = tmp_path_factory.mktemp("mlflow")
+    tables, _ = make_program(partners=300, seed=11)
+    write_tables(tables, root / "data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        settings = Settings(data_dir=root / "data")
+        first = train_all(root / "data", settings=settings)
+        yield Store(root / "data", settings, settings.mlflow_tracking_uri, first)
+
+
+def test_store_is_sqlite_in_the_data_dir_with_artifacts_beside_it(store: Store) -> None:
+    assert (store.data / "mlflow.db").is_file()
+    assert any((store.data / "mlartifacts").rglob("booster.txt"))
+
+
+def test_first_versions_become_champion_and_challenger(store: Store) -> None:
+    client = mlflow.MlflowClient(store.uri, store.uri)
+    for name in ("tierwise-churn", "tierwise-deal-acceptance"):
+        assert str(client.get_model_version_by_alias(name, CHAMPION).version) == "1"
+        assert str(client.get_model_version_by_alias(name, CHALLENGER).version) == "1"
+    assert store.first["churn"].decision is not None
+    assert store.first["churn"].decision.reason == "first champion"
+
+
+def test_load_scorer_predicts_what_training_evaluated(store: Store) -> None:
+    fitted = store.first["deal"].fitted
+    scorer = load_scorer("tierwise-deal-acceptance", tracking_uri=store.uri)
+    assert scorer.version == "1" and scorer.features == fitted.scorer.features
+    np.testing.assert_allclose(scorer.predict(scorer.encode_frame(fitted.test)),
+                               fitted.test["model"].to_numpy())
+
+
+def test_pyfunc_and_scorer_agree(store: Store) -> None:
+    fitted = store.first["churn"].fitted
+    mlflow.set_tracking_uri(store.uri)
+    model = mlflow.pyfunc.load_model("models:/tierwise-churn@champion")
+    frame = fitted.test[fitted.scorer.features].head(50)
+    np.testing.assert_allclose(model.predict(frame)["probability"].to_numpy(),
+                               fitted.test["model"].head(50).to_numpy())
+
+
+def test_run_records_metrics_plots_versions_and_date_range(store: Store) -> None:
+    client = mlflow.MlflowClient(store.uri)
+    run = client.get_run(store.first["churn"].run_id or "")
+    assert {"model_roc_auc", "baseline_roc_auc", "model_ece"} <= set(run.data.metrics)
+    assert run.data.params["feature_registry_version"]
+    assert run.data.params["train_from"] < run.data.params["train_to"]
+    plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert plots == {"plots/roc.png", "plots/calibration.png", "plots/importance_gain.png",
+                     "plots/shap_summary.png"}
+    mv = client.get_model_version("tierwise-churn", "1")
+    assert mv.tags["horizon_days"] == "90" and mv.tags["feature_registry_version"]
+
+
+def worse_challenger(store: Store, *, force: bool) -> tuple[str, str]:
+    """Train churn on shuffled training labels, register it, run the gate."""
+    tables, _ = load_data(store.data)
+    examples, bounds = build_examples("churn", tables, horizon_days=90)
+    frame = examples.frame.copy()
+    learn = bounds.assign(frame["as_of"]) != "test"
+    rng = np.random.default_rng(0)
+    frame.loc[learn, "churned"] = rng.permutation(frame.loc[learn, "churned"].to_numpy())
+    bad = fit_examples(type(examples)(**{**examples.__dict__, "frame": frame}), bounds)
+    mlflow.set_tracking_uri(store.uri)
+    mlflow.set_registry_uri(store.uri)
+    with mlflow.start_run():
+        mv = log_model(bad, registered_name="tierwise-churn", horizon_days=90)
+    decision = promote(bad, mv, uri=store.uri, force=force)
+    client = mlflow.MlflowClient(store.uri, store.uri)
+    return str(mv.version), str(client.get_model_version_by_alias("tierwise-churn",
+                                                                   CHAMPION).version)
+
+
+def test_worse_challenger_is_not_promoted_and_force_promotes(store: Store) -> None:
+    before = load_scorer("tierwise-churn", tracking_uri=store.uri).version
+    version, champion = worse_challenger(store, force=False)
+    assert champion == before != version
+    client = mlflow.MlflowClient(store.uri, store.uri)
+    assert str(client.get_model_version_by_alias("tierwise-churn", CHALLENGER).version) == version
+    assert client.get_model_version("tierwise-churn", version).tags["gate"].startswith("kept")
+    version, champion = worse_challenger(store, force=True)
+    assert champion == version
+
+
+def test_retraining_on_the_same_data_is_at_least_as_good(store: Store) -> None:
+    again = train_all(store.data, settings=store.settings, models=("deal",), make_plots=False)
+    decision = again["deal"].decision
+    assert decision is not None and decision.promoted
+    assert decision.champion_score is not None
+    assert decision.challenger_score >= decision.champion_score
+
+
+def test_unknown_model_is_a_model_error(store: Store) -> None:
+    with pytest.raises(ModelError, match="not found"):
+        load_scorer("tierwise-nothing", tracking_uri=store.uri)

@@ -1,0 +1,82 @@
+"""Evaluation on the test period: model, baseline and (on simulated data) the oracle.
+
+The oracle is the simulator's true probability for the same examples — the physical limit of
+any model. `oracle_gap` = oracle ROC AUC − model ROC AUC on the examples the truth covers.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from training.examples import ModelKind
+from training.metrics import evaluate
+
+log = logging.getLogger(__name__)
+
+SCORES = ("model", "baseline", "oracle")
+
+
+@dataclass
+class Evaluation:
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # score → metrics
+    examples: int = 0
+    positives: int = 0
+    oracle_coverage: float | None = None  # share of test examples the truth covers
+    oracle_gap: float | None = None
+
+    def flat(self) -> dict[str, float]:
+        """{"model_roc_auc": …, "oracle_gap": …} for MLflow."""
+        out = {f"{score}_{k}": v for score, ms in self.metrics.items() for k, v in ms.items()}
+        if self.oracle_gap is not None:
+            out["oracle_gap"] = self.oracle_gap
+        if self.oracle_coverage is not None:
+            out["oracle_coverage"] = self.oracle_coverage
+        out["test_examples"] = float(self.examples)
+        out["test_positive_rate"] = self.positives / self.examples if self.examples else 0.0
+        return out
+
+
+def oracle_probabilities(
+    kind: ModelKind, test: pd.DataFrame, truth: Any, *, horizon_days: int
+) -> np.ndarray:
+    """The simulator's true probability per test row (NaN where the truth has none)."""
+    if kind == "deal":
+        truth_by_deal = truth.deal_acceptance
+        return test["deal_id"].map(truth_by_deal).to_numpy(dtype=np.float64, na_value=np.nan)
+    out = np.full(len(test), np.nan)
+    for as_of, rows in test.groupby("as_of", sort=True).groups.items():
+        ts = pd.Timestamp(as_of)  # type: ignore[arg-type]
+        probs = truth.churn_probability(ts.to_pydatetime(), horizon_days)
+        pos = test.index.get_indexer(rows)
+        out[pos] = test.loc[rows, "partner_id"].map(probs).to_numpy(dtype=np.float64,
+                                                                    na_value=np.nan)
+    return out
+
+
+def evaluate_scores(test: pd.DataFrame, label: str) -> Evaluation:
+    """Metrics for each score column present (model, baseline, oracle) on the test rows.
+
+    Model and baseline are scored on every test row; the oracle and the gap on the rows the
+    truth covers (all of them on simulated data).
+    """
+    y = test[label].to_numpy(dtype=np.int64)
+    result = Evaluation(examples=len(test), positives=int(y.sum()))
+    for score in ("model", "baseline"):
+        if score in test.columns:
+            result.metrics[score] = evaluate(y, test[score].to_numpy())
+    if "oracle" in test.columns:
+        covered = test["oracle"].notna().to_numpy()
+        result.oracle_coverage = float(covered.mean()) if len(test) else 0.0
+        if covered.sum() and len(np.unique(y[covered])) == 2:
+            result.metrics["oracle"] = evaluate(y[covered], test["oracle"].to_numpy()[covered])
+            model_here = evaluate(y[covered], test["model"].to_numpy()[covered])["roc_auc"]
+            result.oracle_gap = result.metrics["oracle"]["roc_auc"] - model_here
+        if result.oracle_coverage < 1.0:
+            log.warning("the truth covers %.1f%% of the test examples",
+                        100 * result.oracle_coverage)
+    return result

@@ -1,0 +1,28 @@
+"""Rich tables of evaluation results for the terminal."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from training.evaluation import Evaluation
+from training.metrics import METRICS
+
+
+def metrics_table(title: str, evaluation: Evaluation) -> Table:
+    """One row per score (model, baseline, oracle), one column per metric."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("score")
+    for metric in METRICS:
+        table.add_column(metric, justify="right")
+    for score, values in evaluation.metrics.items():
+        table.add_row(score, *(f"{values[m]:.4f}" for m in METRICS))
+    return table
+
+
+def caption(evaluation: Evaluation) -> str:
+    parts = [f"{evaluation.examples:,} test examples, {evaluation.positives:,} positive"]
+    if evaluation.oracle_gap is not None:
+        parts.append(f"oracle gap (AUC) {evaluation.oracle_gap:+.4f}")
+    if evaluation.oracle_coverage is not None and evaluation.oracle_coverage < 1:
+        parts.append(f"truth covers {100 * evaluation.oracle_coverage:.1f}%")
+    return "; ".join(parts)

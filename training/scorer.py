@@ -1,0 +1,145 @@
+"""The fast scoring path: a LightGBM booster + calibrator + feature spec, loaded once.
+
+Serving calls `load_scorer("tierwise-churn")` at start-up (and on reload) and then
+`scorer.predict(scorer.encode(rows))` per request: numpy only, one thread, no pyfunc and no
+pandas per call. The MLflow pyfunc model (training/pyfunc.py) wraps this same class, so
+`mlflow models serve` and Tierwise's own service give identical probabilities.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from tierwise.errors import ModelError
+from training.calibration import Calibrator
+from training.spec import FeatureSpec
+
+log = logging.getLogger(__name__)
+
+BOOSTER_FILE = "booster.txt"
+CALIBRATOR_FILE = "calibrator.json"
+SPEC_FILE = "feature_spec.json"
+ARTIFACT_FILES = {"booster": BOOSTER_FILE, "calibrator": CALIBRATOR_FILE, "spec": SPEC_FILE}
+
+
+@dataclass
+class Scorer:
+    booster: lgb.Booster
+    calibrator: Calibrator
+    spec: FeatureSpec
+    name: str = ""
+    version: str = ""
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.spec.features)
+
+    def encode(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Feature mappings → model matrix (unknown category or absent key → missing)."""
+        return self.spec.encode(rows)
+
+    def encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.spec.encode_frame(frame)
+
+    def predict_raw(self, x: np.ndarray) -> np.ndarray:
+        """Uncalibrated LightGBM probabilities."""
+        return np.asarray(self.booster.predict(self._check(x), num_threads=1), dtype=np.float64)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities, one per row of `x`."""
+        return self.calibrator(self.predict_raw(x))
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """Per-feature SHAP contributions (log-odds, before calibration), shape (n, features).
+
+        LightGBM's bias column is dropped; it is `expected_value`.
+        """
+        contrib = np.asarray(self.booster.predict(self._check(x), pred_contrib=True,
+                                                  num_threads=1))
+        return contrib[:, :-1]
+
+    @property
+    def expected_value(self) -> float:
+        zero = np.full((1, len(self.spec.features)), np.nan)
+        return float(np.asarray(self.booster.predict(zero, pred_contrib=True,
+                                                     num_threads=1))[0, -1])
+
+    def _check(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != len(self.spec.features):
+            raise ModelError(
+                f"{self.name or 'model'} expects {len(self.spec.features)} features per row, "
+                f"got an array of shape {x.shape}"
+            )
+        return x
+
+    # --- files ---------------------------------------------------------------------------
+    def save(self, directory: Path) -> dict[str, Path]:
+        """Write the three artifact files; returns {artifact key: path}."""
+        directory.mkdir(parents=True, exist_ok=True)
+        paths = {key: directory / file for key, file in ARTIFACT_FILES.items()}
+        self.booster.save_model(str(paths["booster"]))
+        self.calibrator.save(paths["calibrator"])
+        self.spec.save(paths["spec"])
+        return paths
+
+    @classmethod
+    def from_files(cls, files: Mapping[str, str | Path], *, name: str = "",
+                   version: str = "") -> Scorer:
+        """Load from {"booster": path, "calibrator": path, "spec": path}."""
+        try:
+            booster_text = Path(files["booster"]).read_text(encoding="utf-8")
+            booster = lgb.Booster(model_str=booster_text)
+            calibrator = Calibrator.load(Path(files["calibrator"]))
+            spec = FeatureSpec.load(Path(files["spec"]))
+        except (KeyError, OSError, ValueError, lgb.basic.LightGBMError) as exc:
+            raise ModelError(f"cannot load model {name or ''} {version}: {exc}") from exc
+        if booster.num_feature() != len(spec.features):
+            raise ModelError(f"booster has {booster.num_feature()} features, spec lists "
+                             f"{len(spec.features)}")
+        return cls(booster, calibrator, spec, name=name, version=version)
+
+    @classmethod
+    def from_dir(cls, directory: Path, *, name: str = "", version: str = "") -> Scorer:
+        return cls.from_files({k: directory / f for k, f in ARTIFACT_FILES.items()},
+                              name=name, version=version)
+
+
+def load_scorer(name: str, alias: str = "champion", tracking_uri: str | None = None) -> Scorer:
+    """Download the registered model `name@alias` and load its booster + calibrator + spec.
+
+    `tracking_uri` defaults to settings.mlflow_tracking_uri (MLFLOW_TRACKING_URI wins).
+    Raises ModelError when the model or alias does not exist.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    if tracking_uri is None:
+        from tierwise.settings import get_settings
+
+        tracking_uri = get_settings().mlflow_tracking_uri
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        mv = client.get_model_version_by_alias(name, alias)
+        with tempfile.TemporaryDirectory(prefix="tierwise-model-") as tmp:
+            local = mlflow.artifacts.download_artifacts(
+                # the version's storage location: a `models:/` URI would be resolved against
+                # the process-wide registry, not this client's
+                artifact_uri=client.get_model_version_download_uri(name, mv.version), dst_path=tmp,
+                tracking_uri=tracking_uri, registry_uri=tracking_uri,
+            )
+            scorer = Scorer.from_dir(Path(local) / "artifacts", name=name, version=mv.version)
+    except MlflowException as exc:
+        raise ModelError(f"model {name}@{alias} not found in {tracking_uri}: {exc.message}") \
+            from exc
+    log.info("loaded %s version %s (@%s)", name, scorer.version, alias)
+    return scorer

@@ -1,0 +1,160 @@
+"""The feature spec of a model: which columns it reads, in what order, and how categories map.
+
+The same encoding runs at training time (pandas frames) and in serving (one mapping per
+partner), so a model sees identical numbers on both paths. Categories become the integer code
+of their level (LightGBM's native categorical input); a level unseen in training, a missing
+value or a missing key becomes NaN, which LightGBM treats as missing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tierwise.errors import InvalidInput, Problem
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Ordered feature names plus the levels of each categorical feature (code = index)."""
+
+    features: tuple[str, ...]
+    categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def categorical_indices(self) -> list[int]:
+        return [i for i, name in enumerate(self.features) if name in self.categories]
+
+    # --- (de)serialisation -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "categories": {k: list(v) for k, v in self.categories.items()},
+        }
+
+    def save(self, path: Path) -> Path:
+        path.write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureSpec:
+        return cls(
+            features=tuple(data["features"]),
+            categories={k: tuple(v) for k, v in data.get("categories", {}).items()},
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> FeatureSpec:
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+    @classmethod
+    def from_frame(
+        cls, frame: pd.DataFrame, features: Iterable[str], categorical: Iterable[str] = ()
+    ) -> FeatureSpec:
+        """Learn the levels of the categorical features from a (training) frame.
+
+        A feature is categorical when listed in `categorical` or when its column holds text.
+        """
+        names = tuple(features)
+        missing = [n for n in names if n not in frame.columns]
+        if missing:
+            raise InvalidInput(
+                "training frame lacks model features",
+                [Problem("column missing", column=n) for n in missing],
+            )
+        wanted = set(categorical)
+        cats: dict[str, tuple[str, ...]] = {}
+        for name in names:
+            col = frame[name]
+            if name in wanted or _is_text(col):
+                levels = sorted({str(v) for v in col.dropna().unique()})
+                cats[name] = tuple(levels)
+        return cls(features=names, categories=cats)
+
+    # --- encoding ----------------------------------------------------------------------
+    def encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        """Encode a frame that holds every model feature as a float64 matrix."""
+        missing = [n for n in self.features if n not in frame.columns]
+        if missing:
+            raise InvalidInput(
+                f"input lacks {len(missing)} model feature(s)",
+                [Problem("column missing", column=n) for n in missing],
+            )
+        out = np.empty((len(frame), len(self.features)), dtype=np.float64)
+        for j, name in enumerate(self.features):
+            out[:, j] = self._encode_column(name, frame[name])
+        return out
+
+    def _encode_column(self, name: str, col: pd.Series) -> np.ndarray:
+        levels = self.categories.get(name)
+        if levels is not None:
+            text = col.astype("object").where(col.notna(), None).map(
+                lambda v: None if v is None else str(v))
+            codes = pd.Index(levels, dtype="object").get_indexer(text)
+            return np.where(codes < 0, np.nan, codes).astype(np.float64)
+        try:
+            return pd.to_numeric(col, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+        except (ValueError, TypeError) as exc:
+            bad = next((v for v in col if _as_float(v) is None), None)
+            raise InvalidInput(
+                f"feature {name} must be numeric",
+                [Problem("not a number", column=name, value=bad)],
+            ) from exc
+
+    @cached_property
+    def _lookups(self) -> dict[str, dict[str, float]]:
+        return {name: {lv: float(i) for i, lv in enumerate(levels)}
+                for name, levels in self.categories.items()}
+
+    def encode(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Encode mappings (one per row) without pandas; an absent key is a missing value."""
+        # the serving fast path (one row per request): plain lists, floats checked first
+        out = np.empty((len(rows), len(self.features)), dtype=np.float64)
+        lookups = self._lookups
+        nan = math.nan
+        problems: list[Problem] = []
+        for i, row in enumerate(rows):
+            values: list[float] = []
+            for name in self.features:
+                value = row.get(name)
+                lookup = lookups.get(name)
+                if value is None:
+                    values.append(nan)
+                elif lookup is not None:
+                    values.append(lookup.get(str(value), nan))
+                elif value.__class__ is float:
+                    values.append(value)
+                else:
+                    number = _as_float(value)
+                    if number is None:
+                        problems.append(Problem("not a number", row=i, column=name, value=value))
+                    values.append(nan if number is None else number)
+            out[i] = values
+        if problems:
+            raise InvalidInput("features must be numeric", problems)
+        return out
+
+
+def _is_text(col: pd.Series) -> bool:
+    return bool(
+        pd.api.types.is_string_dtype(col.dtype)
+        or isinstance(col.dtype, pd.CategoricalDtype)
+        or col.dtype == object
+    )
+
+
+def _as_float(value: Any) -> float | None:
+    """A number as float (booleans are 0/1); None when the value is not a number."""
+    if isinstance(value, bool | np.bool_ | int | float | np.integer | np.floating):
+        return float(value)
+    if value is pd.NA or value is pd.NaT:
+        return math.nan
+    return None

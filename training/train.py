@@ -1,0 +1,237 @@
+"""Orchestration: load → examples → fit → evaluate → log to MLflow → register → gate.
+
+`train_all(data, settings=…)` is what `tierwise train`, the MLproject entry point and
+`make demo` call. `fit_model` is the pure part (no MLflow), used by tests and the bench.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+
+from features.tables import Tables
+from tierwise.settings import Settings, get_settings
+from training import plots
+from training.evaluation import Evaluation, evaluate_scores, oracle_probabilities
+from training.examples import MODEL_KINDS, Examples, ModelKind, churn_examples, deal_examples
+from training.fit import Fitted, fit_examples
+from training.labels import data_window, monthly_as_ofs
+from training.models import LgbConfig
+from training.registry import (
+    GateDecision,
+    configure_tracking,
+    ensure_experiment,
+    log_model,
+    promote,
+)
+from training.split import Boundaries, month_boundaries, snapshot_boundaries
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Timer:
+    """Wall time per stage, logged as each stage ends (the progress a long run shows)."""
+
+    prefix: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        log.info("%s%s …", self.prefix, name)
+        start = time.perf_counter()
+        yield
+        took = time.perf_counter() - start
+        self.seconds[name] = self.seconds.get(name, 0.0) + took
+        log.info("%s%s done in %.1f s", self.prefix, name, took)
+
+
+@dataclass
+class Trained:
+    kind: ModelKind
+    fitted: Fitted
+    evaluation: Evaluation
+    timings: dict[str, float]
+    model_name: str = ""
+    version: str | None = None
+    decision: GateDecision | None = None
+    run_id: str | None = None
+
+
+def model_name(kind: ModelKind, settings: Settings) -> str:
+    return settings.churn_model if kind == "churn" else settings.deal_model
+
+
+def build_examples(
+    kind: ModelKind, tables: Tables, *, horizon_days: int
+) -> tuple[Examples, Boundaries]:
+    """The examples of one model and its time split boundaries."""
+    if kind == "churn":
+        as_ofs = monthly_as_ofs(tables, horizon_days=horizon_days)
+        bounds = snapshot_boundaries(as_ofs, horizon_days=horizon_days)
+        return churn_examples(tables, horizon_days=horizon_days, as_ofs=as_ofs), bounds
+    _, end = data_window(tables)
+    return deal_examples(tables), month_boundaries(end)
+
+
+def fit_model(
+    kind: ModelKind, tables: Tables, *, horizon_days: int, truth: Any = None,
+    config: LgbConfig | None = None, timer: Timer | None = None,
+) -> tuple[Fitted, Evaluation]:
+    """Examples → split → LightGBM + baseline + calibration → test evaluation (+ oracle)."""
+    timer = timer or Timer(f"{kind}: ")
+    with timer.stage("examples"):
+        examples, bounds = build_examples(kind, tables, horizon_days=horizon_days)
+    with timer.stage("fit"):
+        fitted = fit_examples(examples, bounds, config=config)
+    with timer.stage("evaluate"):
+        if truth is not None:
+            fitted.test["oracle"] = oracle_probabilities(kind, fitted.test, truth,
+                                                         horizon_days=horizon_days)
+        evaluation = evaluate_scores(fitted.test, examples.label)
+    return fitted, evaluation
+
+
+def load_data(source: str | Path) -> tuple[Tables, Any]:
+    """The program's tables, and the simulator's truth when `source/_truth` exists."""
+    from features.io import load_tables
+
+    tables = load_tables(source)
+    truth = None
+    if isinstance(source, Path) or "://" not in str(source):
+        if (Path(source) / "_truth").is_dir():
+            from features.simulate import load_truth
+
+            truth = load_truth(Path(source))
+    return tables, truth
+
+
+def train_all(
+    data: str | Path, *, settings: Settings | None = None,
+    models: Sequence[ModelKind] = MODEL_KINDS, horizon_days: int | None = None,
+    force: bool = False, config: LgbConfig | None = None, make_plots: bool = True,
+) -> dict[ModelKind, Trained]:
+    """Train, evaluate, log, register and gate each model; one MLflow run per model under a
+    parent run (the MLproject's run when launched by `mlflow run`)."""
+    settings = settings or get_settings()
+    horizon = horizon_days or settings.horizon_days
+    timer = Timer()
+    with timer.stage("load data"):
+        tables, truth = load_data(data)
+    uri = configure_tracking(settings)
+    experiment_id = ensure_experiment(uri, settings)
+    results: dict[ModelKind, Trained] = {}
+    with mlflow.start_run(experiment_id=experiment_id, run_name="train") as parent:
+        mlflow.log_params({"data": str(data), "horizon_days": horizon, "force": force,
+                           "models": ",".join(models)})
+        for kind in models:
+            with mlflow.start_run(run_name=kind, nested=True,
+                                  experiment_id=parent.info.experiment_id) as run:
+                results[kind] = _train_one(kind, tables, truth, settings=settings, uri=uri,
+                                           horizon=horizon, force=force, config=config,
+                                           make_plots=make_plots)
+                results[kind].run_id = run.info.run_id
+        mlflow.log_metrics({f"seconds_{k.replace(' ', '_')}": v
+                            for k, v in timer.seconds.items()})
+    return results
+
+
+def _train_one(
+    kind: ModelKind, tables: Tables, truth: Any, *, settings: Settings, uri: str,
+    horizon: int, force: bool, config: LgbConfig | None, make_plots: bool,
+) -> Trained:
+    timer = Timer(f"{kind}: ")
+    fitted, evaluation = fit_model(kind, tables, horizon_days=horizon, truth=truth,
+                                   config=config, timer=timer)
+    result = Trained(kind, fitted, evaluation, timer.seconds, model_name(kind, settings))
+    with timer.stage("log to MLflow"):
+        _log_run(result, horizon, make_plots)
+        mv = log_model(fitted, registered_name=result.model_name,
+                       horizon_days=horizon if kind == "churn" else None)
+        result.version = str(mv.version)
+    with timer.stage("promotion gate"):
+        result.decision = promote(fitted, mv, uri=uri, force=force)
+        mlflow.log_metrics(result.decision.metrics())
+        mlflow.set_tags({"gate_decision": "promoted" if result.decision.promoted else "kept",
+                         "gate_reason": result.decision.reason,
+                         "model_version": result.version})
+    mlflow.log_metrics({f"seconds_{k.replace(' ', '_')}": v for k, v in timer.seconds.items()})
+    return result
+
+
+def _log_run(result: Trained, horizon: int, make_plots: bool) -> None:
+    from features.registry import registry_version
+
+    fitted = result.fitted
+    params: dict[str, Any] = {
+        "model_kind": result.kind, "feature_registry_version": registry_version(),
+        "features": len(fitted.scorer.features), "best_iteration":
+        fitted.scorer.booster.current_iteration(),
+        "calibration": fitted.scorer.calibrator.method,
+        **{f"{p}_from": r[0] for p, r in fitted.ranges.items()},
+        **{f"{p}_to": r[1] for p, r in fitted.ranges.items()},
+        **{f"{p}_examples": n for p, n in fitted.counts.items()},
+    }
+    if result.kind == "churn":
+        params["horizon_days"] = horizon
+    mlflow.log_params(params)
+    mlflow.log_metrics(result.evaluation.flat())
+    mlflow.log_metrics({f"{p}_positive_rate": r for p, r in fitted.positive_rates.items()})
+    if make_plots:
+        _log_plots(result)
+
+
+def _log_plots(result: Trained) -> None:
+    fitted, label = result.fitted, result.fitted.examples.label
+    title = result.model_name
+    figures = {
+        "plots/roc.png": lambda: plots.roc_figure(fitted.test, label, f"ROC — {title}"),
+        "plots/calibration.png": lambda: plots.calibration_figure(
+            fitted.test, label, title=f"Calibration — {title}"),
+        "plots/importance_gain.png": lambda: plots.importance_figure(
+            fitted.scorer, title=f"Gain importance — {title}"),
+        "plots/shap_summary.png": lambda: plots.shap_figure(
+            fitted.scorer, fitted.x_test, title=f"SHAP — {title}"),
+    }
+    for path, make in figures.items():
+        fig = make()
+        mlflow.log_figure(fig, path)
+        plots.close(fig)
+
+
+def evaluate_champions(
+    data: str | Path, *, settings: Settings | None = None,
+    models: Sequence[ModelKind] = MODEL_KINDS, horizon_days: int | None = None,
+) -> dict[ModelKind, Evaluation]:
+    """Score each registered champion on the test period of `data` (+ oracle if simulated)."""
+    from training.scorer import load_scorer
+
+    settings = settings or get_settings()
+    horizon = horizon_days or settings.horizon_days
+    tables, truth = load_data(data)
+    uri = configure_tracking(settings)
+    out: dict[ModelKind, Evaluation] = {}
+    for kind in models:
+        scorer = load_scorer(model_name(kind, settings), settings.model_alias, tracking_uri=uri)
+        examples, bounds = build_examples(kind, tables, horizon_days=horizon)
+        test = examples.frame.loc[bounds.assign(examples.frame[examples.time]) == "test"]
+        test = test.reset_index(drop=True)
+        test["model"] = scorer.predict(scorer.encode_frame(test))
+        if truth is not None:
+            test["oracle"] = oracle_probabilities(kind, test, truth, horizon_days=horizon)
+        out[kind] = evaluate_scores(test, examples.label)
+        log.info("%s v%s evaluated on %d test examples", scorer.name, scorer.version, len(test))
+    return out
+
+
+def metrics_frame(evaluation: Evaluation) -> pd.DataFrame:
+    """Rows = model/baseline/oracle, columns = metrics (for tables and notebooks)."""
+    return pd.DataFrame(evaluation.metrics).T
