@@ -37,8 +37,10 @@ def main() -> None:
     t0 = time.perf_counter()
     tables = simulate(partners=args.partners, years=args.years, seed=7, end=END).tables
     rows = {name: len(frame) for name, frame in tables.items()}
-    print(f"simulated in {time.perf_counter() - t0:.1f} s: "
-          + ", ".join(f"{n} {r:,}" for n, r in rows.items()))
+    print(
+        f"simulated in {time.perf_counter() - t0:.1f} s: "
+        + ", ".join(f"{n} {r:,}" for n, r in rows.items())
+    )
 
     kpi_times, html_times = [], []
     for _ in range(args.repeats):
@@ -50,14 +52,20 @@ def main() -> None:
         kpi_times.append(t2 - t1)
         html_times.append(t3 - t2)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"program_kpis  median {statistics.median(kpi_times):.2f} s  (n={args.repeats}; "
-          f"1 period + {len(report.trend)} monthly windows + "
-          f"{sum(len(f) for f in report.breakdowns.values())} break-down groups)")
-    print(f"render_html   median {statistics.median(html_times) * 1000:.0f} ms  "
-          f"({len(html) / 1024:.0f} KiB)")
+    print(
+        f"program_kpis  median {statistics.median(kpi_times):.2f} s  (n={args.repeats}; "
+        f"1 period + {len(report.trend)} monthly windows + "
+        f"{sum(len(f) for f in report.breakdowns.values())} break-down groups)"
+    )
+    print(
+        f"render_html   median {statistics.median(html_times) * 1000:.0f} ms  "
+        f"({len(html) / 1024:.0f} KiB)"
+    )
     print(f"peak RSS      {peak_mb:,.0f} MB (whole run, simulation included)")
-    print(f"reproduce: .venv/bin/python bench/bench_kpis.py --partners {args.partners} "
-          f"--years {args.years} --repeats {args.repeats}")
+    print(
+        f"reproduce: .venv/bin/python bench/bench_kpis.py --partners {args.partners} "
+        f"--years {args.years} --repeats {args.repeats}"
+    )
 
 
 if __name__ == "__main__":

@@ -24,9 +24,9 @@ import pandas as pd
 # the repository root first: the editable install may expose packages as namespaces only
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from features import registry  # noqa: E402
-from features.schema import PARTNER_TYPES  # noqa: E402
-from rules import evaluate_frame, evaluate_partner, load_rulebook  # noqa: E402
+from features import registry
+from features.schema import PARTNER_TYPES
+from rules import evaluate_frame, evaluate_partner, load_rulebook
 
 AS_OF = datetime(2025, 6, 30, tzinfo=UTC)
 
@@ -34,8 +34,9 @@ AS_OF = datetime(2025, 6, 30, tzinfo=UTC)
 def population(n: int, seed: int = 7) -> pd.DataFrame:
     """n synthetic partners over every registry feature (5% of numbers missing)."""
     rng = np.random.default_rng(seed)
-    cols: dict[str, Any] = {"partner_id": pd.Series(np.char.add("P", np.arange(n).astype(str)),
-                                                    dtype="str")}
+    cols: dict[str, Any] = {
+        "partner_id": pd.Series(np.char.add("P", np.arange(n).astype(str)), dtype="str")
+    }
     for f in registry.FEATURES.values():
         if f.kind == "category":
             values = np.array(PARTNER_TYPES if f.name == "partner_type" else ("a", "b", "c"))
@@ -87,21 +88,31 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reps", type=int, default=5000, help="single-partner evaluations")
     args = parser.parse_args()
-    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
-          f"on {os.cpu_count()} cores (wall time suffers when the machine is shared; "
-          "CPU time is what the process itself used)")
+    print(
+        f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
+        f"on {os.cpu_count()} cores (wall time suffers when the machine is shared; "
+        "CPU time is what the process itself used)"
+    )
     raw, explained = bench_partner(args.reps)
     raw_cpu, explained_cpu = bench_partner(args.reps, time.process_time)
-    print(f"one partner, whole default rulebook (decision + explanation log): "
-          f"median {raw:.1f} µs wall, {raw_cpu:.1f} µs CPU   (target < 50 µs)")
-    print(f"one partner, with checks and gap materialized:                  "
-          f"median {explained:.1f} µs wall, {explained_cpu:.1f} µs CPU")
+    print(
+        f"one partner, whole default rulebook (decision + explanation log): "
+        f"median {raw:.1f} µs wall, {raw_cpu:.1f} µs CPU   (target < 50 µs)"
+    )
+    print(
+        f"one partner, with checks and gap materialized:                  "
+        f"median {explained:.1f} µs wall, {explained_cpu:.1f} µs CPU"
+    )
     wall, cpu = bench_frame(args.partners, args.repeat)
-    print(f"{args.partners:,} partners vectorized: median {statistics.median(wall):.2f} s wall, "
-          f"{statistics.median(cpu):.2f} s CPU (wall runs: {', '.join(f'{t:.2f}' for t in wall)};"
-          f" target < 3 s for 1,000,000)")
-    print(f"reproduce: .venv/bin/python bench/bench_rules.py --partners {args.partners} "
-          f"--repeat {args.repeat} --reps {args.reps}")
+    print(
+        f"{args.partners:,} partners vectorized: median {statistics.median(wall):.2f} s wall, "
+        f"{statistics.median(cpu):.2f} s CPU (wall runs: {', '.join(f'{t:.2f}' for t in wall)};"
+        f" target < 3 s for 1,000,000)"
+    )
+    print(
+        f"reproduce: .venv/bin/python bench/bench_rules.py --partners {args.partners} "
+        f"--repeat {args.repeat} --reps {args.reps}"
+    )
 
 
 if __name__ == "__main__":

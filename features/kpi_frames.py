@@ -25,14 +25,35 @@ ALL_TABLES = ("partners", "deals", "activities", "surveys", "customers")
 _P, _D, _A, _S, _C = ALL_TABLES
 # table → (the column that dates a row, the columns the metrics read)
 _USED: dict[str, tuple[str, tuple[str, ...]]] = {
-    _P: ("joined_at", ("partner_id", "partner_type", "region", "joined_at", "onboarded_at",
-                       "exited_at", "recruited_via", "recruit_cost")),
-    _D: ("registered_at", ("partner_id", "deal_kind", "amount", "registered_at", "status",
-                           "decided_at", "outcome", "closed_at")),
+    _P: (
+        "joined_at",
+        (
+            "partner_id",
+            "partner_type",
+            "region",
+            "joined_at",
+            "onboarded_at",
+            "exited_at",
+            "recruited_via",
+            "recruit_cost",
+        ),
+    ),
+    _D: (
+        "registered_at",
+        (
+            "partner_id",
+            "deal_kind",
+            "amount",
+            "registered_at",
+            "status",
+            "decided_at",
+            "outcome",
+            "closed_at",
+        ),
+    ),
     _A: ("occurred_at", ("partner_id", "occurred_at", "kind")),
     _S: ("answered_at", ("partner_id", "answered_at", "score")),
-    _C: ("acquired_at", ("source", "partner_id", "acquired_at", "acquisition_cost",
-                         "churned_at")),
+    _C: ("acquired_at", ("source", "partner_id", "acquired_at", "acquisition_cost", "churned_at")),
 }
 NEVER = np.iinfo(np.int64).max
 DAY_NS = 86_400 * 10**9
@@ -143,38 +164,57 @@ class Frames:
         known = {}
         for name, (time_col, used) in _USED.items():
             frame = getattr(tables, name)
-            known[name] = (_empty(name, used) if frame is None
-                           else frame.loc[frame[time_col] < end, list(used)])
+            known[name] = (
+                _empty(name, used)
+                if frame is None
+                else frame.loc[frame[time_col] < end, list(used)]
+            )
         p, d, a, s, c = (known[n] for n in ALL_TABLES)
         _check_unique(p)
         codes = _strings(p["partner_id"])
-        deals = _by_time(Deals(
-            pid=_codes(codes, d["partner_id"]), amount=_floats(d["amount"]),
-            registered=_ns(d["registered_at"]), decided=_ns(d["decided_at"]),
-            closed=_ns(d["closed_at"]), accepted=_is(d["status"], "accepted"),
-            rejected=_is(d["status"], "rejected"), won=_is(d["outcome"], "won"),
-            lost=_is(d["outcome"], "lost"),
-            expansion=_is(d["deal_kind"], "cross_sell") | _is(d["deal_kind"], "upsell"),
-        ), "registered")
+        deals = _by_time(
+            Deals(
+                pid=_codes(codes, d["partner_id"]),
+                amount=_floats(d["amount"]),
+                registered=_ns(d["registered_at"]),
+                decided=_ns(d["decided_at"]),
+                closed=_ns(d["closed_at"]),
+                accepted=_is(d["status"], "accepted"),
+                rejected=_is(d["status"], "rejected"),
+                won=_is(d["outcome"], "won"),
+                lost=_is(d["outcome"], "lost"),
+                expansion=_is(d["deal_kind"], "cross_sell") | _is(d["deal_kind"], "upsell"),
+            ),
+            "registered",
+        )
         kinds = pa.array(ACTIVITY_KINDS, pa.large_string())
         return cls(
             partner_frame=p.reset_index(drop=True),
             partners=Partners(
-                joined=_ns(p["joined_at"]), onboarded=_ns(p["onboarded_at"]),
-                exited=_ns(p["exited_at"]), recruit_cost=_floats(p["recruit_cost"]),
+                joined=_ns(p["joined_at"]),
+                onboarded=_ns(p["onboarded_at"]),
+                exited=_ns(p["exited_at"]),
+                recruit_cost=_floats(p["recruit_cost"]),
                 first_deal=_first(deals.pid, deals.registered, len(p)),
             ),
             deals=deals,
-            activities=_by_time(Activities(
-                _codes(codes, a["partner_id"]), _ns(a["occurred_at"]), _codes(kinds, a["kind"])
-            ), "occurred"),
-            surveys=_by_time(Surveys(
-                _codes(codes, s["partner_id"]), _ns(s["answered_at"]), _floats(s["score"])
-            ), "answered"),
+            activities=_by_time(
+                Activities(
+                    _codes(codes, a["partner_id"]), _ns(a["occurred_at"]), _codes(kinds, a["kind"])
+                ),
+                "occurred",
+            ),
+            surveys=_by_time(
+                Surveys(_codes(codes, s["partner_id"]), _ns(s["answered_at"]), _floats(s["score"])),
+                "answered",
+            ),
             customers=Customers(
-                pid=_codes(codes, c["partner_id"]), acquired=_ns(c["acquired_at"]),
-                churned=_ns(c["churned_at"]), cost=_floats(c["acquisition_cost"]),
-                via_partner=_is(c["source"], "partner"), direct=_is(c["source"], "direct"),
+                pid=_codes(codes, c["partner_id"]),
+                acquired=_ns(c["acquired_at"]),
+                churned=_ns(c["churned_at"]),
+                cost=_floats(c["acquisition_cost"]),
+                via_partner=_is(c["source"], "partner"),
+                direct=_is(c["source"], "direct"),
             ),
             present=frozenset(tables.present()),
         )
@@ -191,19 +231,21 @@ class Frames:
         split = {n: _group_rows(getattr(self, n), labels, groups) for n in ALL_TABLES[1:]}
         out = []
         for g in range(groups):
-            members = p_order[p_bounds[g]:p_bounds[g + 1]]
+            members = p_order[p_bounds[g] : p_bounds[g + 1]]
             recode = np.full(self.n_partners, -1, dtype=np.int64)
             recode[members] = np.arange(len(members))
             tables = {}
             for name, (table, bounds) in split.items():
                 part = _take(table, slice(bounds[g], bounds[g + 1]))
                 tables[name] = replace(part, pid=recode[part.pid])
-            out.append(replace(
-                self,
-                partner_frame=self.partner_frame.iloc[members].reset_index(drop=True),
-                partners=_take(self.partners, members),
-                **tables,
-            ))
+            out.append(
+                replace(
+                    self,
+                    partner_frame=self.partner_frame.iloc[members].reset_index(drop=True),
+                    partners=_take(self.partners, members),
+                    **tables,
+                )
+            )
         return out
 
 
@@ -263,9 +305,9 @@ def _is(col: pd.Series, value: str) -> Flags:
 def _empty(name: str, columns: tuple[str, ...]) -> pd.DataFrame:
     schema = SCHEMAS[name]
     dtypes = {"timestamp": "datetime64[ns, UTC]", "number": "float64", "integer": "float64"}
-    return pd.DataFrame({
-        c: pd.Series(dtype=dtypes.get(schema.column(c).kind, "str")) for c in columns
-    })
+    return pd.DataFrame(
+        {c: pd.Series(dtype=dtypes.get(schema.column(c).kind, "str")) for c in columns}
+    )
 
 
 def _check(tables: Tables) -> None:
@@ -275,12 +317,17 @@ def _check(tables: Tables) -> None:
         for col in _USED[name][1]:
             if col not in frame.columns:
                 problems.append(Problem("column is missing", table=name, column=col))
-            elif (SCHEMAS[name].column(col).kind == "timestamp"
-                  and not isinstance(frame[col].dtype, pd.DatetimeTZDtype)):
-                problems.append(Problem(
-                    "must hold tz-aware timestamps", table=name, column=col,
-                    value=str(frame[col].dtype),
-                ))
+            elif SCHEMAS[name].column(col).kind == "timestamp" and not isinstance(
+                frame[col].dtype, pd.DatetimeTZDtype
+            ):
+                problems.append(
+                    Problem(
+                        "must hold tz-aware timestamps",
+                        table=name,
+                        column=col,
+                        value=str(frame[col].dtype),
+                    )
+                )
     if problems:
         raise DataValidationError("Cannot compute the program KPIs", problems)
 
@@ -289,6 +336,11 @@ def _check_unique(partners: pd.DataFrame) -> None:
     duplicated = partners["partner_id"].duplicated()
     if duplicated.any():
         row = duplicated[duplicated].index[0]
-        problem = Problem("partner_id is not unique", table=_P, row=int(row), column="partner_id",
-                          value=partners.loc[row, "partner_id"])
+        problem = Problem(
+            "partner_id is not unique",
+            table=_P,
+            row=int(row),
+            column="partner_id",
+            value=partners.loc[row, "partner_id"],
+        )
         raise DataValidationError("Cannot compute the program KPIs", [problem])

@@ -47,66 +47,197 @@ class Kpi:
 
 
 _CATALOG = [
-    Kpi("total_partners", "recruitment", "count", (_P,),
-        "Partners in the program at as_of (joined before it, not exited)"),
+    Kpi(
+        "total_partners",
+        "recruitment",
+        "count",
+        (_P,),
+        "Partners in the program at as_of (joined before it, not exited)",
+    ),
     Kpi("new_partners", "recruitment", "count", (_P,), "Partners who joined during the period"),
-    Kpi("quota_attainment", "recruitment", "ratio", (_P,),
-        "New partners / the recruitment quota (n/a without a quota)"),
-    Kpi("partner_churn_rate", "recruitment", "ratio", (_P, _D),
+    Kpi(
+        "quota_attainment",
+        "recruitment",
+        "ratio",
+        (_P,),
+        "New partners / the recruitment quota (n/a without a quota)",
+    ),
+    Kpi(
+        "partner_churn_rate",
+        "recruitment",
+        "ratio",
+        (_P, _D),
         "(Exited + went quiet during the period) / partners in the program at its start; "
-        "went quiet = deals or activities in the previous period, none in this one"),
+        "went quiet = deals or activities in the previous period, none in this one",
+    ),
     Kpi("partners_exited", "recruitment", "count", (_P,), "Partners who exited during the period"),
-    Kpi("partners_went_quiet", "recruitment", "count", (_P, _D),
-        "Partners active in the previous period with no deal or activity in this one"),
-    Kpi("avg_recruit_cost", "recruitment", "USD", (_P,),
-        "Average recruit cost of the partners who joined during the period"),
-    Kpi("avg_days_to_recruit", "recruitment", "days", (_P, _D),
+    Kpi(
+        "partners_went_quiet",
+        "recruitment",
+        "count",
+        (_P, _D),
+        "Partners active in the previous period with no deal or activity in this one",
+    ),
+    Kpi(
+        "avg_recruit_cost",
+        "recruitment",
+        "USD",
+        (_P,),
+        "Average recruit cost of the partners who joined during the period",
+    ),
+    Kpi(
+        "avg_days_to_recruit",
+        "recruitment",
+        "days",
+        (_P, _D),
         "Average days from joining to the first deal registration, for first registrations "
-        "in the period"),
-    Kpi("avg_days_to_onboard", "recruitment", "days", (_P,),
-        "Average days from joining to onboarded, for partners onboarded in the period"),
-    Kpi("registered_deals", "success", "count", (_D,),
-        "Partner deal registrations submitted during the period"),
-    Kpi("avg_deal_value", "success", "USD", (_D,),
-        "Average amount of the partner registrations submitted during the period"),
-    Kpi("acceptance_rate", "success", "ratio", (_D,),
-        "Accepted / decided, for partner registrations decided during the period"),
-    Kpi("win_rate", "success", "ratio", (_D,),
-        "% closed won: won / (won + lost), for partner deals closed during the period"),
-    Kpi("avg_sales_cycle_days", "success", "days", (_D,),
-        "Average days from registration to close, for partner deals won during the period"),
-    Kpi("partner_revenue_won", "success", "USD", (_D,),
-        "Amount of the partner deals won during the period"),
-    Kpi("partners_registering_leads_30d", "success", "ratio", (_P, _D),
+        "in the period",
+    ),
+    Kpi(
+        "avg_days_to_onboard",
+        "recruitment",
+        "days",
+        (_P,),
+        "Average days from joining to onboarded, for partners onboarded in the period",
+    ),
+    Kpi(
+        "registered_deals",
+        "success",
+        "count",
+        (_D,),
+        "Partner deal registrations submitted during the period",
+    ),
+    Kpi(
+        "avg_deal_value",
+        "success",
+        "USD",
+        (_D,),
+        "Average amount of the partner registrations submitted during the period",
+    ),
+    Kpi(
+        "acceptance_rate",
+        "success",
+        "ratio",
+        (_D,),
+        "Accepted / decided, for partner registrations decided during the period",
+    ),
+    Kpi(
+        "win_rate",
+        "success",
+        "ratio",
+        (_D,),
+        "% closed won: won / (won + lost), for partner deals closed during the period",
+    ),
+    Kpi(
+        "avg_sales_cycle_days",
+        "success",
+        "days",
+        (_D,),
+        "Average days from registration to close, for partner deals won during the period",
+    ),
+    Kpi(
+        "partner_revenue_won",
+        "success",
+        "USD",
+        (_D,),
+        "Amount of the partner deals won during the period",
+    ),
+    Kpi(
+        "partners_registering_leads_30d",
+        "success",
+        "ratio",
+        (_P, _D),
         "Share of partners in the program with a deal registration or a registered lead "
-        "in the 30 days before as_of"),
-    Kpi("partners_registering_leads_90d", "success", "ratio", (_P, _D),
+        "in the 30 days before as_of",
+    ),
+    Kpi(
+        "partners_registering_leads_90d",
+        "success",
+        "ratio",
+        (_P, _D),
         "Share of partners in the program with a deal registration or a registered lead "
-        "in the 90 days before as_of"),
-    Kpi("partners_using_materials", "enablement", "ratio", (_P, _A),
-        "Share of partners in the program who downloaded materials during the period"),
-    Kpi("partners_attending_training", "enablement", "ratio", (_P, _A),
-        "Share of partners in the program who attended a training or an event"),
-    Kpi("avg_satisfaction", "enablement", "score", (_S,),
-        "Average score (0-10) of the surveys answered during the period"),
-    Kpi("partners_attempting_certification", "enablement", "ratio", (_P, _A),
-        "Share of partners in the program who attempted a certification during the period"),
-    Kpi("partners_completing_certification", "enablement", "ratio", (_P, _A),
-        "Share of partners in the program who passed a certification during the period"),
-    Kpi("cac_partner", "profitability", "USD", (_C,),
-        "Average acquisition cost of partner-sourced customers acquired during the period"),
-    Kpi("cac_direct", "profitability", "USD", (_C,),
-        "Average acquisition cost of direct customers acquired during the period"),
-    Kpi("retention_partner", "profitability", "ratio", (_C,),
-        "Partner-sourced customers at the period start still customers at as_of"),
-    Kpi("retention_direct", "profitability", "ratio", (_C,),
-        "Direct customers at the period start still customers at as_of"),
-    Kpi("expansion_rate_partner", "profitability", "ratio", (_D,),
-        "Cross-sell + upsell share of the partner deals won during the period"),
-    Kpi("expansion_rate_direct", "profitability", "ratio", (_D,),
-        "Cross-sell + upsell share of the direct deals won during the period"),
+        "in the 90 days before as_of",
+    ),
+    Kpi(
+        "partners_using_materials",
+        "enablement",
+        "ratio",
+        (_P, _A),
+        "Share of partners in the program who downloaded materials during the period",
+    ),
+    Kpi(
+        "partners_attending_training",
+        "enablement",
+        "ratio",
+        (_P, _A),
+        "Share of partners in the program who attended a training or an event",
+    ),
+    Kpi(
+        "avg_satisfaction",
+        "enablement",
+        "score",
+        (_S,),
+        "Average score (0-10) of the surveys answered during the period",
+    ),
+    Kpi(
+        "partners_attempting_certification",
+        "enablement",
+        "ratio",
+        (_P, _A),
+        "Share of partners in the program who attempted a certification during the period",
+    ),
+    Kpi(
+        "partners_completing_certification",
+        "enablement",
+        "ratio",
+        (_P, _A),
+        "Share of partners in the program who passed a certification during the period",
+    ),
+    Kpi(
+        "cac_partner",
+        "profitability",
+        "USD",
+        (_C,),
+        "Average acquisition cost of partner-sourced customers acquired during the period",
+    ),
+    Kpi(
+        "cac_direct",
+        "profitability",
+        "USD",
+        (_C,),
+        "Average acquisition cost of direct customers acquired during the period",
+    ),
+    Kpi(
+        "retention_partner",
+        "profitability",
+        "ratio",
+        (_C,),
+        "Partner-sourced customers at the period start still customers at as_of",
+    ),
+    Kpi(
+        "retention_direct",
+        "profitability",
+        "ratio",
+        (_C,),
+        "Direct customers at the period start still customers at as_of",
+    ),
+    Kpi(
+        "expansion_rate_partner",
+        "profitability",
+        "ratio",
+        (_D,),
+        "Cross-sell + upsell share of the partner deals won during the period",
+    ),
+    Kpi(
+        "expansion_rate_direct",
+        "profitability",
+        "ratio",
+        (_D,),
+        "Cross-sell + upsell share of the direct deals won during the period",
+    ),
 ]
 KPIS: dict[str, Kpi] = {k.name: k for k in _CATALOG}
+
 
 def compute(frames: Frames, window: Window, *, quota: int | None) -> dict[str, Value]:
     """Every KPI for one window, in catalog order; None where a needed table is absent."""
@@ -127,11 +258,14 @@ def channel_breakdown(frames: Frames, window: Window) -> pd.DataFrame:
     p = frames.partner_frame
     members = p[frames.partners.in_program(window.end)]
     new = p[window.holds(frames.partners.joined)]
-    out = pd.DataFrame({
-        "partners": members.groupby("recruited_via").size(),
-        "new_partners": new.groupby("recruited_via").size(),
-        "avg_recruit_cost": new.groupby("recruited_via")["recruit_cost"].mean(),
-    }, columns=["partners", "new_partners", "avg_recruit_cost"])
+    out = pd.DataFrame(
+        {
+            "partners": members.groupby("recruited_via").size(),
+            "new_partners": new.groupby("recruited_via").size(),
+            "avg_recruit_cost": new.groupby("recruited_via")["recruit_cost"].mean(),
+        },
+        columns=["partners", "new_partners", "avg_recruit_cost"],
+    )
     out[["partners", "new_partners"]] = out[["partners", "new_partners"]].fillna(0).astype(int)
     total = int(out["partners"].sum())
     out.insert(1, "share", out["partners"] / total if total else float("nan"))
@@ -255,5 +389,3 @@ def _ratio(num: int, den: int) -> float | None:
 def _mean(values: Floats) -> float | None:
     values = values[~np.isnan(values)]
     return None if values.size == 0 else float(values.mean())
-
-

@@ -41,8 +41,10 @@ _SVG = 'xmlns="http://www.w3.org/2000/svg" role="img"'
 _W, _H = 250, 120  # one trend chart
 _LEFT, _RIGHT, _TOP, _BOTTOM = 46, 12, 24, 22
 
-_TREND_NOTE = ("Monthly trend: each point is the metric over one calendar month, the last one "
-               "ending at as_of. Hover a point for its value.")
+_TREND_NOTE = (
+    "Monthly trend: each point is the metric over one calendar month, the last one "
+    "ending at as_of. Hover a point for its value."
+)
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;
 max-width:1100px;color:#1d2730;padding:0 1rem}

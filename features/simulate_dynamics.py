@@ -38,7 +38,8 @@ PARTNER_KINDS = np.array([k != "manager_contact" for k in KINDS])
 PROGRESS_KINDS = np.isin(np.arange(len(KINDS)), [DEAL, LEAD])
 CARE_KINDS = np.isin(np.arange(len(KINDS)), [CONTACT, REVIEW])
 
-# Rate multiplier 2·sigmoid(beta·engagement), beta per sensitivity level.
+# Rate multiplier floor + (2 - floor)·sigmoid(beta·engagement), beta per sensitivity level.
+RATE_FLOOR = 0.1
 SENSITIVITY = np.array([1.3, 1.0, 0.4])  # high, mid, low
 LEVEL = np.array([0, 0, 0, 1, 1, 1, 1, 2])  # level of each kind (kinds are sorted by level)
 # Rate multipliers before onboarding is finished (no deals; lots of training and hand-holding).
@@ -129,8 +130,9 @@ def prepare(latent: Latent) -> Prepared:
 
 
 def level_multiplier(engagement: np.ndarray) -> np.ndarray:
-    """(n, 3) rate multiplier of each sensitivity level: 2·sigmoid(beta·engagement)."""
-    return 2.0 * sigmoid(engagement[:, None] * SENSITIVITY[None, :])
+    """(n, 3) rate multiplier of each sensitivity level: a floor plus an S-curve in
+    engagement, 1 at engagement 0, at most 2."""
+    return RATE_FLOOR + (2.0 - RATE_FLOOR) * sigmoid(engagement[:, None] * SENSITIVITY[None, :])
 
 
 def pass_probability(engagement: np.ndarray, quality: np.ndarray) -> np.ndarray:

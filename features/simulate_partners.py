@@ -154,7 +154,7 @@ def _base_rates(type_idx: np.ndarray, size: np.ndarray, fit: np.ndarray,
     rates[:, LEAD] = np.where(referral, 0.40 * fit_f * np.sqrt(size_f), 0.06)
     rates[:, TRAINING] = np.where(referral, 0.05, 0.10)
     rates[:, EVENT] = 0.04 * np.sqrt(size_f)
-    rates[:, MATERIAL] = 0.25 * fit_f
+    rates[:, MATERIAL] = 0.45 * fit_f
     rates[:, CERT_ATTEMPT] = 0.012 * TYPE_CERTS[type_idx] * np.sqrt(size_f)
     rates[:, REVIEW] = np.where(referral, 0.005, 0.015 * size_f)
     rates[:, CONTACT] = 0.10 * diligence * np.sqrt(size_f)

@@ -19,7 +19,7 @@ from features.simulate_dynamics import (
 )
 from features.simulate_partners import YEAR_NS, Profiles
 
-SURVEY_RATE = 0.035  # weekly chance an engaged partner answers the partner survey
+SURVEY_RATE = 0.05  # weekly chance an engaged partner answers the partner survey
 
 
 @dataclass(frozen=True)

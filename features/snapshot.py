@@ -37,8 +37,11 @@ def build_features(tables: Tables, *, as_of: datetime | pd.Timestamp) -> pd.Data
 
 
 def build_snapshots(tables: Tables, as_ofs: Iterable[datetime | pd.Timestamp]) -> pd.DataFrame:
-    """Feature frames for many dates stacked (ordered by as_of, then partner), sharing the sort."""
-    stamps = [as_of_ns(a) for a in as_ofs]
+    """Feature frames for many dates stacked (ordered by as_of, then partner), sharing the sort.
+
+    Duplicate dates are answered once.
+    """
+    stamps = sorted({as_of_ns(a) for a in as_ofs})
     started = time.perf_counter()
     history = index_history(tables)
     indexed = time.perf_counter()

@@ -111,8 +111,10 @@ def case_file(directory: Path) -> Path:
     for name in CASE_FILES:
         if (base / name).exists():
             return base / name
-    raise RulebookError(f"no test cases beside the rulebook: expected {base / CASE_FILES[0]}",
-                        [Problem("no tests.yaml", file=str(base / CASE_FILES[0]))])
+    raise RulebookError(
+        f"no test cases beside the rulebook: expected {base / CASE_FILES[0]}",
+        [Problem("no tests.yaml", file=str(base / CASE_FILES[0]))],
+    )
 
 
 def run_cases(book: Rulebook, path: Path) -> CaseReport:
@@ -134,14 +136,16 @@ def run_cases(book: Rulebook, path: Path) -> CaseReport:
         assert as_of is not None
         previous = _state(case.previous)
         decision = evaluate_partner(book, features, previous=previous, as_of=as_of)
-        results.append(CaseResult(case.id, lines.get(("cases", i)),
-                                  _compare(case.expect, decision), decision))
+        results.append(
+            CaseResult(case.id, lines.get(("cases", i)), _compare(case.expect, decision), decision)
+        )
         rows.append((features, previous, as_of, decision))
     return CaseReport(str(path), results, _uncovered(book, results), _cross_check(book, rows))
 
 
-def _validate(data: Any, lines: dict[NodePath, int], path: Path,
-              problems: list[Problem]) -> CaseFileSpec | None:
+def _validate(
+    data: Any, lines: dict[NodePath, int], path: Path, problems: list[Problem]
+) -> CaseFileSpec | None:
     if data is None:
         if not problems:
             problems.append(Problem("the test case file is empty", file=str(path), line=1))
@@ -151,23 +155,35 @@ def _validate(data: Any, lines: dict[NodePath, int], path: Path,
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(x for x in err["loc"] if isinstance(x, (str, int)))
-            line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines),
-                        None)
-            problems.append(Problem(f"{'.'.join(map(str, loc))}: {err['msg']}", file=str(path),
-                                    line=line, value=err.get("input")
-                                    if not isinstance(err.get("input"), (dict, list)) else None))
+            line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
+            problems.append(
+                Problem(
+                    f"{'.'.join(map(str, loc))}: {err['msg']}",
+                    file=str(path),
+                    line=line,
+                    value=err.get("input")
+                    if not isinstance(err.get("input"), (dict, list))
+                    else None,
+                )
+            )
         return None
 
 
-def _check_names(book: Rulebook, spec: CaseFileSpec, lines: dict[NodePath, int], path: Path,
-                 problems: list[Problem]) -> None:
+def _check_names(
+    book: Rulebook,
+    spec: CaseFileSpec,
+    lines: dict[NodePath, int],
+    path: Path,
+    problems: list[Problem],
+) -> None:
     known_features = {*registry.FEATURES, *MODEL_OUTPUTS, "partner_id", "manager_id", "as_of"}
     tiers = set(book.tier_names)
     known = {"incentives": {i.id for i in book.incentives}, "actions": {a.id for a in book.actions}}
 
     def bad(where: NodePath, message: str, value: Any, rule_id: str | None = None) -> None:
-        line = next((lines[where[:n]] for n in range(len(where), 0, -1) if where[:n] in lines),
-                    None)
+        line = next(
+            (lines[where[:n]] for n in range(len(where), 0, -1) if where[:n] in lines), None
+        )
         problems.append(Problem(message, file=str(path), line=line, rule_id=rule_id, value=value))
 
     for name in spec.defaults:
@@ -177,31 +193,48 @@ def _check_names(book: Rulebook, spec: CaseFileSpec, lines: dict[NodePath, int],
         for name in case.features:
             if name not in known_features:
                 hint = registry.closest(name, sorted(known_features))
-                bad(("cases", i, "features", name), f"unknown feature '{name}'"
-                    + (f" (did you mean '{hint}'?)" if hint else ""), name, case.id)
+                bad(
+                    ("cases", i, "features", name),
+                    f"unknown feature '{name}'" + (f" (did you mean '{hint}'?)" if hint else ""),
+                    name,
+                    case.id,
+                )
         exp = case.expect
-        for where, tier in ((("expect", "tier"), exp.tier),
-                            (("previous", "tier"), case.previous and case.previous.tier),
-                            (("previous", "override_tier"),
-                             case.previous and case.previous.override_tier)):
+        for where, tier in (
+            (("expect", "tier"), exp.tier),
+            (("previous", "tier"), case.previous and case.previous.tier),
+            (("previous", "override_tier"), case.previous and case.previous.override_tier),
+        ):
             if tier is not None and tier not in tiers:
                 bad(("cases", i, *where), f"unknown tier '{tier}'", tier, case.id)
         if exp.tier_change is not None and exp.tier_change not in TIER_CHANGES:
-            bad(("cases", i, "expect", "tier_change"), f"unknown tier_change "
-                f"'{exp.tier_change}' (one of {', '.join(TIER_CHANGES)})", exp.tier_change,
-                case.id)
+            bad(
+                ("cases", i, "expect", "tier_change"),
+                f"unknown tier_change '{exp.tier_change}' (one of {', '.join(TIER_CHANGES)})",
+                exp.tier_change,
+                case.id,
+            )
         for kind in ("incentives", "actions"):
             for j, rule in enumerate(getattr(exp, kind) or []):
                 if rule not in known[kind]:
-                    bad(("cases", i, "expect", kind, j), f"unknown {kind[:-1]} '{rule}'", rule,
-                        case.id)
+                    bad(
+                        ("cases", i, "expect", kind, j),
+                        f"unknown {kind[:-1]} '{rule}'",
+                        rule,
+                        case.id,
+                    )
 
 
 def _state(spec: StateSpec | None) -> TierState | None:
     if spec is None:
         return None
-    return TierState(spec.tier, spec.missed_evaluations, spec.override_tier,
-                     spec.override_reason, _utc(spec.override_until))
+    return TierState(
+        spec.tier,
+        spec.missed_evaluations,
+        spec.override_tier,
+        spec.override_reason,
+        _utc(spec.override_until),
+    )
 
 
 def _compare(expect: ExpectSpec, d: PartnerDecision) -> list[str]:
@@ -211,18 +244,25 @@ def _compare(expect: ExpectSpec, d: PartnerDecision) -> list[str]:
         if want is not None and want != getattr(d, name):
             out.append(f"{name}: expected {want}, got {getattr(d, name)}")
     if expect.missed_evaluations is not None and (
-            expect.missed_evaluations != d.state.missed_evaluations):
-        out.append(f"missed_evaluations: expected {expect.missed_evaluations}, "
-                   f"got {d.state.missed_evaluations}")
-    got = {"incentives": [a.incentive_id for a in d.incentives],
-           "actions": [a.action_id for a in d.actions]}
+        expect.missed_evaluations != d.state.missed_evaluations
+    ):
+        out.append(
+            f"missed_evaluations: expected {expect.missed_evaluations}, "
+            f"got {d.state.missed_evaluations}"
+        )
+    got = {
+        "incentives": [a.incentive_id for a in d.incentives],
+        "actions": [a.action_id for a in d.actions],
+    }
     for kind, ids in got.items():
         want = getattr(expect, kind)
         if want is not None and set(want) != set(ids):
             missing = sorted(set(want) - set(ids))
             extra = sorted(set(ids) - set(want))
-            out.append(f"{kind}: expected {sorted(want)}, got {sorted(ids)}"
-                       f" (missing {missing}, unexpected {extra})")
+            out.append(
+                f"{kind}: expected {sorted(want)}, got {sorted(ids)}"
+                f" (missing {missing}, unexpected {extra})"
+            )
     return out
 
 
@@ -232,35 +272,47 @@ def _uncovered(book: Rulebook, results: list[CaseResult]) -> dict[str, list[str]
     incentives = {a.incentive_id for d in decisions for a in d.incentives}
     actions = {a.action_id for d in decisions for a in d.actions}
     return {
-        "tiers": [f"{tr.id}/{t.id}" for tr in book.tracks for t in tr.tiers
-                  if f"{tr.id}/{t.id}" not in tiers],
+        "tiers": [
+            f"{tr.id}/{t.id}"
+            for tr in book.tracks
+            for t in tr.tiers
+            if f"{tr.id}/{t.id}" not in tiers
+        ],
         "incentives": [i.id for i in book.incentives if i.id not in incentives],
         "actions": [a.id for a in book.actions if a.id not in actions],
     }
 
 
-def _cross_check(book: Rulebook,
-                 rows: list[tuple[dict[str, Any], TierState | None, datetime, PartnerDecision]]
-                 ) -> list[str]:
+def _cross_check(
+    book: Rulebook, rows: list[tuple[dict[str, Any], TierState | None, datetime, PartnerDecision]]
+) -> list[str]:
     """The vectorized path must reach the same decisions as the per-partner path."""
     out: list[str] = []
     for as_of in sorted({r[2] for r in rows}):
         group = [r for r in rows if r[2] == as_of]
-        frame = pd.DataFrame([{**f, "partner_id": f"row{i}"} for i, (f, *_ ) in
-                              enumerate(group)])
-        previous = pd.DataFrame([{"partner_id": f"row{i}", **vars(p)}
-                                 for i, (_, p, _, _) in enumerate(group) if p is not None])
-        fd = evaluate_frame(book, frame, previous=previous if len(previous) else None,
-                            as_of=as_of)
+        frame = pd.DataFrame([{**f, "partner_id": f"row{i}"} for i, (f, *_) in enumerate(group)])
+        previous = pd.DataFrame(
+            [
+                {"partner_id": f"row{i}", **vars(p)}
+                for i, (_, p, _, _) in enumerate(group)
+                if p is not None
+            ]
+        )
+        fd = evaluate_frame(book, frame, previous=previous if len(previous) else None, as_of=as_of)
         for i, (_, _, _, d) in enumerate(group):
             pid = f"row{i}"
             tier = fd.tiers["tier"].iloc[i]
-            incs = sorted(fd.incentives.loc[fd.incentives["partner_id"] == pid,
-                                            "incentive_id"].astype(str))
-            acts = sorted(fd.actions.loc[fd.actions["partner_id"] == pid,
-                                         "action_id"].astype(str))
-            if (tier, incs, acts) != (d.tier, sorted(a.incentive_id for a in d.incentives),
-                                      sorted(a.action_id for a in d.actions)):
-                out.append(f"case {d.partner_id}: evaluate_frame gives {tier} {incs} {acts}, "
-                           f"evaluate_partner {d.tier}")
+            incs = sorted(
+                fd.incentives.loc[fd.incentives["partner_id"] == pid, "incentive_id"].astype(str)
+            )
+            acts = sorted(fd.actions.loc[fd.actions["partner_id"] == pid, "action_id"].astype(str))
+            if (tier, incs, acts) != (
+                d.tier,
+                sorted(a.incentive_id for a in d.incentives),
+                sorted(a.action_id for a in d.actions),
+            ):
+                out.append(
+                    f"case {d.partner_id}: evaluate_frame gives {tier} {incs} {acts}, "
+                    f"evaluate_partner {d.tier}"
+                )
     return out

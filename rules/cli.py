@@ -54,10 +54,12 @@ def check(directory: Path = DirArg) -> None:
     """Validate a rulebook; print every problem with file:line and exit 1 if there is one."""
     book = _load(directory)
     tiers = sum(len(t.tiers) for t in book.tracks)
-    console.print(f"[green]ok[/] rulebook {book.version} ({book.content_hash[:12]}): "
-                  f"{len(book.tracks)} tracks, {tiers} tiers, {len(book.incentives)} incentives,"
-                  f" {len(book.scorecard)} scorecard components, {len(book.actions)} actions; "
-                  f"needs {len(book.features_needed)} features")
+    console.print(
+        f"[green]ok[/] rulebook {book.version} ({book.content_hash[:12]}): "
+        f"{len(book.tracks)} tracks, {tiers} tiers, {len(book.incentives)} incentives,"
+        f" {len(book.scorecard)} scorecard components, {len(book.actions)} actions; "
+        f"needs {len(book.features_needed)} features"
+    )
 
 
 @rules_app.command("test")
@@ -80,11 +82,16 @@ def test(directory: Path = DirArg) -> None:
         console.print(f"[red]frame/partner mismatch[/] {mismatch}", markup=False)
     for kind, ids in report.uncovered.items():
         if ids:
-            console.print(f"[yellow]no case exercises these {kind}:[/] {', '.join(ids)}",
-                          markup=True, highlight=False)
+            console.print(
+                f"[yellow]no case exercises these {kind}:[/] {', '.join(ids)}",
+                markup=True,
+                highlight=False,
+            )
     passed = sum(r.ok for r in report.results)
-    console.print(f"{passed}/{len(report.results)} cases passed"
-                  + ("; every tier, incentive and action exercised" if report.complete else ""))
+    console.print(
+        f"{passed}/{len(report.results)} cases passed"
+        + ("; every tier, incentive and action exercised" if report.complete else "")
+    )
     if not report.ok:
         raise typer.Exit(code=1)
 
@@ -92,8 +99,9 @@ def test(directory: Path = DirArg) -> None:
 def _frame(data: str | None, features: Path | None, as_of: datetime) -> pd.DataFrame:
     """The feature frame: built from the program's tables, or read from a saved frame."""
     if features is not None:
-        frame = (pd.read_parquet(features) if features.suffix == ".parquet"
-                 else pd.read_csv(features))
+        frame = (
+            pd.read_parquet(features) if features.suffix == ".parquet" else pd.read_csv(features)
+        )
     else:
         from features.io import load_tables
         from features.snapshot import build_features
@@ -156,8 +164,10 @@ def simulate(
     now, cand = _load(current), _load(candidate)
     when = _as_of(as_of)
     report = simulate_change(now, cand, _frame(data, features, when), as_of=when)
-    console.print(f"{report.partners:,} partners as of {when:%Y-%m-%d}: rulebook "
-                  f"{report.current_version} → candidate {report.candidate_version}")
+    console.print(
+        f"{report.partners:,} partners as of {when:%Y-%m-%d}: rulebook "
+        f"{report.current_version} → candidate {report.candidate_version}"
+    )
     matrix = Table(title="Tier migration (rows: current, columns: candidate)")
     matrix.add_column("current")
     for col in report.migration.columns:
@@ -166,16 +176,29 @@ def simulate(
         matrix.add_row(str(label), *(f"{int(c):,}" for c in counts))
     console.print(matrix)
     moves = report.movers["direction"].value_counts().to_dict()
-    console.print(f"{len(report.movers):,} partners would move: "
-                  + (", ".join(f"{n:,} {d}" for d, n in moves.items()) or "none"))
+    console.print(
+        f"{len(report.movers):,} partners would move: "
+        + (", ".join(f"{n:,} {d}" for d, n in moves.items()) or "none")
+    )
     cost = Table(title="Incentive cost")
-    for col in ("incentive", "partners now", "cost now", "partners candidate", "cost candidate",
-                "delta"):
+    for col in (
+        "incentive",
+        "partners now",
+        "cost now",
+        "partners candidate",
+        "cost candidate",
+        "delta",
+    ):
         cost.add_column(col, justify="left" if col == "incentive" else "right")
     for r in report.cost.itertuples():
-        cost.add_row(str(r.incentive_id), f"{r.partners_current:,}", f"${r.cost_current:,.0f}",
-                     f"{r.partners_candidate:,}", f"${r.cost_candidate:,.0f}",
-                     f"${r.cost_delta:+,.0f}")
+        cost.add_row(
+            str(r.incentive_id),
+            f"{r.partners_current:,}",
+            f"${r.cost_current:,.0f}",
+            f"{r.partners_candidate:,}",
+            f"${r.cost_candidate:,.0f}",
+            f"${r.cost_delta:+,.0f}",
+        )
     before, after = report.total_cost
     cost.add_row("total", "", f"${before:,.0f}", "", f"${after:,.0f}", f"${after - before:+,.0f}")
     console.print(cost)

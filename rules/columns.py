@@ -42,13 +42,13 @@ def as_float(series: pd.Series, name: str) -> np.ndarray:
     dtype = series.dtype
     if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
         return series.to_numpy(dtype="float64", na_value=np.nan)
-    converted = pd.to_numeric(series.astype(object).where(series.notna(), np.nan),
-                              errors="coerce")
+    converted = pd.to_numeric(series.astype(object).where(series.notna(), np.nan), errors="coerce")
     bad = converted.isna() & series.notna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         value = series.iloc[row]
-        raise InvalidInput(f"column {name} is not numeric",
-                           [Problem(f"'{value}' is not a number", column=name, row=row,
-                                    value=value)])
+        raise InvalidInput(
+            f"column {name} is not numeric",
+            [Problem(f"'{value}' is not a number", column=name, row=row, value=value)],
+        )
     return converted.to_numpy(dtype="float64", na_value=np.nan)

@@ -28,8 +28,12 @@ Masks = tuple[np.ndarray, np.ndarray]
 Vector = Callable[[Columns], Masks]
 
 OPS: dict[str, Callable[[Any, Any], Any]] = {
-    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
-    "==": operator.eq, "!=": operator.ne,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 _NUMBERS = (int, float, np.integer, np.floating, np.bool_)
 
@@ -42,9 +46,10 @@ def _is_missing(value: Any) -> bool:
 
 
 def _bad_value(leaf: Leaf, value: Any) -> InvalidInput:
-    return InvalidInput(f"feature {leaf.name} has a value of the wrong type",
-                        [Problem(f"'{value!r}' is not a valid {leaf.kind}", column=leaf.name,
-                                 value=value)])
+    return InvalidInput(
+        f"feature {leaf.name} has a value of the wrong type",
+        [Problem(f"'{value!r}' is not a valid {leaf.kind}", column=leaf.name, value=value)],
+    )
 
 
 def compile_scalar(cond: Condition | None) -> Scalar:
@@ -190,8 +195,11 @@ def _vector_leaf(leaf: Leaf) -> Vector:
     name, value = leaf.name, leaf.value
     if leaf.kind in ("number", "boolean"):
         # booleans: any non-zero is true, as bool(v) in the scalar path
-        op, threshold = (OPS[leaf.op], value) if leaf.kind == "number" else (
-            (operator.ne, 0.0) if value else (operator.eq, 0.0))
+        op, threshold = (
+            (OPS[leaf.op], value)
+            if leaf.kind == "number"
+            else ((operator.ne, 0.0) if value else (operator.eq, 0.0))
+        )
 
         def vev_num(cols: Columns) -> Masks:
             arr = cols.num(name)
@@ -204,8 +212,9 @@ def _vector_leaf(leaf: Leaf) -> Vector:
 
     def vev_cat(cols: Columns) -> Masks:
         codes, uniques = cols.cat(name)
-        member = np.fromiter(((u in value) is not negate for u in uniques), dtype=bool,
-                             count=len(uniques))
+        member = np.fromiter(
+            ((u in value) is not negate for u in uniques), dtype=bool, count=len(uniques)
+        )
         known = codes >= 0
         r = np.append(member, False)[codes]  # code -1 picks the trailing False
         return r & known, ~r & known

@@ -120,23 +120,35 @@ def _parse(raw: Any, vocab: Vocabulary, path: Path, issues: list[Issue]) -> Cond
     if isinstance(raw, list):
         return _group(All, raw, vocab, path, issues)
     if isinstance(raw, dict) and len(raw) == 1:
-        (key, body), = raw.items()
+        ((key, body),) = raw.items()
         sub = (*path, key)
         if key in ("all", "any") and isinstance(body, list) and body:
             return _group(All if key == "all" else AnyOf, body, vocab, sub, issues)
         if key == "not" and body is not None:
             child = _parse(body, vocab, sub, issues)
             return Not(child, sub) if child is not None else None
-        issues.append(Issue(sub, f"'{key}' needs a non-empty list (all/any) or one condition (not)",
-                            key))
+        issues.append(
+            Issue(sub, f"'{key}' needs a non-empty list (all/any) or one condition (not)", key)
+        )
         return None
-    issues.append(Issue(path, "a condition is a string like 'revenue_won_365d >= 250000', "
-                        "a list, or a mapping with one key all/any/not", _short(raw)))
+    issues.append(
+        Issue(
+            path,
+            "a condition is a string like 'revenue_won_365d >= 250000', "
+            "a list, or a mapping with one key all/any/not",
+            _short(raw),
+        )
+    )
     return None
 
 
-def _group(make: Callable[..., Condition], raw: list[Any], vocab: Vocabulary, path: Path,
-           issues: list[Issue]) -> Condition | None:
+def _group(
+    make: Callable[..., Condition],
+    raw: list[Any],
+    vocab: Vocabulary,
+    path: Path,
+    issues: list[Issue],
+) -> Condition | None:
     if not raw:
         issues.append(Issue(path, "an empty list of conditions", raw))
         return None
@@ -159,12 +171,24 @@ def _parse_leaf(text: str, vocab: Vocabulary, path: Path, issues: list[Issue]) -
         if not _known(name, vocab, path, issues):
             return None
         if vocab.kinds[name] != "boolean":
-            issues.append(Issue(path, f"'{name}' is a {vocab.kinds[name]}, not a boolean: "
-                                "compare it (e.g. '>= 1' or '== value')", text))
+            issues.append(
+                Issue(
+                    path,
+                    f"'{name}' is a {vocab.kinds[name]}, not a boolean: "
+                    "compare it (e.g. '>= 1' or '== value')",
+                    text,
+                )
+            )
             return None
         return Leaf(name, "is", not m.group(1), "boolean", text, path)
-    issues.append(Issue(path, f"cannot read condition '{text}': expected 'feature op value' "
-                        "(op one of >= > <= < == !=), 'feature in [a, b]' or 'flag'", text))
+    issues.append(
+        Issue(
+            path,
+            f"cannot read condition '{text}': expected 'feature op value' "
+            "(op one of >= > <= < == !=), 'feature in [a, b]' or 'flag'",
+            text,
+        )
+    )
     return None
 
 
@@ -181,14 +205,21 @@ def _known(name: str, vocab: Vocabulary, path: Path, issues: list[Issue]) -> boo
     return False
 
 
-def _membership(name: str, op: str, body: str, text: str, vocab: Vocabulary, path: Path,
-                issues: list[Issue]) -> Leaf | None:
+def _membership(
+    name: str, op: str, body: str, text: str, vocab: Vocabulary, path: Path, issues: list[Issue]
+) -> Leaf | None:
     if not _known(name, vocab, path, issues):
         return None
     kind = vocab.kinds[name]
     if kind != "category":
-        issues.append(Issue(path, f"type mismatch: '{op}' needs a category, but '{name}' is a "
-                            f"{kind} (use >= > <= < == !=)", text))
+        issues.append(
+            Issue(
+                path,
+                f"type mismatch: '{op}' needs a category, but '{name}' is a "
+                f"{kind} (use >= > <= < == !=)",
+                text,
+            )
+        )
         return None
     items = [_unquote(i) for i in body.split(",") if i.strip()]
     if not items:
@@ -199,42 +230,59 @@ def _membership(name: str, op: str, body: str, text: str, vocab: Vocabulary, pat
     return Leaf(name, op, frozenset(items), "category", text, path)
 
 
-def _comparison(name: str, op: str, raw: str, text: str, vocab: Vocabulary, path: Path,
-                issues: list[Issue]) -> Leaf | None:
+def _comparison(
+    name: str, op: str, raw: str, text: str, vocab: Vocabulary, path: Path, issues: list[Issue]
+) -> Leaf | None:
     if not _known(name, vocab, path, issues):
         return None
     kind = vocab.kinds[name]
     if kind == "number":
         number = parse_number(raw)
         if number is None:
-            issues.append(Issue(path, f"malformed threshold '{raw}' for '{name}': write a plain "
-                                "number such as 1000000 or 0.25 (no commas, units or symbols)",
-                                raw))
+            issues.append(
+                Issue(
+                    path,
+                    f"malformed threshold '{raw}' for '{name}': write a plain "
+                    "number such as 1000000 or 0.25 (no commas, units or symbols)",
+                    raw,
+                )
+            )
             return None
         return Leaf(name, op, number, kind, text, path)
     if op not in ("==", "!="):
-        issues.append(Issue(path, f"type mismatch: '{op}' needs a number, but '{name}' is a "
-                            f"{kind} (use == != in 'not in')", text))
+        issues.append(
+            Issue(
+                path,
+                f"type mismatch: '{op}' needs a number, but '{name}' is a "
+                f"{kind} (use == != in 'not in')",
+                text,
+            )
+        )
         return None
     if kind == "boolean":
         flag = {"true": True, "false": False}.get(raw.lower())
         if flag is None:
-            issues.append(Issue(path, f"'{name}' is a boolean: compare it with true or false",
-                                raw))
+            issues.append(Issue(path, f"'{name}' is a boolean: compare it with true or false", raw))
             return None
         return Leaf(name, "is", flag if op == "==" else not flag, kind, text, path)
     value = _unquote(raw)
     if parse_number(value) is not None or not _WORD_RE.match(value):
-        issues.append(Issue(path, f"type mismatch: '{name}' is a category, but '{raw}' is not a "
-                            "category value", raw))
+        issues.append(
+            Issue(
+                path,
+                f"type mismatch: '{name}' is a category, but '{raw}' is not a category value",
+                raw,
+            )
+        )
         return None
     if not _allowed(name, [value], vocab, path, issues):
         return None
     return Leaf(name, "in" if op == "==" else "not in", frozenset([value]), kind, text, path)
 
 
-def _allowed(name: str, items: list[str], vocab: Vocabulary, path: Path,
-             issues: list[Issue]) -> bool:
+def _allowed(
+    name: str, items: list[str], vocab: Vocabulary, path: Path, issues: list[Issue]
+) -> bool:
     allowed = vocab.allowed.get(name)
     if allowed is None:
         return True

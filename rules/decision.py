@@ -83,39 +83,64 @@ class PartnerDecision:
 
     def score_parts(self) -> list[dict[str, Any]]:
         """Each scorecard part: feature, actual value and its 0-100 score."""
-        return [{"component": c.id, "feature": p.feature, "actual": self.features.get(p.feature),
-                 "score": p.score(self.features.get(p.feature)), "weight": p.weight}
-                for c in self.rulebook.scorecard for p in c.parts]
+        return [
+            {
+                "component": c.id,
+                "feature": p.feature,
+                "actual": self.features.get(p.feature),
+                "score": p.score(self.features.get(p.feature)),
+                "weight": p.weight,
+            }
+            for c in self.rulebook.scorecard
+            for p in c.parts
+        ]
 
     def explain(self) -> list[str]:
         """A readable account of the decision, line by line."""
-        lines = [f"rulebook {self.rulebook.version} ({self.rulebook.content_hash[:12]}), "
-                 f"as of {self.as_of:%Y-%m-%d}",
-                 f"track {self.track}: tier {self.tier} ({self.tier_change}, by {self.tier_basis};"
-                 f" rules alone give {self.evaluated_tier})"]
+        lines = [
+            f"rulebook {self.rulebook.version} ({self.rulebook.content_hash[:12]}), "
+            f"as of {self.as_of:%Y-%m-%d}",
+            f"track {self.track}: tier {self.tier} ({self.tier_change}, by {self.tier_basis};"
+            f" rules alone give {self.evaluated_tier})",
+        ]
         if self.tier_basis == "override":
-            lines.append(f"  manager override: {self.state.override_reason or 'no reason given'}"
-                         f" until {self.state.override_until or 'further notice'}")
+            lines.append(
+                f"  manager override: {self.state.override_reason or 'no reason given'}"
+                f" until {self.state.override_until or 'further notice'}"
+            )
         if self.tier_basis == "grace":
-            lines.append(f"  held for now: {self.state.missed_evaluations} of "
-                         f"{self.rulebook.demotion_grace} consecutive misses before a demotion")
+            lines.append(
+                f"  held for now: {self.state.missed_evaluations} of "
+                f"{self.rulebook.demotion_grace} consecutive misses before a demotion"
+            )
         lines.extend(f"  {c.text()}" for c in self.checks)
         if self.next_tier:
             lines.append(f"gap to {self.next_tier}:")
             lines.extend(f"  - {g.text}{' (or)' if g.alternative else ''}" for g in self.gap)
-        lines.append("incentives: " + (", ".join(
-            f"{a.incentive_id} ({a.reward_type} {fmt_value('', a.amount)} {a.unit})"
-            for a in self.incentives) or "none"))
+        lines.append(
+            "incentives: "
+            + (
+                ", ".join(
+                    f"{a.incentive_id} ({a.reward_type} {fmt_value('', a.amount)} {a.unit})"
+                    for a in self.incentives
+                )
+                or "none"
+            )
+        )
         lines.append("scores: " + ", ".join(f"{k} {v:.0f}" for k, v in self.scores.items()))
         lines.append("actions: " + (", ".join(a.action_id for a in self.actions) or "none"))
         return lines
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "partner_id": self.partner_id, "as_of": self.as_of.isoformat(),
+            "partner_id": self.partner_id,
+            "as_of": self.as_of.isoformat(),
             **self.rulebook.stamp(),
-            "track": self.track, "tier": self.tier, "evaluated_tier": self.evaluated_tier,
-            "tier_change": self.tier_change, "tier_basis": self.tier_basis,
+            "track": self.track,
+            "tier": self.tier,
+            "evaluated_tier": self.evaluated_tier,
+            "tier_change": self.tier_change,
+            "tier_basis": self.tier_basis,
             "state": {k: getattr(self.state, k) for k in STATE_COLUMNS},
             "benefits": self.benefits,
             "incentives": [a._asdict() for a in self.incentives],

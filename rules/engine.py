@@ -29,8 +29,13 @@ def _utc(when: datetime) -> datetime:
 def _absent(names: set[str] | frozenset[str], where: str) -> InvalidInput:
     return InvalidInput(
         f"{where} lacks {len(names)} feature(s) the rulebook needs: {', '.join(sorted(names))}",
-        [Problem(f"feature '{n}' is needed by the rulebook but absent from the {where}",
-                 column=n) for n in sorted(names)])
+        [
+            Problem(
+                f"feature '{n}' is needed by the rulebook but absent from the {where}", column=n
+            )
+            for n in sorted(names)
+        ],
+    )
 
 
 def _state(previous: TierState | None) -> TierState | None:
@@ -38,8 +43,13 @@ def _state(previous: TierState | None) -> TierState | None:
         return previous
     until = previous.override_until
     if until.tzinfo is None:
-        return TierState(previous.tier, previous.missed_evaluations, previous.override_tier,
-                         previous.override_reason, until.replace(tzinfo=UTC))
+        return TierState(
+            previous.tier,
+            previous.missed_evaluations,
+            previous.override_tier,
+            previous.override_reason,
+            until.replace(tzinfo=UTC),
+        )
     return previous
 
 
@@ -50,8 +60,9 @@ def _missing(v: Any) -> bool:
         return True
 
 
-def evaluate_partner(rulebook: Rulebook, features: Mapping[str, Any], *,
-                     previous: TierState | None, as_of: datetime) -> PartnerDecision:
+def evaluate_partner(
+    rulebook: Rulebook, features: Mapping[str, Any], *, previous: TierState | None, as_of: datetime
+) -> PartnerDecision:
     """One partner: tier (with state), incentives, scores, actions, all explained."""
     if not features.keys() >= rulebook.features_needed:
         raise _absent(rulebook.features_needed - set(features), "input")
@@ -60,11 +71,11 @@ def evaluate_partner(rulebook: Rulebook, features: Mapping[str, Any], *,
     spans: list[Span] = []
     track = _first_track(rulebook, features, log, spans)
     evaluated = _first_tier(track, features, log, spans)
-    rank, change, basis, state = policy.decide(track, evaluated, _state(previous), as_of,
-                                               rulebook.demotion_grace)
+    rank, change, basis, state = policy.decide(
+        track, evaluated, _state(previous), as_of, rulebook.demotion_grace
+    )
     tier = track.tiers[len(track.tiers) - 1 - rank].id
-    context = {**features, "tier": tier, "tier_change": policy.CHANGES[change],
-               "track": track.id}
+    context = {**features, "tier": tier, "tier_change": policy.CHANGES[change], "track": track.id}
     incentives = []
     for inc in rulebook.incentives:
         start = len(log)
@@ -84,18 +95,37 @@ def evaluate_partner(rulebook: Rulebook, features: Mapping[str, Any], *,
         spans.append(("action", act.id, start, len(log), r))
         if r:
             p = 1.0 if act.propensity is None else _float(context[act.propensity])
-            actions.append(Candidate(act.id, 1.0 - p if act.invert else p,
-                                     1.0 if act.value is None else _float(context[act.value]),
-                                     act.weight, act.cooldown_days))
+            actions.append(
+                Candidate(
+                    act.id,
+                    1.0 - p if act.invert else p,
+                    1.0 if act.value is None else _float(context[act.value]),
+                    act.weight,
+                    act.cooldown_days,
+                )
+            )
     next_rank = rank + 1
-    next_tier = track.tiers[len(track.tiers) - 1 - next_rank].id if next_rank < len(
-        track.tiers) else None
+    next_tier = (
+        track.tiers[len(track.tiers) - 1 - next_rank].id if next_rank < len(track.tiers) else None
+    )
     return PartnerDecision(
-        rulebook=rulebook, as_of=as_of, partner_id=features.get("partner_id"), track=track.id,
-        evaluated_tier=track.tiers[len(track.tiers) - 1 - evaluated].id, tier=tier,
-        tier_change=policy.CHANGES[change], tier_basis=policy.BASES[basis], state=state,
-        incentives=incentives, scores=_scores(rulebook, features), actions=actions,
-        next_tier=next_tier, features=features, log=log, spans=spans)
+        rulebook=rulebook,
+        as_of=as_of,
+        partner_id=features.get("partner_id"),
+        track=track.id,
+        evaluated_tier=track.tiers[len(track.tiers) - 1 - evaluated].id,
+        tier=tier,
+        tier_change=policy.CHANGES[change],
+        tier_basis=policy.BASES[basis],
+        state=state,
+        incentives=incentives,
+        scores=_scores(rulebook, features),
+        actions=actions,
+        next_tier=next_tier,
+        features=features,
+        log=log,
+        spans=spans,
+    )
 
 
 def _float(v: Any) -> float:
@@ -138,8 +168,13 @@ def _scores(book: Rulebook, f: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
-def evaluate_frame(rulebook: Rulebook, frame: pd.DataFrame, *,
-                   previous: pd.DataFrame | None = None, as_of: datetime) -> FrameDecision:
+def evaluate_frame(
+    rulebook: Rulebook,
+    frame: pd.DataFrame,
+    *,
+    previous: pd.DataFrame | None = None,
+    as_of: datetime,
+) -> FrameDecision:
     """Every partner of a feature frame at once (numpy over columns, no loop over rows)."""
     absent = set(rulebook.features_needed | {"partner_id"}) - set(frame.columns)
     if absent:
@@ -156,10 +191,15 @@ def evaluate_frame(rulebook: Rulebook, frame: pd.DataFrame, *,
     eligible = _frame_eligible(rulebook, cols, pids)
     ids = pids.to_numpy(dtype=object)
     return FrameDecision(
-        rulebook_version=rulebook.version, rulebook_hash=rulebook.content_hash, as_of=as_of,
-        tiers=tiers, incentives=_frame_incentives(rulebook, cols, ids),
-        scores=_frame_scores(rulebook, cols, pids), eligible=eligible,
-        actions=_frame_actions(rulebook, cols, ids, eligible))
+        rulebook_version=rulebook.version,
+        rulebook_hash=rulebook.content_hash,
+        as_of=as_of,
+        tiers=tiers,
+        incentives=_frame_incentives(rulebook, cols, ids),
+        scores=_frame_scores(rulebook, cols, pids),
+        eligible=eligible,
+        actions=_frame_actions(rulebook, cols, ids, eligible),
+    )
 
 
 def _frame_tiers(book: Rulebook, cols: Columns) -> tuple[np.ndarray, np.ndarray]:
@@ -197,19 +237,28 @@ def _cat(codes: np.ndarray, names: tuple[str, ...] | list[str]) -> Any:
     return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(list(names)))
 
 
-def _tier_table(book: Rulebook, pids: pd.Series, track_idx: np.ndarray, evaluated: np.ndarray,
-                decided: dict[str, np.ndarray], prev: pd.DataFrame | None) -> pd.DataFrame:
+def _tier_table(
+    book: Rulebook,
+    pids: pd.Series,
+    track_idx: np.ndarray,
+    evaluated: np.ndarray,
+    decided: dict[str, np.ndarray],
+    prev: pd.DataFrame | None,
+) -> pd.DataFrame:
     active = decided["active"]
     names = book.tier_names
-    out = pd.DataFrame({
-        "partner_id": pids,
-        "track": _cat(track_idx, [t.id for t in book.tracks]),
-        "evaluated_tier": _cat(_tier_codes(book, track_idx, evaluated), names),
-        "tier": _cat(_tier_codes(book, track_idx, decided["rank"]), names),
-        "tier_change": _cat(decided["change"], policy.CHANGES),
-        "tier_basis": _cat(decided["basis"], policy.BASES),
-        "missed_evaluations": decided["missed"].astype("int64"),
-    }, copy=False)
+    out = pd.DataFrame(
+        {
+            "partner_id": pids,
+            "track": _cat(track_idx, [t.id for t in book.tracks]),
+            "evaluated_tier": _cat(_tier_codes(book, track_idx, evaluated), names),
+            "tier": _cat(_tier_codes(book, track_idx, decided["rank"]), names),
+            "tier_change": _cat(decided["change"], policy.CHANGES),
+            "tier_basis": _cat(decided["basis"], policy.BASES),
+            "missed_evaluations": decided["missed"].astype("int64"),
+        },
+        copy=False,
+    )
     if prev is None:
         none = np.full(len(out), None, dtype=object)
         out["override_tier"] = none
@@ -217,8 +266,7 @@ def _tier_table(book: Rulebook, pids: pd.Series, track_idx: np.ndarray, evaluate
         out["override_until"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns, UTC]")
     else:
         out["override_tier"] = prev["override_tier"].where(active, None).to_numpy(dtype=object)
-        out["override_reason"] = prev["override_reason"].where(active, None).to_numpy(
-            dtype=object)
+        out["override_reason"] = prev["override_reason"].where(active, None).to_numpy(dtype=object)
         out["override_until"] = prev["override_until"].where(active).set_axis(out.index)
     return out
 
@@ -238,8 +286,7 @@ def _hits(masks: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
     return row, code
 
 
-def _per_rule(columns: list[np.ndarray | None], row: np.ndarray,
-              code: np.ndarray) -> np.ndarray:
+def _per_rule(columns: list[np.ndarray | None], row: np.ndarray, code: np.ndarray) -> np.ndarray:
     """Each hit's value from its rule's column (None → 1), gathered rule by rule over that
     rule's hits only (grouped by a stable radix sort of the small rule codes)."""
     out = np.ones(len(row))
@@ -249,7 +296,7 @@ def _per_rule(columns: list[np.ndarray | None], row: np.ndarray,
     bounds = np.searchsorted(code[order], np.arange(len(columns) + 1))
     for k, column in enumerate(columns):
         if column is not None:
-            at = order[bounds[k]:bounds[k + 1]]
+            at = order[bounds[k] : bounds[k + 1]]
             out[at] = column[row[at]]
     return out
 
@@ -257,17 +304,21 @@ def _per_rule(columns: list[np.ndarray | None], row: np.ndarray,
 def _frame_incentives(book: Rulebook, cols: Columns, pids: np.ndarray) -> pd.DataFrame:
     incs = book.incentives
     row, code = _hits([inc.vev(cols)[0] for inc in incs], cols.n)
-    basis = [None if i.reward.basis is None else np.nan_to_num(cols.num(i.reward.basis), nan=0.0)
-             for i in incs]
-    amount = np.array([i.reward.amount for i in incs] or [0.0])[code] * _per_rule(basis, row,
-                                                                                   code)
-    return pd.DataFrame({
-        "partner_id": pd.Series(pids[row], dtype=object, copy=False),
-        "incentive_id": _cat(code, [i.id for i in incs]),
-        "reward_type": _labels([i.reward.type for i in incs], code),
-        "amount": amount,
-        "unit": _labels([i.reward.unit for i in incs], code),
-    }, copy=False)
+    basis = [
+        None if i.reward.basis is None else np.nan_to_num(cols.num(i.reward.basis), nan=0.0)
+        for i in incs
+    ]
+    amount = np.array([i.reward.amount for i in incs] or [0.0])[code] * _per_rule(basis, row, code)
+    return pd.DataFrame(
+        {
+            "partner_id": pd.Series(pids[row], dtype=object, copy=False),
+            "incentive_id": _cat(code, [i.id for i in incs]),
+            "reward_type": _labels([i.reward.type for i in incs], code),
+            "amount": amount,
+            "unit": _labels([i.reward.unit for i in incs], code),
+        },
+        copy=False,
+    )
 
 
 def _labels(per_rule: list[str], code: np.ndarray) -> Any:
@@ -296,21 +347,30 @@ def _frame_eligible(book: Rulebook, cols: Columns, pids: pd.Series) -> pd.DataFr
     return pd.DataFrame(out, copy=False)
 
 
-def _frame_actions(book: Rulebook, cols: Columns, pids: np.ndarray,
-                   eligible: pd.DataFrame) -> pd.DataFrame:
+def _frame_actions(
+    book: Rulebook, cols: Columns, pids: np.ndarray, eligible: pd.DataFrame
+) -> pd.DataFrame:
     acts = book.actions
     row, code = _hits([eligible[a.id].to_numpy() for a in acts], cols.n)
-    props = [None if a.propensity is None else
-             (1.0 - cols.num(a.propensity) if a.invert else cols.num(a.propensity)) for a in acts]
+    props = [
+        None
+        if a.propensity is None
+        else (1.0 - cols.num(a.propensity) if a.invert else cols.num(a.propensity))
+        for a in acts
+    ]
     values = [None if a.value is None else cols.num(a.value) for a in acts]
     prop, value = _per_rule(props, row, code), _per_rule(values, row, code)
-    return pd.DataFrame({
-        "partner_id": pd.Series(pids[row], dtype=object, copy=False),
-        "action_id": _cat(code, [a.id for a in acts]),
-        "propensity": prop, "value": value,
-        "weight": np.array([a.weight for a in acts] or [0.0])[code],
-        "cooldown_days": np.array([a.cooldown_days for a in acts] or [0])[code],
-    }, copy=False)
+    return pd.DataFrame(
+        {
+            "partner_id": pd.Series(pids[row], dtype=object, copy=False),
+            "action_id": _cat(code, [a.id for a in acts]),
+            "propensity": prop,
+            "value": value,
+            "weight": np.array([a.weight for a in acts] or [0.0])[code],
+            "cooldown_days": np.array([a.cooldown_days for a in acts] or [0])[code],
+        },
+        copy=False,
+    )
 
 
 __all__ = ["STATE_COLUMNS", "evaluate_frame", "evaluate_partner"]

@@ -80,10 +80,23 @@ def outcome_word(outcome: Any) -> str:
 
 def checks_from(log: Log, spans: list[tuple[str, str, int, int, Any]]) -> list[Check]:
     new, cls = tuple.__new__, Check  # skips the generated __new__: checks are built in bulk
-    return [new(cls, (section, rule_id, leaf.text, leaf.name, leaf.op, leaf.threshold, actual,
-                      _WORDS[outcome]))
-            for section, rule_id, start, end, _ in spans
-            for leaf, actual, outcome in log[start:end]]
+    return [
+        new(
+            cls,
+            (
+                section,
+                rule_id,
+                leaf.text,
+                leaf.name,
+                leaf.op,
+                leaf.threshold,
+                actual,
+                _WORDS[outcome],
+            ),
+        )
+        for section, rule_id, start, end, _ in spans
+        for leaf, actual, outcome in log[start:end]
+    ]
 
 
 def _missing(v: Any) -> bool:
@@ -120,15 +133,23 @@ def leaf_gap(leaf: Leaf, v: Any, alternative: bool = False) -> GapItem:
     if leaf.kind == "category":
         values = ", ".join(leaf.values())
         need = "one of" if leaf.op == "in" else "none of"
-        return GapItem(name, leaf.op, leaf.values(), v, None, alternative,
-                       f"{name} must be {need} [{values}] (is {v})")
+        return GapItem(
+            name,
+            leaf.op,
+            leaf.values(),
+            v,
+            None,
+            alternative,
+            f"{name} must be {need} [{values}] (is {v})",
+        )
     want = str(thr).lower() if leaf.kind == "boolean" else fmt_value(name, thr)
     verb = "must not be" if leaf.op == "!=" else "must be"
     return GapItem(name, leaf.op, thr, v, None, alternative, f"{name} {verb} {want}")
 
 
-def gap_items(cond: Condition | None, features: Mapping[str, Any],
-              alternative: bool = False) -> list[GapItem]:
+def gap_items(
+    cond: Condition | None, features: Mapping[str, Any], alternative: bool = False
+) -> list[GapItem]:
     """The unmet requirements of ``cond`` (empty when it holds)."""
     if cond is None:
         return []
@@ -146,8 +167,11 @@ def gap_items(cond: Condition | None, features: Mapping[str, Any],
     if held is False:
         return []
     if held is None:
-        return [leaf_gap(leaf, features.get(leaf.name), alternative) for leaf in _leaves(cond)
-                if _missing(features.get(leaf.name))]
+        return [
+            leaf_gap(leaf, features.get(leaf.name), alternative)
+            for leaf in _leaves(cond)
+            if _missing(features.get(leaf.name))
+        ]
     return [GapItem("", "not", None, None, None, alternative, f"must not hold: {to_text(cond)}")]
 
 

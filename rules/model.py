@@ -34,6 +34,12 @@ class Tier(Rule):
 @dataclass(frozen=True)
 class Track(Rule):
     tiers: tuple[Tier, ...] = ()  # highest first: FIRST hit wins
+    ranks: dict[str, int] = field(init=False, repr=False, compare=False)  # tier id → rank
+    by_rank: dict[int, str] = field(init=False, repr=False, compare=False)  # rank → tier id
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ranks", {t.id: t.rank for t in self.tiers})
+        object.__setattr__(self, "by_rank", {t.rank: t.id for t in self.tiers})
 
     def tier(self, name: str | None) -> Tier | None:
         return next((t for t in self.tiers if t.id == name), None)
@@ -113,8 +119,11 @@ class DealRouting:
         return "likely_reject" if probability < self.likely_reject else "review"
 
     def routes(self, probability: np.ndarray) -> np.ndarray:
-        return np.where(probability >= self.fast_track, "fast_track",
-                        np.where(probability < self.likely_reject, "likely_reject", "review"))
+        return np.where(
+            probability >= self.fast_track,
+            "fast_track",
+            np.where(probability < self.likely_reject, "likely_reject", "review"),
+        )
 
 
 @dataclass(frozen=True)
@@ -156,8 +165,8 @@ class TierState:
 
     def override_active(self, as_of: datetime) -> bool:
         return self.override_tier is not None and (
-            self.override_until is None or as_of < self.override_until)
+            self.override_until is None or as_of < self.override_until
+        )
 
 
-STATE_COLUMNS = ("tier", "missed_evaluations", "override_tier", "override_reason",
-                 "override_until")
+STATE_COLUMNS = ("tier", "missed_evaluations", "override_tier", "override_reason", "override_until")

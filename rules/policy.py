@@ -27,20 +27,22 @@ def _compare(rank: int, prev: int) -> int:
     return PROMOTED if rank > prev else DEMOTED if rank < prev else UNCHANGED
 
 
-def decide(track: Track, evaluated: int, previous: TierState | None, as_of: datetime,
-           grace: int) -> tuple[int, int, int, TierState]:
+def decide(
+    track: Track, evaluated: int, previous: TierState | None, as_of: datetime, grace: int
+) -> tuple[int, int, int, TierState]:
     """(rank decided, change code, basis code, new state) for one partner."""
     prev = previous or _EMPTY
-    by_name = {t.id: t.rank for t in track.tiers}
+    by_name = track.ranks
     prev_rank = by_name.get(prev.tier, -1) if prev.tier is not None else -1
     if prev.override_active(as_of):
         rank = by_name.get(prev.override_tier or "", -1)
         if rank < 0:
             raise _bad_override(track, [prev.override_tier], [None])
-        state = TierState(prev.override_tier, 0, prev.override_tier, prev.override_reason,
-                          prev.override_until)
+        state = TierState(
+            prev.override_tier, 0, prev.override_tier, prev.override_reason, prev.override_until
+        )
         return rank, _compare(rank, prev_rank), OVERRIDE, state
-    names = {t.rank: t.id for t in track.tiers}
+    names = track.by_rank
     missed, basis, rank = 0, RULES, evaluated
     if prev_rank >= 0 and evaluated < prev_rank:
         missed = prev.missed_evaluations + 1
@@ -59,13 +61,19 @@ def _bad_override(track: Track, tiers: list[Any], partners: list[Any]) -> Invali
     known = ", ".join(t.id for t in track.tiers)
     return InvalidInput(
         "a manager override names a tier that is not in the partner's track",
-        [Problem(f"override tier '{t}' is not a tier of track '{track.id}' (tiers: {known})",
-                 column="override_tier", value=t, rule_id=None if p is None else str(p))
-         for t, p in zip(tiers, partners, strict=True)][:20])
+        [
+            Problem(
+                f"override tier '{t}' is not a tier of track '{track.id}' (tiers: {known})",
+                column="override_tier",
+                value=t,
+                rule_id=None if p is None else str(p),
+            )
+            for t, p in zip(tiers, partners, strict=True)
+        ][:20],
+    )
 
 
-def align_previous(previous: pd.DataFrame | None,
-                   partner_ids: pd.Series) -> pd.DataFrame | None:
+def align_previous(previous: pd.DataFrame | None, partner_ids: pd.Series) -> pd.DataFrame | None:
     """Previous state rows in the order of ``partner_ids`` (missing partners: empty state);
     None when there is no previous state at all."""
     if previous is None or previous.empty:
@@ -73,25 +81,40 @@ def align_previous(previous: pd.DataFrame | None,
     prev = previous.set_index("partner_id") if "partner_id" in previous.columns else previous
     dupes = prev.index[prev.index.duplicated()]
     if len(dupes):
-        raise InvalidInput("previous tier state has duplicate partners",
-                           [Problem("duplicate partner_id in previous state", column="partner_id",
-                                    value=str(p)) for p in dupes[:20]])
+        raise InvalidInput(
+            "previous tier state has duplicate partners",
+            [
+                Problem("duplicate partner_id in previous state", column="partner_id", value=str(p))
+                for p in dupes[:20]
+            ],
+        )
     out = prev.reindex(columns=list(STATE_COLUMNS))
     out = out.reindex(partner_ids.to_numpy()).reset_index(drop=True)
-    out["missed_evaluations"] = (pd.to_numeric(out["missed_evaluations"], errors="coerce")
-                                 .fillna(0).astype("int64"))
+    out["missed_evaluations"] = (
+        pd.to_numeric(out["missed_evaluations"], errors="coerce").fillna(0).astype("int64")
+    )
     out["override_until"] = pd.to_datetime(out["override_until"], utc=True)
     return out
 
 
-def decide_frame(book: Rulebook, track_idx: np.ndarray, evaluated: np.ndarray,
-                 previous: pd.DataFrame | None, partner_ids: pd.Series,
-                 as_of: datetime) -> dict[str, np.ndarray]:
+def decide_frame(
+    book: Rulebook,
+    track_idx: np.ndarray,
+    evaluated: np.ndarray,
+    previous: pd.DataFrame | None,
+    partner_ids: pd.Series,
+    as_of: datetime,
+) -> dict[str, np.ndarray]:
     """The vectorized twin of `decide`: arrays of rank, change, basis, missed and override."""
     n = len(track_idx)
     if previous is None:
-        return {"rank": evaluated, "change": np.full(n, NEW), "basis": np.full(n, RULES),
-                "missed": np.zeros(n, dtype=np.int64), "active": np.zeros(n, dtype=bool)}
+        return {
+            "rank": evaluated,
+            "change": np.full(n, NEW),
+            "basis": np.full(n, RULES),
+            "missed": np.zeros(n, dtype=np.int64),
+            "active": np.zeros(n, dtype=bool),
+        }
     prev_rank = np.full(n, -1)
     over_rank = np.full(n, -1)
     prev_tier = previous["tier"]
@@ -118,9 +141,10 @@ def decide_frame(book: Rulebook, track_idx: np.ndarray, evaluated: np.ndarray,
     rank = np.where(active, over_rank, rank)
     basis = np.where(active, OVERRIDE, basis)
     missed = np.where(active, 0, missed)
-    change = np.where(prev_rank < 0, NEW, np.where(rank > prev_rank, PROMOTED,
-                                                   np.where(rank < prev_rank, DEMOTED,
-                                                            UNCHANGED)))
+    change = np.where(
+        prev_rank < 0,
+        NEW,
+        np.where(rank > prev_rank, PROMOTED, np.where(rank < prev_rank, DEMOTED, UNCHANGED)),
+    )
     change = np.where(held, UNCHANGED, change)
-    return {"rank": rank, "change": change, "basis": basis, "missed": missed,
-            "active": active}
+    return {"rank": rank, "change": change, "basis": basis, "missed": missed, "active": active}

@@ -57,8 +57,11 @@ class Members:
         mine = None if self.include is None else self.include - self.exclude
         if other.include is not None and (mine is None or not mine <= other.include):
             return False
-        return not other.exclude or (mine is not None and not mine & other.exclude) or (
-            other.exclude <= self.exclude)
+        return (
+            not other.exclude
+            or (mine is not None and not mine & other.exclude)
+            or (other.exclude <= self.exclude)
+        )
 
 
 Constraint = Interval | Members | bool
@@ -69,8 +72,10 @@ def _leaf_constraint(leaf: Leaf) -> Constraint | None:
     v = leaf.value
     if leaf.kind == "number":
         return {
-            ">=": Interval(lo=v, lo_incl=True), ">": Interval(lo=v),
-            "<=": Interval(hi=v, hi_incl=True), "<": Interval(hi=v),
+            ">=": Interval(lo=v, lo_incl=True),
+            ">": Interval(lo=v),
+            "<=": Interval(hi=v, hi_incl=True),
+            "<": Interval(hi=v),
             "==": Interval(v, True, v, True),
         }.get(leaf.op)
     if leaf.kind == "boolean":

@@ -39,8 +39,14 @@ def _rank(book: Rulebook, labels: pd.Series) -> np.ndarray:
     return labels.map(ranks).to_numpy(dtype=np.int64)
 
 
-def simulate_change(current: Rulebook, candidate: Rulebook, frame: pd.DataFrame, *,
-                    as_of: datetime, previous: pd.DataFrame | None = None) -> SimulationReport:
+def simulate_change(
+    current: Rulebook,
+    candidate: Rulebook,
+    frame: pd.DataFrame,
+    *,
+    as_of: datetime,
+    previous: pd.DataFrame | None = None,
+) -> SimulationReport:
     """Evaluate both rulebooks on the same frame (and previous state) and compare."""
     now = evaluate_frame(current, frame, previous=previous, as_of=as_of)
     cand = evaluate_frame(candidate, frame, previous=previous, as_of=as_of)
@@ -49,24 +55,36 @@ def simulate_change(current: Rulebook, candidate: Rulebook, frame: pd.DataFrame,
     moved = (before != after).to_numpy()
     same_track = (now.tiers["track"].astype(str) == cand.tiers["track"].astype(str)).to_numpy()
     delta = _rank(candidate, after) - _rank(current, before)
-    direction = np.where(~same_track, "track change",
-                         np.where(delta > 0, "up", np.where(delta < 0, "down", "same")))
-    movers = pd.DataFrame({
-        "partner_id": now.tiers["partner_id"],
-        "track_current": now.tiers["track"].astype(str),
-        "tier_current": now.tiers["tier"].astype(str),
-        "track_candidate": cand.tiers["track"].astype(str),
-        "tier_candidate": cand.tiers["tier"].astype(str),
-        "direction": direction,
-    })[moved].reset_index(drop=True)
-    return SimulationReport(current.version, candidate.version, len(frame), migration, movers,
-                            _cost(now.incentives, cand.incentives))
+    direction = np.where(
+        ~same_track, "track change", np.where(delta > 0, "up", np.where(delta < 0, "down", "same"))
+    )
+    movers = pd.DataFrame(
+        {
+            "partner_id": now.tiers["partner_id"],
+            "track_current": now.tiers["track"].astype(str),
+            "tier_current": now.tiers["tier"].astype(str),
+            "track_candidate": cand.tiers["track"].astype(str),
+            "tier_candidate": cand.tiers["tier"].astype(str),
+            "direction": direction,
+        }
+    )[moved].reset_index(drop=True)
+    return SimulationReport(
+        current.version,
+        candidate.version,
+        len(frame),
+        migration,
+        movers,
+        _cost(now.incentives, cand.incentives),
+    )
 
 
 def _cost(now: pd.DataFrame, cand: pd.DataFrame) -> pd.DataFrame:
     def per(long: pd.DataFrame, suffix: str) -> pd.DataFrame:
-        grouped = long.assign(incentive_id=long["incentive_id"].astype(str)).groupby(
-            "incentive_id").agg(partners=("partner_id", "nunique"), cost=("amount", "sum"))
+        grouped = (
+            long.assign(incentive_id=long["incentive_id"].astype(str))
+            .groupby("incentive_id")
+            .agg(partners=("partner_id", "nunique"), cost=("amount", "sum"))
+        )
         return grouped.add_suffix(f"_{suffix}")
 
     out = per(now, "current").join(per(cand, "candidate"), how="outer").fillna(0.0)

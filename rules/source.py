@@ -32,8 +32,9 @@ class Source:
                 return hit
         return (str(self.files[0]), None) if self.files else (None, None)
 
-    def problem(self, path: NodePath, message: str, *, rule_id: str | None = None,
-                value: Any = None) -> Problem:
+    def problem(
+        self, path: NodePath, message: str, *, rule_id: str | None = None, value: Any = None
+    ) -> Problem:
         file, line = self.where(path)
         return Problem(message, file=file, line=line, rule_id=rule_id, value=value)
 
@@ -93,31 +94,50 @@ def _read_file(file: Path, src: Source) -> None:
     if data is None:
         return
     if not isinstance(data, dict):
-        src.problems.append(Problem("a rulebook file must be a mapping of sections "
-                                    "(version, tracks, incentives, scorecard, actions, settings)",
-                                    file=str(file), line=1, value=type(data).__name__))
+        src.problems.append(
+            Problem(
+                "a rulebook file must be a mapping of sections "
+                "(version, tracks, incentives, scorecard, actions, settings)",
+                file=str(file),
+                line=1,
+                value=type(data).__name__,
+            )
+        )
         return
     for key, value in data.items():
         if key in src.data:
             first, first_line = src.lines[(key,)]
-            src.problems.append(Problem(f"section '{key}' is also defined in {first}:{first_line}",
-                                        file=str(file), line=lines.get((key,)), value=key))
+            src.problems.append(
+                Problem(
+                    f"section '{key}' is also defined in {first}:{first_line}",
+                    file=str(file),
+                    line=lines.get((key,)),
+                    value=key,
+                )
+            )
             continue
         src.data[key] = value
     for node_path, line in lines.items():
         src.lines.setdefault(node_path, (str(file), line))
 
 
-def _walk(node: yaml.Node, path: NodePath, lines: dict[NodePath, int], file: Path,
-          problems: list[Problem]) -> None:
+def _walk(
+    node: yaml.Node, path: NodePath, lines: dict[NodePath, int], file: Path, problems: list[Problem]
+) -> None:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
             key = key_node.value
             if key in seen:
-                problems.append(Problem(f"duplicate key '{key}'", file=str(file),
-                                        line=key_node.start_mark.line + 1, value=key))
+                problems.append(
+                    Problem(
+                        f"duplicate key '{key}'",
+                        file=str(file),
+                        line=key_node.start_mark.line + 1,
+                        value=key,
+                    )
+                )
             seen.add(key)
             _walk(value_node, (*path, key), lines, file, problems)
             lines[(*path, key)] = key_node.start_mark.line + 1

@@ -81,8 +81,10 @@ class DealRoutingSpec(_Spec):
     @model_validator(mode="after")
     def _ordered(self) -> DealRoutingSpec:
         if self.likely_reject > self.fast_track:
-            raise ValueError(f"likely_reject ({self.likely_reject}) must not exceed "
-                             f"fast_track ({self.fast_track})")
+            raise ValueError(
+                f"likely_reject ({self.likely_reject}) must not exceed "
+                f"fast_track ({self.fast_track})"
+            )
         return self
 
 

@@ -38,9 +38,6 @@ class Metrics:
         self.reloads = Counter(
             "tierwise_reloads", "Reload attempts by result", ["result"], registry=self.registry
         )
-        self.scored = Counter(
-            "tierwise_partners_scored", "Partners scored", registry=self.registry
-        )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

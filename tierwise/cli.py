@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import typer
+from rich.console import Console
 
 from tierwise import logs
+from tierwise.errors import TierwiseError
 
-app = typer.Typer(
+
+class _Tierwise(typer.Typer):
+    """The console script: a TierwiseError becomes its message on stderr and exit code 1."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except TierwiseError as exc:
+            Console(stderr=True).print(f"[bold red]{exc.title}:[/] {exc}", highlight=False)
+            sys.exit(1)
+
+
+app = _Tierwise(
     name="tierwise",
     help="Rules engine and recommendation service for channel-partner programs.",
     no_args_is_help=True,

@@ -14,7 +14,8 @@ def configure(level: str = "INFO") -> None:
         format="%(message)s",
         datefmt="[%X]",
         # stderr, so that stdout stays clean for `--json` output piped to other tools
-        handlers=[RichHandler(console=Console(stderr=True), rich_tracebacks=False,
-                              show_path=False)],
+        handlers=[
+            RichHandler(console=Console(stderr=True), rich_tracebacks=False, show_path=False)
+        ],
         force=True,
     )

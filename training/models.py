@@ -51,6 +51,16 @@ class LgbConfig:
                 "verbosity": -1, "deterministic": True, "force_col_wise": True, **cfg}
 
 
+def auto_threads(rows: int) -> int:
+    """2 OpenMP threads only for big data on an idle machine: on a busy shared box a second
+    thread spins at every barrier and makes training several times slower (measured 5x)."""
+    cpus = os.cpu_count() or 1
+    busy = os.getloadavg()[0] > cpus - 0.5
+    threads = 1 if rows < AUTO_THREADS_ROWS or busy else min(2, cpus)
+    log.debug("LightGBM threads: %d (%d rows, load %.1f)", threads, rows, os.getloadavg()[0])
+    return threads
+
+
 def fit_lightgbm(
     x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
     spec: FeatureSpec, config: LgbConfig | None = None,
@@ -58,8 +68,7 @@ def fit_lightgbm(
     """Train with early stopping on the validation period; categoricals handled natively."""
     config = config or LgbConfig()
     if config.num_threads == 0:
-        threads = 1 if len(x_train) < AUTO_THREADS_ROWS else min(2, os.cpu_count() or 1)
-        config = replace(config, num_threads=threads)
+        config = replace(config, num_threads=auto_threads(len(x_train)))
     names = list(spec.features)
     cats = spec.categorical_indices
     train = lgb.Dataset(x_train, label=y_train, feature_name=names, categorical_feature=cats,

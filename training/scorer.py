@@ -137,7 +137,7 @@ def load_scorer(name: str, alias: str = "champion", tracking_uri: str | None = N
                 artifact_uri=client.get_model_version_download_uri(name, mv.version), dst_path=tmp,
                 tracking_uri=tracking_uri, registry_uri=tracking_uri,
             )
-            scorer = Scorer.from_dir(Path(local) / "artifacts", name=name, version=mv.version)
+            scorer = Scorer.from_dir(Path(local) / "artifacts", name=name, version=str(mv.version))
     except MlflowException as exc:
         raise ModelError(f"model {name}@{alias} not found in {tracking_uri}: {exc.message}") \
             from exc

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from serving.db.types import dumps
 
 log = logging.getLogger(__name__)
+if logging.getLogger("alembic").level == logging.NOTSET:
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # per-plugin INFO lines drown output
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 _engines: dict[str, Engine] = {}

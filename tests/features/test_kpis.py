@@ -1,214 +1,34 @@
-"""Program KPIs on a tiny hand-built program whose answers are worked out by hand below.
+"""Program KPIs on the hand-built program of tests/features/kpi_program.py.
 
 as_of = 2024-07-01, so the default period is [2024-04-02, 2024-07-01) (90 days: Jun 30 + May 31
-+ Apr 29) and the window before it is [2024-01-03, 2024-04-02).
-
-Partners (joined, onboarded, exited, channel, recruit cost):
-  P1 VAR/EMEA      2023-01-10 2023-02-09 -          event     1000
-  P2 MSP/EMEA      2024-04-10 2024-05-10 -          webinar   2000   new in the period
-  P3 referral/NA   2024-05-01 2024-05-21 -          event      500   new in the period
-  P4 VAR/NA        2023-06-01 2023-07-01 2024-05-15 referral   800   exits in the period
-  P5 SI/NA         2023-03-01 2023-04-01 -          outbound  1200   goes quiet
-  P6 reseller/APAC 2024-08-01 -          -          event     9999   joins after as_of
-  P7 VAR/EMEA      2022-01-01 2022-02-01 2023-12-01 inbound    700   exited before the period
++ Apr 29) and the window before it is [2024-01-03, 2024-04-02). The arithmetic is in each test.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from xml.etree import ElementTree
 
 import pandas as pd
 import pytest
-from rich.console import Console
 from typer.testing import CliRunner
 
 from features.kpi_metrics import KPIS
-from features.kpis import KpiReport, format_value, program_kpis, render_html
+from features.kpis import KpiReport, program_kpis, render_html
 from features.tables import Tables
+from tests.features.kpi_program import (
+    AS_OF,
+    CUSTOMER_COLS,
+    DEAL_COLS,
+    TREND_METRICS,
+    frame,
+    program,
+    svgs,
+)
 from tierwise.cli import app
 from tierwise.errors import DataValidationError, InvalidInput
-
-AS_OF = datetime(2024, 7, 1, tzinfo=UTC)
-
-PARTNER_COLS = [
-    "partner_id",
-    "partner_type",
-    "region",
-    "joined_at",
-    "onboarded_at",
-    "exited_at",
-    "recruited_via",
-    "recruit_cost",
-]
-PARTNERS = [
-    ("P1", "VAR", "EMEA", "2023-01-10", "2023-02-09", None, "event", 1000.0),
-    ("P2", "MSP", "EMEA", "2024-04-10", "2024-05-10", None, "webinar", 2000.0),
-    ("P3", "referral", "NA", "2024-05-01", "2024-05-21", None, "event", 500.0),
-    ("P4", "VAR", "NA", "2023-06-01", "2023-07-01", "2024-05-15", "referral", 800.0),
-    ("P5", "SI", "NA", "2023-03-01", "2023-04-01", None, "outbound", 1200.0),
-    ("P6", "reseller", "APAC", "2024-08-01", None, None, "event", 9999.0),
-    ("P7", "VAR", "EMEA", "2022-01-01", "2022-02-01", "2023-12-01", "inbound", 700.0),
-]
-DEAL_COLS = [
-    "deal_id",
-    "partner_id",
-    "customer_id",
-    "deal_kind",
-    "amount",
-    "registered_at",
-    "status",
-    "decided_at",
-    "outcome",
-    "closed_at",
-]
-DEALS = [
-    ("D0", "P1", "C3", "new", 3000.0, "2023-03-01", "accepted", "2023-03-05", "won", "2023-04-01"),
-    ("D1", "P1", "C1", "new", 10000.0, "2024-04-05", "accepted", "2024-04-10", "won", "2024-05-05"),
-    (
-        "D2",
-        "P1",
-        "C3",
-        "cross_sell",
-        20000.0,
-        "2024-05-01",
-        "accepted",
-        "2024-05-03",
-        "won",
-        "2024-06-01",
-    ),
-    (
-        "D3",
-        "P2",
-        "C2",
-        "upsell",
-        6000.0,
-        "2024-04-25",
-        "rejected",
-        "2024-04-28",
-        "lost",
-        "2024-04-28",
-    ),
-    ("D4", "P3", "C20", "new", 4000.0, "2024-06-10", "submitted", None, "open", None),
-    # won on 07-10, after as_of: at as_of it is accepted and still open
-    ("D5", "P1", "C21", "new", 8000.0, "2024-06-20", "accepted", "2024-06-25", "won", "2024-07-10"),
-    ("D6", "P4", "C4", "new", 5000.0, "2024-01-15", "accepted", "2024-01-20", "won", "2024-03-01"),
-    ("D7", "P1", "C22", "new", 99999.0, "2024-07-05", "submitted", None, "open", None),
-    # decided on 07-02, after as_of: undecided at as_of
-    ("D8", "P1", "C23", "new", 2000.0, "2024-06-28", "accepted", "2024-07-02", "open", None),
-    (
-        "X1",
-        None,
-        "C6",
-        "upsell",
-        15000.0,
-        "2024-04-15",
-        "accepted",
-        "2024-04-15",
-        "won",
-        "2024-05-15",
-    ),
-    ("X2", None, "C7", "new", 9000.0, "2024-05-01", "accepted", "2024-05-01", "won", "2024-06-01"),
-    (
-        "X3",
-        None,
-        "C9",
-        "cross_sell",
-        7000.0,
-        "2024-03-01",
-        "accepted",
-        "2024-03-01",
-        "lost",
-        "2024-04-10",
-    ),
-    (
-        "X4",
-        None,
-        "C9",
-        "upsell",
-        3000.0,
-        "2024-06-01",
-        "accepted",
-        "2024-06-01",
-        "won",
-        "2024-06-20",
-    ),
-]
-ACTIVITIES = [
-    ("P1", "2024-04-20", "material_download"),
-    ("P1", "2024-05-10", "training"),
-    ("P1", "2024-05-11", "cert_attempt"),
-    ("P1", "2024-05-12", "cert_pass"),
-    ("P2", "2024-05-20", "lead_registered"),
-    ("P2", "2024-06-05", "event"),
-    ("P2", "2024-06-06", "cert_attempt"),
-    ("P2", "2024-07-03", "material_download"),  # after as_of
-    ("P3", "2024-05-05", "manager_contact"),
-    ("P4", "2024-04-10", "material_download"),  # P4 has left by as_of
-    ("P5", "2024-02-15", "training"),  # the window before the period
-    ("P5", "2024-05-01", "manager_contact"),  # the manager's doing, not the partner's
-]
-SURVEYS = [
-    ("P1", "2024-01-01", 2.0),  # before the period
-    ("P1", "2024-05-01", 8.0),
-    ("P2", "2024-06-01", 6.0),
-    ("P4", "2024-04-05", 1.0),
-    ("P3", "2024-07-02", 10.0),  # after as_of
-]
-CUSTOMER_COLS = [
-    "customer_id",
-    "source",
-    "partner_id",
-    "acquired_at",
-    "acquisition_cost",
-    "churned_at",
-]
-CUSTOMERS = [
-    ("C1", "partner", "P1", "2024-04-20", 300.0, None),
-    ("C2", "partner", "P2", "2024-05-15", 500.0, None),
-    ("C3", "partner", "P1", "2023-06-01", 200.0, None),
-    ("C4", "partner", "P4", "2023-09-01", 250.0, "2024-05-20"),
-    ("C5", "partner", "P1", "2023-10-01", 150.0, "2024-01-01"),
-    ("C6", "direct", None, "2024-04-15", 900.0, None),
-    ("C7", "direct", None, "2024-06-01", 1500.0, None),
-    ("C8", "direct", None, "2024-08-01", 5000.0, None),  # after as_of
-    ("C9", "direct", None, "2023-01-01", 1000.0, None),
-    ("C10", "direct", None, "2023-02-01", 1100.0, "2024-08-01"),  # churns after as_of
-    ("C11", "direct", None, "2023-03-01", 1200.0, "2024-06-15"),
-]
-
-
-def _frame(rows: Sequence[tuple[object, ...]], columns: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=columns)
-    for col in columns:
-        if col.endswith("_at"):
-            frame[col] = pd.to_datetime(frame[col], utc=True)
-    return frame
-
-
-def program() -> Tables:
-    """The hand-built program with every column of the data contract."""
-    partners = _frame(PARTNERS, PARTNER_COLS)
-    n = len(partners)
-    partners = partners.assign(
-        name=[f"Partner {i}" for i in range(n)],
-        manager_id="M1",
-        company_size=50,
-        market_share=0.1,
-        verticals="retail|health",
-        customer_count=10,
-        portfolio_fit=0.5,
-    )
-    deals = _frame(DEALS, DEAL_COLS).assign(product="core")
-    activities = _frame(ACTIVITIES, ["partner_id", "occurred_at", "kind"])
-    surveys = _frame(SURVEYS, ["partner_id", "answered_at", "score"])
-    customers = _frame(CUSTOMERS, CUSTOMER_COLS)
-    return Tables(partners, deals, activities, surveys, customers)
 
 
 @pytest.fixture(scope="module")
@@ -302,7 +122,7 @@ def test_partners_registering_leads_last_month_and_quarter(report: KpiReport) ->
 
 def test_a_registered_lead_counts_without_a_deal() -> None:
     tables = program()
-    lead = _frame([("P5", "2024-06-15", "lead_registered")], ["partner_id", "occurred_at", "kind"])
+    lead = frame([("P5", "2024-06-15", "lead_registered")], ["partner_id", "occurred_at", "kind"])
     assert tables.activities is not None
     tables = replace(tables, activities=pd.concat([tables.activities, lead], ignore_index=True))
     report = program_kpis(tables, as_of=AS_OF)
@@ -396,12 +216,12 @@ def test_monthly_trend_over_twelve_months(report: KpiReport) -> None:
 def test_events_at_or_after_as_of_change_nothing() -> None:
     base = program()
     future = "2024-07-01"
-    deal = _frame(
+    deal = frame(
         [("D9", "P1", "C1", "new", 1e6, future, "accepted", future, "won", future)], DEAL_COLS
     ).assign(product="core")
-    activity = _frame([("P5", future, "training")], ["partner_id", "occurred_at", "kind"])
-    survey = _frame([("P1", future, 0.0)], ["partner_id", "answered_at", "score"])
-    customer = _frame([("C99", "direct", None, future, 1e6, None)], CUSTOMER_COLS)
+    activity = frame([("P5", future, "training")], ["partner_id", "occurred_at", "kind"])
+    survey = frame([("P1", future, 0.0)], ["partner_id", "answered_at", "score"])
+    customer = frame([("C99", "direct", None, future, 1e6, None)], CUSTOMER_COLS)
     partner = base.partners.iloc[[0]].assign(
         partner_id="P9", joined_at=pd.Timestamp(future, tz="UTC")
     )
@@ -476,7 +296,11 @@ def test_duplicate_partner_id_is_reported_with_its_row() -> None:
         program_kpis(replace(tables, partners=partners), as_of=AS_OF)
     problem = err.value.problems[0]
     assert (problem.table, problem.row, problem.column, problem.value) == (
-        "partners", 4, "partner_id", "P2")
+        "partners",
+        4,
+        "partner_id",
+        "P2",
+    )
 
 
 def test_naive_timestamps_are_reported_with_their_dtype() -> None:
@@ -536,136 +360,13 @@ def test_json_is_null_for_absent_tables() -> None:
     assert data["missing_tables"] == ["activities", "surveys", "customers"]
 
 
-@pytest.mark.parametrize(
-    ("value", "unit", "text"),
-    [
-        (0.25, "ratio", "25.0%"),
-        (1234.5, "USD", "$1,234.50"),
-        (30.5, "days", "30.5 d"),
-        (6, "count", "6"),
-        (None, "ratio", "n/a"),
-        (float("nan"), "USD", "n/a"),
-    ],
-)
-def test_format_value(value: float | None, unit: str, text: str) -> None:
-    assert format_value(value, unit) == text
-
-
-def test_print_shows_every_metric_and_na(report: KpiReport) -> None:
-    full = program()
-    console = Console(record=True, width=240)
-    program_kpis(Tables(full.partners, full.deals), as_of=AS_OF).print(console)
-    text = console.export_text()
-    assert all(name in text for name in KPIS)
-    assert "n/a" in text
-    assert "Recruitment channels" in text
-    assert "By partner type" in text
-
-
-# --- HTML ----------------------------------------------------------------------------------
-
-
-def _svgs(html: str, cls: str) -> list[str]:
-    return re.findall(rf'<svg class="{cls}".*?</svg>', html, flags=re.S)
-
-
-TREND_METRICS = len(KPIS) - 1  # every metric but quota_attainment
-
-
-def test_html_is_self_contained_with_charts(report: KpiReport) -> None:
-    html = render_html(report, program())
-    # a trend chart per metric; partner vs direct and recruitment channels as bar charts
-    assert len(_svgs(html, "trend")) == TREND_METRICS
-    assert len(_svgs(html, "bars")) == 2
-    assert "<script" not in html
-    assert "<img" not in html and "<link" not in html
-    assert not re.search(r'(src|href)="(https?:)?//', html)
-    for section in (
-        "recruitment",
-        "success",
-        "enablement",
-        "profitability",
-        "partner-vs-direct",
-        "channels",
-        "breakdowns",
-    ):
-        assert f'id="{section}"' in html
-    assert "$8,333.33" in html  # avg_deal_value
-    assert "partners (7 rows)" in html
-
-
-def test_trend_chart_plots_each_month(report: KpiReport) -> None:
-    html = render_html(report)
-    chart = next(c for c in _svgs(html, "trend") if "registered_deals: monthly" in c)
-    # 12 points with their month and value; June's window (ending 07-01) had 3 registrations
-    assert chart.count("<circle") == 12
-    assert "<title>Jun 24: 3</title>" in chart
-    assert "<title>Mar 24: 0</title>" in chart
-
-
-def test_partner_vs_direct_bars_show_both_values(report: KpiReport) -> None:
-    bars = _svgs(render_html(report), "bars")[0]
-    assert "$400.00" in bars and "$1,200.00" in bars  # CAC partner / direct
-    assert "50.0%" in bars and "66.7%" in bars  # retention partner / direct
-
-
-def test_trend_line_breaks_where_a_month_has_no_value(report: KpiReport) -> None:
-    chart = next(c for c in _svgs(render_html(report), "trend") if "acceptance_rate: monthly" in c)
-    # decisions: Jan D6 (accepted), Apr D1 accepted + D3 rejected, May D2, Jun D5; none in
-    # Feb/Mar → two lines (Jan; Apr-Jun) and four points; April is 1/2
-    assert chart.count("<polyline") == 2
-    assert chart.count("<circle") == 4
-    assert "<title>Apr 24: 50.0%</title>" in chart
-
-
-def test_every_chart_is_well_formed_svg(report: KpiReport) -> None:
-    html = render_html(report)
-    charts = _svgs(html, "trend") + _svgs(html, "bars")
-    for chart in charts:
-        ElementTree.fromstring(chart)  # raises on malformed XML
-    assert len(charts) == TREND_METRICS + 2
-
-
-def test_html_escapes_data() -> None:
-    tables = program()
-    partners = tables.partners.assign(
-        region=tables.partners["region"].replace("EMEA", "<b>R&D</b>"),
-        recruited_via=tables.partners["recruited_via"].replace("webinar", "<script>x</script>"),
-    )
-    html = render_html(program_kpis(replace(tables, partners=partners), as_of=AS_OF))
-    assert "&lt;b&gt;R&amp;D&lt;/b&gt;" in html
-    assert "<b>R&D</b>" not in html
-    assert "<script" not in html
-
-
-def test_html_renders_with_only_required_tables() -> None:
-    full = program()
-    tables = Tables(full.partners, full.deals)
-    html = render_html(program_kpis(tables, as_of=AS_OF), tables)
-    assert len(_svgs(html, "trend")) == TREND_METRICS
-    cac = next(c for c in _svgs(html, "trend") if "cac_partner: monthly" in c)
-    assert ">n/a</text>" in cac and "<circle" not in cac
-    assert "Absent (their metrics are n/a): activities, surveys, customers" in html
-
-
-def test_html_renders_an_empty_program() -> None:
-    full = program()
-    tables = Tables(full.partners.iloc[:0], full.deals.iloc[:0])
-    report = program_kpis(tables, as_of=AS_OF)
-    assert report.value("total_partners") == 0
-    assert report.value("partner_churn_rate") is None
-    html = render_html(report, tables)
-    assert "No partners in the program." in html
-    assert len(_svgs(html, "bars")) == 1  # no channel chart
-
-
 # --- CLI -----------------------------------------------------------------------------------
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    for name, frame in program().items():
-        frame.to_parquet(tmp_path / f"{name}.parquet", index=False)
+    for name, table in program().items():
+        table.to_parquet(tmp_path / f"{name}.parquet", index=False)
     return tmp_path
 
 
@@ -690,7 +391,7 @@ def test_cli_json_and_html(data_dir: Path, tmp_path: Path) -> None:
     data = json.loads(result.stdout)  # logs go to stderr: stdout is pure JSON
     assert data["families"]["success"]["registered_deals"]["value"] == 6
     assert data["quota"] is None
-    assert len(_svgs(out.read_text(encoding="utf-8"), "trend")) == TREND_METRICS
+    assert len(svgs(out.read_text(encoding="utf-8"), "trend")) == TREND_METRICS
 
 
 def test_cli_without_optional_tables(data_dir: Path) -> None:
@@ -729,6 +430,7 @@ def test_cli_period_days(data_dir: Path) -> None:
 
 # --- simulated program (smoke; `tables` and `sim_dir` come from tests/conftest.py) --------
 
+
 def test_simulated_program_is_consistent(tables: Tables) -> None:
     as_of = (tables.deals["registered_at"].max() - pd.Timedelta(days=30)).floor("D")
     report = program_kpis(tables, as_of=as_of, quota=50)
@@ -747,14 +449,14 @@ def test_simulated_program_is_consistent(tables: Tables) -> None:
         groups = report.breakdowns[dim]
         for name in ("total_partners", "new_partners", "registered_deals", "partners_exited"):
             assert groups[name].sum() == report.value(name), (dim, name)
-    assert len(_svgs(render_html(report, tables), "trend")) == TREND_METRICS
+    assert len(svgs(render_html(report, tables), "trend")) == TREND_METRICS
 
 
 def test_cli_on_a_simulated_program(sim_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "kpis.html"
     result = CliRunner().invoke(
-        app, ["kpis", "--data", str(sim_dir), "--as-of", "2026-11-01", "--json", "--html",
-              str(out)],
+        app,
+        ["kpis", "--data", str(sim_dir), "--as-of", "2026-11-01", "--json", "--html", str(out)],
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

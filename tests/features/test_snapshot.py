@@ -157,6 +157,13 @@ def test_build_snapshots_equals_build_features_per_as_of() -> None:
         pd.testing.assert_frame_equal(part, one, check_exact=True)
 
 
+def test_snapshots_are_ordered_by_as_of_once_each() -> None:
+    dates = [pd.Timestamp(d, tz="UTC") for d in ("2024-07-01", "2024-01-01", "2024-07-01")]
+    stacked = build_snapshots(tiny_tables(), dates)
+    assert stacked["as_of"].is_monotonic_increasing
+    assert list(stacked.groupby("as_of").size()) == [2, 3]  # P4 and P1 in January; + P2
+
+
 def test_no_partner_yet_gives_an_empty_frame_with_every_column() -> None:
     frame = build_features(tiny_tables(), as_of=pd.Timestamp("2020-01-01", tz="UTC"))
     assert frame.empty

@@ -29,10 +29,19 @@ def base_features(**overrides: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"partner_id": "P1", "manager_id": "M1", "as_of": AS_OF}
     for f in registry.FEATURES.values():
         out[f.name] = {"number": 0.0, "boolean": False, "category": "x"}[f.kind]
-    out.update(partner_type="VAR", region="EMEA", recruited_via="event", tenure_days=400.0,
-               churn_risk=0.1, deal_acceptance=0.6, satisfaction_avg_365d=7.5,
-               days_since_last_activity=5.0, days_since_last_manager_contact=5.0,
-               manager_contacts_365d=4.0, materials_downloaded_90d=3.0)
+    out.update(
+        partner_type="VAR",
+        region="EMEA",
+        recruited_via="event",
+        tenure_days=400.0,
+        churn_risk=0.1,
+        deal_acceptance=0.6,
+        satisfaction_avg_365d=7.5,
+        days_since_last_activity=5.0,
+        days_since_last_manager_contact=5.0,
+        manager_contacts_365d=4.0,
+        materials_downloaded_90d=3.0,
+    )
     out.update(overrides)
     return out
 
@@ -40,8 +49,10 @@ def base_features(**overrides: Any) -> dict[str, Any]:
 def random_frame(n: int, seed: int = 0, nan_share: float = 0.1) -> pd.DataFrame:
     """Random partners over every registry feature + model outputs (some values missing)."""
     rng = np.random.default_rng(seed)
-    cols: dict[str, Any] = {"partner_id": [f"P{i}" for i in range(n)],
-                            "manager_id": [f"M{i % 7}" for i in range(n)]}
+    cols: dict[str, Any] = {
+        "partner_id": [f"P{i}" for i in range(n)],
+        "manager_id": [f"M{i % 7}" for i in range(n)],
+    }
     for f in registry.FEATURES.values():
         if f.kind == "category":
             values = PARTNER_TYPES if f.name == "partner_type" else ("a", "b")
@@ -86,10 +97,17 @@ DEFAULT_TIERS = """\
         description: everyone"""
 
 
-def write_book(tmp_path: Path, *, tiers: str = DEFAULT_TIERS, incentives: str = "  []",
-               actions: str = "  []", name: str = "book.yaml") -> Path:
+def write_book(
+    tmp_path: Path,
+    *,
+    tiers: str = DEFAULT_TIERS,
+    incentives: str = "  []",
+    actions: str = "  []",
+    name: str = "book.yaml",
+) -> Path:
     """A one-file rulebook with the given (indented) YAML sections."""
     path = tmp_path / name
-    path.write_text(MINIMAL.format(tiers=tiers, incentives=incentives, actions=actions),
-                    encoding="utf-8")
+    path.write_text(
+        MINIMAL.format(tiers=tiers, incentives=incentives, actions=actions), encoding="utf-8"
+    )
     return path

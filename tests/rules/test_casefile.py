@@ -25,16 +25,21 @@ def test_default_cases_pass_and_cover_every_rule() -> None:
 
 def test_a_failing_case_says_what_differs(book_dir: Path) -> None:
     cases = book_dir / "tests.yaml"
-    cases.write_text(cases.read_text().replace(
-        "expect: {tier: Silver, incentives: [commission_standard], actions: [push_certification]}",
-        "expect: {tier: Gold, incentives: [commission_gold], actions: [push_certification]}"))
+    cases.write_text(
+        cases.read_text().replace(
+            "expect: {tier: Silver, incentives: [commission_standard], "
+            "actions: [push_certification]}",
+            "expect: {tier: Gold, incentives: [commission_gold], actions: [push_certification]}",
+        )
+    )
     report = run_cases(load_rulebook(book_dir), cases)
     (bad,) = [r for r in report.results if not r.ok]
     assert bad.id == "silver_var" and bad.line is not None
     assert bad.failures == [
         "tier: expected Gold, got Silver",
         "incentives: expected ['commission_gold'], got ['commission_standard'] "
-        "(missing ['commission_gold'], unexpected ['commission_standard'])"]
+        "(missing ['commission_gold'], unexpected ['commission_standard'])",
+    ]
     assert not report.ok
 
 
@@ -82,7 +87,8 @@ cases:
         (4, "unknown feature 'revenue_won_356d' (did you mean 'revenue_won_365d'?)"),
         (5, "unknown incentive 'nope'"),
         (5, "unknown tier 'Goldd'"),
-        (5, "unknown tier_change 'sideways' (one of promoted, demoted, unchanged, new)")]
+        (5, "unknown tier_change 'sideways' (one of promoted, demoted, unchanged, new)"),
+    ]
 
 
 def test_missing_case_file(tmp_path: Path) -> None:

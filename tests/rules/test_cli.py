@@ -21,14 +21,18 @@ def test_check_default_rulebook_passes() -> None:
     assert "ok rulebook 2025.1" in result.output and "9 actions" in result.output
 
 
-@pytest.mark.parametrize(("name", "where", "message"), [
-    ("unknown_feature.yaml", ":9 [resell/Gold]", "did you mean 'revenue_won_365d'?"),
-    ("malformed_threshold.yaml", ":10 [resell/Platinum]", "malformed threshold '1,000,000'"),
-    ("yaml_syntax.yaml", ":7", "YAML syntax error"),
-    ("shadowed_tier.yaml", ":9 [resell/Gold]", "unreachable tier 'resell/Gold'"),
-])
-def test_check_broken_rulebook_fails_with_file_and_line(name: str, where: str,
-                                                        message: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "where", "message"),
+    [
+        ("unknown_feature.yaml", ":9 [resell/Gold]", "did you mean 'revenue_won_365d'?"),
+        ("malformed_threshold.yaml", ":10 [resell/Platinum]", "malformed threshold '1,000,000'"),
+        ("yaml_syntax.yaml", ":7", "YAML syntax error"),
+        ("shadowed_tier.yaml", ":9 [resell/Gold]", "unreachable tier 'resell/Gold'"),
+    ],
+)
+def test_check_broken_rulebook_fails_with_file_and_line(
+    name: str, where: str, message: str
+) -> None:
     result = run("check", str(BROKEN_DIR / name))
     assert result.exit_code == 1
     assert f"{BROKEN_DIR / name}{where}" in result.output
@@ -56,8 +60,9 @@ def test_test_command_runs_the_cases() -> None:
 def test_test_command_fails_and_lists_uncovered(tmp_path: Path) -> None:
     shutil.copytree(DEFAULT_DIR, tmp_path / "book")
     cases = tmp_path / "book" / "tests.yaml"
-    text = cases.read_text().replace("expect: {actions: [send_enablement]}",
-                                     "expect: {actions: [invite_jbp]}")
+    text = cases.read_text().replace(
+        "expect: {actions: [send_enablement]}", "expect: {actions: [invite_jbp]}"
+    )
     cases.write_text(text)
     result = run("test", str(tmp_path / "book"))
     assert result.exit_code == 1
@@ -68,11 +73,15 @@ def test_explain_from_a_saved_frame(tmp_path: Path) -> None:
     import pandas as pd
 
     path = tmp_path / "frame.parquet"
-    row = base_features(partner_id="P42", revenue_won_365d=108_000.0, deals_won_365d=5.0,
-                        certified_staff=2.0, satisfaction_avg_365d=6.5)
+    row = base_features(
+        partner_id="P42",
+        revenue_won_365d=108_000.0,
+        deals_won_365d=5.0,
+        certified_staff=2.0,
+        satisfaction_avg_365d=6.5,
+    )
     pd.DataFrame([row]).drop(columns=["as_of"]).to_parquet(path)
-    result = run("explain", "--features", str(path), "--partner", "P42", "--as-of",
-                 "2025-06-30")
+    result = run("explain", "--features", str(path), "--partner", "P42", "--as-of", "2025-06-30")
     assert result.exit_code == 0, result.output
     assert "track resell: tier Silver" in result.output
     assert "$42,000 more revenue_won_365d" in result.output
@@ -88,13 +97,25 @@ def test_explain_unknown_partner(tmp_path: Path) -> None:
 def test_simulate_writes_movers(tmp_path: Path) -> None:
     shutil.copytree(DEFAULT_DIR, tmp_path / "cand")
     tiers = tmp_path / "cand" / "tiers.yaml"
-    tiers.write_text(tiers.read_text().replace("revenue_won_365d >= 40000",
-                                               "revenue_won_365d >= 20000"))
+    tiers.write_text(
+        tiers.read_text().replace("revenue_won_365d >= 40000", "revenue_won_365d >= 20000")
+    )
     frame = tmp_path / "frame.parquet"
     random_frame(300, seed=9).drop(columns=["as_of"]).to_parquet(frame)
     out = tmp_path / "movers.csv"
-    result = run("simulate", "--candidate", str(tmp_path / "cand"), "--features", str(frame),
-                 "--as-of", "2025-06-30", "--current", str(DEFAULT_DIR), "--out", str(out))
+    result = run(
+        "simulate",
+        "--candidate",
+        str(tmp_path / "cand"),
+        "--features",
+        str(frame),
+        "--as-of",
+        "2025-06-30",
+        "--current",
+        str(DEFAULT_DIR),
+        "--out",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     assert "Tier migration" in result.output and "Incentive cost" in result.output
     import pandas as pd
@@ -107,6 +128,22 @@ def test_simulate_writes_movers(tmp_path: Path) -> None:
 def test_simulate_rejects_a_broken_candidate(tmp_path: Path) -> None:
     frame = tmp_path / "frame.parquet"
     random_frame(5).drop(columns=["as_of"]).to_parquet(frame)
-    result = run("simulate", "--candidate", str(BROKEN_DIR / "unknown_tier.yaml"),
-                 "--features", str(frame), "--as-of", "2025-06-30")
+    result = run(
+        "simulate",
+        "--candidate",
+        str(BROKEN_DIR / "unknown_tier.yaml"),
+        "--features",
+        str(frame),
+        "--as-of",
+        "2025-06-30",
+    )
     assert result.exit_code == 1 and "unknown tier 'Goldd'" in result.output
+
+
+def test_explain_from_program_data(sim_dir: Path) -> None:
+    import pandas as pd
+
+    partner = str(pd.read_parquet(sim_dir / "partners.parquet")["partner_id"].iloc[0])
+    result = run("explain", "--data", str(sim_dir), "--partner", partner, "--as-of", "2026-11-01")
+    assert result.exit_code == 0, result.output
+    assert "rulebook 2025.1" in result.output and "incentives:" in result.output

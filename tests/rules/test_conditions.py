@@ -22,8 +22,12 @@ def bad(raw: Any, vocab: Vocabulary = VOCAB) -> list[Issue]:
 
 def test_numeric_comparison() -> None:
     leaf = ok("revenue_won_365d >= 250000")
-    assert (leaf.name, leaf.op, leaf.value, leaf.kind) == ("revenue_won_365d", ">=", 250000.0,
-                                                          "number")
+    assert (leaf.name, leaf.op, leaf.value, leaf.kind) == (
+        "revenue_won_365d",
+        ">=",
+        250000.0,
+        "number",
+    )
 
 
 @pytest.mark.parametrize("op", [">=", ">", "<=", "<", "==", "!="])

@@ -21,8 +21,13 @@ def decide(book: Rulebook, **features: object):  # type: ignore[no-untyped-def]
 
 
 def test_first_hit_wins_from_the_top(book: Rulebook) -> None:
-    d = decide(book, revenue_won_365d=500_000.0, deals_won_365d=9.0, certified_staff=5.0,
-               satisfaction_avg_365d=9.0)
+    d = decide(
+        book,
+        revenue_won_365d=500_000.0,
+        deals_won_365d=9.0,
+        certified_staff=5.0,
+        satisfaction_avg_365d=9.0,
+    )
     assert (d.track, d.tier, d.evaluated_tier) == ("resell", "Platinum", "Platinum")
     assert [c.rule_id for c in d.checks if c.section == "tier"] == ["resell/Platinum"] * 4
 
@@ -39,14 +44,25 @@ def test_track_by_partner_type(book: Rulebook) -> None:
 
 
 def test_incentives_are_collected_with_amounts(book: Rulebook) -> None:
-    d = decide(book, revenue_won_365d=200_000.0, deals_won_365d=10.0, certified_staff=3.0,
-               business_reviews_365d=1.0)
+    d = decide(
+        book,
+        revenue_won_365d=200_000.0,
+        deals_won_365d=10.0,
+        certified_staff=3.0,
+        business_reviews_365d=1.0,
+    )
     awards = {a.incentive_id: a for a in d.incentives}
-    assert set(awards) == {"commission_gold", "ten_deals_bonus", "mdf_eligibility",
-                           "priority_listing"}
+    assert set(awards) == {
+        "commission_gold",
+        "ten_deals_bonus",
+        "mdf_eligibility",
+        "priority_listing",
+    }
     assert awards["commission_gold"].amount == pytest.approx(0.15 * 200_000)
     assert (awards["ten_deals_bonus"].reward_type, awards["ten_deals_bonus"].amount) == (
-        "bonus", 5000.0)
+        "bonus",
+        5000.0,
+    )
 
 
 def test_missing_basis_costs_nothing(book: Rulebook) -> None:
@@ -56,12 +72,19 @@ def test_missing_basis_costs_nothing(book: Rulebook) -> None:
 
 
 def test_nan_fails_its_condition_and_is_reported_missing(book: Rulebook) -> None:
-    d = decide(book, revenue_won_365d=500_000.0, deals_won_365d=9.0, certified_staff=5.0,
-               satisfaction_avg_365d=float("nan"))
+    d = decide(
+        book,
+        revenue_won_365d=500_000.0,
+        deals_won_365d=9.0,
+        certified_staff=5.0,
+        satisfaction_avg_365d=float("nan"),
+    )
     assert d.tier == "Silver"
     missing = [c for c in d.checks if c.outcome == "missing" and c.section == "tier"]
     assert {(c.rule_id, c.feature) for c in missing} == {
-        ("resell/Platinum", "satisfaction_avg_365d"), ("resell/Gold", "satisfaction_avg_365d")}
+        ("resell/Platinum", "satisfaction_avg_365d"),
+        ("resell/Gold", "satisfaction_avg_365d"),
+    }
 
 
 def test_none_is_missing_too(book: Rulebook) -> None:
@@ -117,8 +140,14 @@ def test_wrong_type_column_is_an_error(book: Rulebook) -> None:
 
 
 def test_actions_carry_propensity_value_weight_and_cooldown(book: Rulebook) -> None:
-    d = decide(book, deal_acceptance=0.2, deals_registered_90d=2.0, open_pipeline=30_000.0,
-               churn_risk=0.6, revenue_won_365d=1000.0)
+    d = decide(
+        book,
+        deal_acceptance=0.2,
+        deals_registered_90d=2.0,
+        open_pipeline=30_000.0,
+        churn_risk=0.6,
+        revenue_won_365d=1000.0,
+    )
     by_id = {a.action_id: a for a in d.actions}
     assert by_id["deal_desk_help"].propensity == pytest.approx(0.8)  # inverted output
     assert by_id["deal_desk_help"].value == 30_000.0
@@ -164,10 +193,21 @@ def test_frame_long_tables_are_sorted_and_typed(book: Rulebook) -> None:
     frame = random_frame(50, seed=3)
     fd = evaluate_frame(book, frame, as_of=AS_OF)
     assert list(fd.tiers["partner_id"]) == list(frame["partner_id"])
-    assert list(fd.incentives.columns) == ["partner_id", "incentive_id", "reward_type", "amount",
-                                           "unit"]
-    assert list(fd.actions.columns) == ["partner_id", "action_id", "propensity", "value",
-                                        "weight", "cooldown_days"]
+    assert list(fd.incentives.columns) == [
+        "partner_id",
+        "incentive_id",
+        "reward_type",
+        "amount",
+        "unit",
+    ]
+    assert list(fd.actions.columns) == [
+        "partner_id",
+        "action_id",
+        "propensity",
+        "value",
+        "weight",
+        "cooldown_days",
+    ]
     eligible = fd.eligible.drop(columns="partner_id").to_numpy().sum()
     assert eligible == len(fd.actions)
     assert fd.scores.shape == (50, 1 + len(book.scorecard) + 1)
@@ -200,9 +240,17 @@ def test_empty_frame(book: Rulebook) -> None:
 def test_deal_routing_bands(book: Rulebook) -> None:
     routing = book.deal_routing
     assert [routing.route(p) for p in (0.9, 0.75, 0.5, 0.3, 0.1)] == [
-        "fast_track", "fast_track", "review", "review", "likely_reject"]
+        "fast_track",
+        "fast_track",
+        "review",
+        "review",
+        "likely_reject",
+    ]
     assert routing.routes(np.array([0.9, 0.5, 0.1])).tolist() == [
-        "fast_track", "review", "likely_reject"]
+        "fast_track",
+        "review",
+        "likely_reject",
+    ]
     assert book.max_actions_per_partner == 3
 
 
@@ -212,3 +260,19 @@ def test_scores_identical_in_both_paths_at_breakpoints(book: Rulebook) -> None:
     d = evaluate_partner(book, records(frame)[0], previous=None, as_of=AS_OF)
     s = evaluate_frame(book, frame, as_of=AS_OF).scores.iloc[0]
     assert math.isclose(d.scores["contribution"], s["contribution"], rel_tol=1e-12)
+
+
+def test_simulated_program_both_paths_agree(book: Rulebook, tables: Any) -> None:
+    from features.snapshot import build_features
+
+    frame = build_features(tables, as_of=AS_OF)
+    rng = np.random.default_rng(0)
+    frame["churn_risk"] = rng.random(len(frame))
+    frame["deal_acceptance"] = rng.random(len(frame))
+    fd = evaluate_frame(book, frame, as_of=AS_OF)
+    assert fd.tiers["tier"].nunique() >= 3
+    actions = fd.actions.groupby("partner_id")["action_id"].apply(lambda s: sorted(s.astype(str)))
+    for i, row in enumerate(records(frame)):
+        d = evaluate_partner(book, row, previous=None, as_of=AS_OF)
+        assert d.tier == fd.tiers["tier"].iloc[i]
+        assert sorted(a.action_id for a in d.actions) == actions.get(row["partner_id"], [])

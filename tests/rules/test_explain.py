@@ -18,9 +18,11 @@ def test_checks_report_actual_threshold_and_outcome(book: Rulebook) -> None:
     assert [(c.feature, c.op, c.threshold, c.actual, c.outcome) for c in silver] == [
         ("revenue_won_365d", ">=", 40000.0, 45000.0, "pass"),
         ("deals_won_365d", ">=", 2.0, 2.0, "pass"),
-        ("certified_staff", ">=", 1.0, 1.0, "pass")]
-    assert silver[0].text() == ("[pass] tier resell/Silver: revenue_won_365d >= 40000 "
-                                "(actual $45,000)")
+        ("certified_staff", ">=", 1.0, 1.0, "pass"),
+    ]
+    assert silver[0].text() == (
+        "[pass] tier resell/Silver: revenue_won_365d >= 40000 (actual $45,000)"
+    )
 
 
 def test_every_rule_section_is_explained(book: Rulebook) -> None:
@@ -32,37 +34,63 @@ def test_every_rule_section_is_explained(book: Rulebook) -> None:
 def test_category_thresholds_are_sorted_lists(book: Rulebook) -> None:
     d = decide(book)
     (check,) = [c for c in d.checks if c.rule_id == "commission_standard"]
-    assert (check.threshold, check.actual, check.outcome) == (["Registered", "Silver"],
-                                                              "Registered", "pass")
+    assert (check.threshold, check.actual, check.outcome) == (
+        ["Registered", "Silver"],
+        "Registered",
+        "pass",
+    )
 
 
 def test_gap_to_next_tier_in_units(book: Rulebook) -> None:
-    d = decide(book, revenue_won_365d=108_000.0, deals_won_365d=5.0, certified_staff=2.0,
-               satisfaction_avg_365d=6.5)
+    d = decide(
+        book,
+        revenue_won_365d=108_000.0,
+        deals_won_365d=5.0,
+        certified_staff=2.0,
+        satisfaction_avg_365d=6.5,
+    )
     assert (d.tier, d.next_tier) == ("Silver", "Gold")
-    assert [g.text for g in d.gap] == ["$42,000 more revenue_won_365d",
-                                       "1 more certified_staff",
-                                       "0.5 points more satisfaction_avg_365d"]
+    assert [g.text for g in d.gap] == [
+        "$42,000 more revenue_won_365d",
+        "1 more certified_staff",
+        "0.5 points more satisfaction_avg_365d",
+    ]
     assert [g.shortfall for g in d.gap] == [42_000.0, 1, 0.5]
 
 
 def test_gap_reports_missing_values(book: Rulebook) -> None:
-    d = decide(book, revenue_won_365d=200_000.0, deals_won_365d=6.0, certified_staff=3.0,
-               satisfaction_avg_365d=None)
+    d = decide(
+        book,
+        revenue_won_365d=200_000.0,
+        deals_won_365d=6.0,
+        certified_staff=3.0,
+        satisfaction_avg_365d=None,
+    )
     assert d.next_tier == "Gold"
     assert [g.text for g in d.gap] == ["satisfaction_avg_365d is missing"]
 
 
 def test_no_gap_at_the_top(book: Rulebook) -> None:
-    d = decide(book, revenue_won_365d=500_000.0, deals_won_365d=9.0, certified_staff=5.0,
-               satisfaction_avg_365d=9.0)
+    d = decide(
+        book,
+        revenue_won_365d=500_000.0,
+        deals_won_365d=9.0,
+        certified_staff=5.0,
+        satisfaction_avg_365d=9.0,
+    )
     assert (d.tier, d.next_tier, d.gap) == ("Platinum", None, [])
 
 
 def test_gap_from_an_overridden_tier_evaluates_the_tier_above(book: Rulebook) -> None:
     pinned = TierState(None, 0, "Silver", "pinned", None)
-    d = decide(book, pinned, revenue_won_365d=500_000.0, deals_won_365d=9.0,
-               certified_staff=5.0, satisfaction_avg_365d=9.0)
+    d = decide(
+        book,
+        pinned,
+        revenue_won_365d=500_000.0,
+        deals_won_365d=9.0,
+        certified_staff=5.0,
+        satisfaction_avg_365d=9.0,
+    )
     assert (d.tier, d.next_tier, d.gap) == ("Silver", "Gold", [])
 
 
@@ -76,9 +104,11 @@ def test_strict_count_gap_needs_one_past_the_threshold(tmp_path: Path) -> None:
     small = load_rulebook(write_book(tmp_path, tiers=tiers))
     row = base_features(certified_staff=2.0, days_since_last_activity=42.0)
     gap = evaluate_partner(small, row, previous=None, as_of=AS_OF).gap
-    assert [g.text for g in gap] == ["1 more certified_staff",
-                                     "12 days less days_since_last_activity",
-                                     "partner_type must be one of [MSP] (is VAR)"]
+    assert [g.text for g in gap] == [
+        "1 more certified_staff",
+        "12 days less days_since_last_activity",
+        "partner_type must be one of [MSP] (is VAR)",
+    ]
 
 
 def test_any_gap_lists_alternatives(tmp_path: Path) -> None:
@@ -90,8 +120,10 @@ def test_any_gap_lists_alternatives(tmp_path: Path) -> None:
         description: everyone"""
     small = load_rulebook(write_book(tmp_path, tiers=tiers))
     gap = evaluate_partner(small, base_features(), previous=None, as_of=AS_OF).gap
-    assert [(g.text, g.alternative) for g in gap] == [("$100 more revenue_won_365d", True),
-                                                      ("10 more leads_registered_365d", True)]
+    assert [(g.text, g.alternative) for g in gap] == [
+        ("$100 more revenue_won_365d", True),
+        ("10 more leads_registered_365d", True),
+    ]
 
 
 def test_gap_items_of_negation(book: Rulebook) -> None:
@@ -105,14 +137,17 @@ def test_gap_items_of_negation(book: Rulebook) -> None:
     assert [g.text for g in gap_items(cond, {"exited": None})] == ["exited is missing"]
 
 
-@pytest.mark.parametrize(("name", "amount", "text"), [
-    ("revenue_won_365d", 42_000.0, "$42,000"),
-    ("revenue_won_365d", 0.5, "$0.50"),
-    ("certified_staff", 3.0, "3"),
-    ("tenure_days", 12.0, "12 days"),
-    ("satisfaction_avg_365d", 0.25, "0.25 points"),
-    ("win_rate_365d", 0.125, "0.125"),
-])
+@pytest.mark.parametrize(
+    ("name", "amount", "text"),
+    [
+        ("revenue_won_365d", 42_000.0, "$42,000"),
+        ("revenue_won_365d", 0.5, "$0.50"),
+        ("certified_staff", 3.0, "3"),
+        ("tenure_days", 12.0, "12 days"),
+        ("satisfaction_avg_365d", 0.25, "0.25 points"),
+        ("win_rate_365d", 0.125, "0.125"),
+    ],
+)
 def test_amounts_formatted_by_registry_unit(name: str, amount: float, text: str) -> None:
     assert fmt_amount(name, amount) == text
 

@@ -22,32 +22,64 @@ BROKEN = [
     ("shape.yaml", 9, "retention_call", "missing required key 'description'"),
     ("shape.yaml", 11, "retention_call", "weight: Input should be a valid number"),
     ("shape.yaml", 12, "retention_call", "unknown key 'colldown_days'"),
-    ("unknown_feature.yaml", 9, "resell/Gold",
-     "unknown feature 'revenue_won_356d' (did you mean 'revenue_won_365d'?)"),
-    ("numeric_op_on_category.yaml", 11, "big_partner_bonus",
-     "type mismatch: '>=' needs a number, but 'partner_type' is a category"),
-    ("in_on_number.yaml", 11, "round_numbers",
-     "type mismatch: 'in' needs a category, but 'deals_won_365d' is a number"),
-    ("malformed_threshold.yaml", 10, "resell/Platinum",
-     "malformed threshold '1,000,000' for 'revenue_won_365d'"),
-    ("shadowed_tier.yaml", 9, "resell/Gold",
-     "unreachable tier 'resell/Gold': tier 'resell/Silver' comes first and matches every"),
-    ("contradictory_tier.yaml", 8, "resell/Gold",
-     "unreachable tier 'resell/Gold': its conditions can never all hold"),
+    (
+        "unknown_feature.yaml",
+        9,
+        "resell/Gold",
+        "unknown feature 'revenue_won_356d' (did you mean 'revenue_won_365d'?)",
+    ),
+    (
+        "numeric_op_on_category.yaml",
+        11,
+        "big_partner_bonus",
+        "type mismatch: '>=' needs a number, but 'partner_type' is a category",
+    ),
+    (
+        "in_on_number.yaml",
+        11,
+        "round_numbers",
+        "type mismatch: 'in' needs a category, but 'deals_won_365d' is a number",
+    ),
+    (
+        "malformed_threshold.yaml",
+        10,
+        "resell/Platinum",
+        "malformed threshold '1,000,000' for 'revenue_won_365d'",
+    ),
+    (
+        "shadowed_tier.yaml",
+        9,
+        "resell/Gold",
+        "unreachable tier 'resell/Gold': tier 'resell/Silver' comes first and matches every",
+    ),
+    (
+        "contradictory_tier.yaml",
+        8,
+        "resell/Gold",
+        "unreachable tier 'resell/Gold': its conditions can never all hold",
+    ),
     ("missing_fallback.yaml", 9, "resell/Silver", "missing fallback tier"),
     ("missing_fallback_track.yaml", 9, "resell", "missing fallback track"),
-    ("duplicate_ids.yaml", 13, "event_tickets",
-     "duplicate id 'event_tickets' (first defined at line 9)"),
-    ("unknown_model_output.yaml", 12, "retention_call",
-     "unknown model output 'churn_riks' (did you mean 'churn_risk'?)"),
+    (
+        "duplicate_ids.yaml",
+        13,
+        "event_tickets",
+        "duplicate id 'event_tickets' (first defined at line 9)",
+    ),
+    (
+        "unknown_model_output.yaml",
+        12,
+        "retention_call",
+        "unknown model output 'churn_riks' (did you mean 'churn_risk'?)",
+    ),
     ("unknown_tier.yaml", 14, "gold_commission", "unknown tier 'Goldd' (did you mean 'Gold'?)"),
 ]
 
 
 @pytest.mark.parametrize(("name", "line", "rule_id", "message"), BROKEN)
-def test_broken_rulebook_names_file_line_rule_and_message(name: str, line: int,
-                                                          rule_id: str | None,
-                                                          message: str) -> None:
+def test_broken_rulebook_names_file_line_rule_and_message(
+    name: str, line: int, rule_id: str | None, message: str
+) -> None:
     problems = problems_of(BROKEN_DIR / name)
     hits = [p for p in problems if message in p.message]
     assert hits, [p.message for p in problems]
@@ -57,7 +89,8 @@ def test_broken_rulebook_names_file_line_rule_and_message(name: str, line: int,
 
 def test_every_broken_file_is_covered_by_a_case() -> None:
     assert {p.name for p in BROKEN_DIR.glob("*.yaml")} - {b[0] for b in BROKEN} == {
-        "many_problems.yaml"}
+        "many_problems.yaml"
+    }
 
 
 def test_all_problems_are_reported_in_one_pass() -> None:
@@ -85,16 +118,23 @@ def test_default_rulebook_loads_with_version_and_hash() -> None:
 
 def test_features_needed_lists_every_name_read_but_decided_ones() -> None:
     book = load_rulebook(DEFAULT_DIR)
-    assert {"revenue_won_365d", "partner_type", "churn_risk", "deal_acceptance",
-            "customer_retention", "open_pipeline"} <= book.features_needed
+    assert {
+        "revenue_won_365d",
+        "partner_type",
+        "churn_risk",
+        "deal_acceptance",
+        "customer_retention",
+        "open_pipeline",
+    } <= book.features_needed
     assert not {"tier", "tier_change", "track"} & book.features_needed
 
 
 def test_hash_ignores_comments_and_layout_but_not_content(tmp_path: Path) -> None:
     first = load_rulebook(write_book(tmp_path, name="a.yaml"))
     text = (tmp_path / "a.yaml").read_text()
-    (tmp_path / "b.yaml").write_text("# a comment\n" + text.replace("version: \"1\"",
-                                                                    "version:   '1'"))
+    (tmp_path / "b.yaml").write_text(
+        "# a comment\n" + text.replace('version: "1"', "version:   '1'")
+    )
     (tmp_path / "c.yaml").write_text(text.replace(">= 50000", ">= 60000"))
     assert load_rulebook(tmp_path / "b.yaml").content_hash == first.content_hash
     assert load_rulebook(tmp_path / "c.yaml").content_hash != first.content_hash
@@ -102,8 +142,7 @@ def test_hash_ignores_comments_and_layout_but_not_content(tmp_path: Path) -> Non
 
 def test_directory_sections_split_across_files(tmp_path: Path) -> None:
     shutil.copytree(DEFAULT_DIR, tmp_path / "book")
-    assert load_rulebook(tmp_path / "book").content_hash == load_rulebook(
-        DEFAULT_DIR).content_hash
+    assert load_rulebook(tmp_path / "book").content_hash == load_rulebook(DEFAULT_DIR).content_hash
 
 
 def test_section_defined_twice_across_files(tmp_path: Path) -> None:
@@ -140,26 +179,31 @@ def test_tier_conditions_cannot_use_the_tier(tmp_path: Path) -> None:
 
 def test_scorecard_feature_must_be_a_known_number(tmp_path: Path) -> None:
     path = write_book(tmp_path)
-    path.write_text(path.read_text() + """scorecard:
+    path.write_text(
+        path.read_text()
+        + """scorecard:
   - id: coverage
     description: regions
     parts:
       - {feature: region, breakpoints: [[0, 0], [1, 100]]}
       - {feature: revenu_won_365d, breakpoints: [[0, 0], [1, 100]]}
       - {feature: tenure_days, breakpoints: [[5, 0], [1, 100]]}
-""")
+"""
+    )
     problems = problems_of(path)
     assert [p.line for p in problems] == [22, 23, 24]
     assert "type mismatch: 'region' is a category" in problems[0].message
     assert "did you mean 'revenue_won_365d'" in problems[1].message
     assert "breakpoints of tenure_days must have increasing values: [5.0, 1.0]" in (
-        problems[2].message)
+        problems[2].message
+    )
 
 
 def test_deal_routing_bands_must_be_ordered(tmp_path: Path) -> None:
     path = write_book(tmp_path)
-    path.write_text(path.read_text() + "settings:\n  deal_routing: {fast_track: 0.2, "
-                    "likely_reject: 0.6}\n")
+    path.write_text(
+        path.read_text() + "settings:\n  deal_routing: {fast_track: 0.2, likely_reject: 0.6}\n"
+    )
     (p,) = problems_of(path)
     assert "likely_reject (0.6) must not exceed fast_track (0.2)" in p.message
 
@@ -188,5 +232,6 @@ def test_tiers_after_an_unconditional_tier_are_unreachable(tmp_path: Path) -> No
         description: never reached
         when: revenue_won_365d >= 1"""
     problems = problems_of(write_book(tmp_path, tiers=tiers))
-    assert any("tier 'resell/Registered' comes first and has no condition" in p.message
-               for p in problems)
+    assert any(
+        "tier 'resell/Registered' comes first and has no condition" in p.message for p in problems
+    )

@@ -18,7 +18,11 @@ def decide(book: Rulebook, previous: TierState | None, **features: object):  # t
 def test_promotion_is_immediate(book: Rulebook) -> None:
     d = decide(book, TierState("Silver"), **GOLD)
     assert (d.tier, d.tier_change, d.tier_basis, d.state) == (
-        "Gold", "promoted", "rules", TierState("Gold", 0))
+        "Gold",
+        "promoted",
+        "rules",
+        TierState("Gold", 0),
+    )
 
 
 def test_demotion_waits_for_grace(book: Rulebook) -> None:
@@ -28,7 +32,10 @@ def test_demotion_waits_for_grace(book: Rulebook) -> None:
     assert first.evaluated_tier == "Registered" and first.state.missed_evaluations == 1
     second = decide(book, first.state)
     assert (second.tier, second.tier_change, second.state) == (
-        "Registered", "demoted", TierState("Registered", 0))
+        "Registered",
+        "demoted",
+        TierState("Registered", 0),
+    )
 
 
 def test_meeting_the_tier_again_resets_the_count(book: Rulebook) -> None:
@@ -49,9 +56,14 @@ def test_override_wins_until_it_expires(book: Rulebook) -> None:
     pinned = TierState("Silver", 0, "Platinum", "launch partner", AS_OF + timedelta(days=1))
     d = decide(book, pinned)
     assert (d.tier, d.tier_basis, d.tier_change, d.evaluated_tier) == (
-        "Platinum", "override", "promoted", "Registered")
-    assert d.state == TierState("Platinum", 0, "Platinum", "launch partner",
-                                AS_OF + timedelta(days=1))
+        "Platinum",
+        "override",
+        "promoted",
+        "Registered",
+    )
+    assert d.state == TierState(
+        "Platinum", 0, "Platinum", "launch partner", AS_OF + timedelta(days=1)
+    )
 
 
 def test_override_expires_at_its_date(book: Rulebook) -> None:
@@ -82,22 +94,33 @@ def test_naive_override_until_is_utc(book: Rulebook) -> None:
 
 
 def test_frame_policy_matches_partner_policy(book: Rulebook) -> None:
-    states = [None, TierState("Gold"), TierState("Gold", 1), TierState("Silver"),
-              TierState("Registered", 0, "Platinum", "pin", AS_OF + timedelta(days=3)),
-              TierState("Platinum", 0, "Platinum", "old pin", AS_OF - timedelta(days=3)),
-              TierState("Ambassador")]
+    states = [
+        None,
+        TierState("Gold"),
+        TierState("Gold", 1),
+        TierState("Silver"),
+        TierState("Registered", 0, "Platinum", "pin", AS_OF + timedelta(days=3)),
+        TierState("Platinum", 0, "Platinum", "old pin", AS_OF - timedelta(days=3)),
+        TierState("Ambassador"),
+    ]
     rows = [base_features(partner_id=f"P{i}") for i in range(len(states))]
     rows[3].update(GOLD)
-    prev = pd.DataFrame([{"partner_id": f"P{i}", **vars(s)} for i, s in enumerate(states)
-                         if s is not None])
+    prev = pd.DataFrame(
+        [{"partner_id": f"P{i}", **vars(s)} for i, s in enumerate(states) if s is not None]
+    )
     fd = evaluate_frame(book, pd.DataFrame(rows), previous=prev, as_of=AS_OF)
     for i, (row, state) in enumerate(zip(rows, states, strict=True)):
         d = evaluate_partner(book, row, previous=state, as_of=AS_OF)
         t = fd.tiers.iloc[i]
         assert (t["tier"], t["tier_change"], t["tier_basis"], t["missed_evaluations"]) == (
-            d.tier, d.tier_change, d.tier_basis, d.state.missed_evaluations)
+            d.tier,
+            d.tier_change,
+            d.tier_basis,
+            d.state.missed_evaluations,
+        )
         assert (t["override_tier"] if pd.notna(t["override_tier"]) else None) == (
-            d.state.override_tier)
+            d.state.override_tier
+        )
 
 
 def test_frame_state_feeds_the_next_evaluation(book: Rulebook) -> None:

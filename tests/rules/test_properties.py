@@ -24,15 +24,15 @@ def _interesting_numbers() -> dict[str, list[float]]:
     """Per numeric feature: every threshold the rulebook uses, just around it, and NaN."""
     out: dict[str, set[float]] = {}
     conds = [t.when for tr in BOOK.tracks for t in tr.tiers] + [
-        r.when for r in (*BOOK.incentives, *BOOK.actions)]
+        r.when for r in (*BOOK.incentives, *BOOK.actions)
+    ]
     for leaf in (lf for c in conds for lf in leaves(c)):
         if leaf.kind == "number":
             v = leaf.value
             out.setdefault(leaf.name, set()).update({v, v - 1, v + 0.5, v * 0.5})
     for comp in BOOK.scorecard:
         for part in comp.parts:
-            out.setdefault(part.feature, set()).update({*part.xs, part.xs[0] - 1,
-                                                        part.xs[-1] + 1})
+            out.setdefault(part.feature, set()).update({*part.xs, part.xs[0] - 1, part.xs[-1] + 1})
     return {k: [0.0, NAN, *sorted(v)] for k, v in out.items()}
 
 
@@ -62,11 +62,16 @@ def partner(draw: st.DrawFn, i: int) -> tuple[dict[str, Any], TierState | None]:
     if not draw(st.booleans()):
         return row, None
     override = draw(st.sampled_from([None, *tiers]))
-    until = draw(st.sampled_from([None, AS_OF - timedelta(days=1), AS_OF,
-                                  AS_OF + timedelta(days=1)]))
-    state = TierState(draw(st.sampled_from([None, *RESELL_TIERS, *REFERRAL_TIERS])),
-                      draw(st.integers(0, 3)), override, "reason" if override else None,
-                      until if override else None)
+    until = draw(
+        st.sampled_from([None, AS_OF - timedelta(days=1), AS_OF, AS_OF + timedelta(days=1)])
+    )
+    state = TierState(
+        draw(st.sampled_from([None, *RESELL_TIERS, *REFERRAL_TIERS])),
+        draw(st.integers(0, 3)),
+        override,
+        "reason" if override else None,
+        until if override else None,
+    )
     return row, state
 
 
@@ -82,8 +87,7 @@ def _same(a: float, b: float) -> bool:
 
 Rows = list[tuple[dict[str, Any], TierState | None]]
 QUICK = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-THOROUGH = settings(max_examples=300, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+THOROUGH = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @QUICK
@@ -106,10 +110,21 @@ def check_agreement(rows: Rows) -> None:
     for i, (row, state) in enumerate(rows):
         d = evaluate_partner(BOOK, row, previous=state, as_of=AS_OF)
         t = fd.tiers.iloc[i]
-        assert (t["track"], t["evaluated_tier"], t["tier"], t["tier_change"], t["tier_basis"],
-                int(t["missed_evaluations"])) == (
-            d.track, d.evaluated_tier, d.tier, d.tier_change, d.tier_basis,
-            d.state.missed_evaluations)
+        assert (
+            t["track"],
+            t["evaluated_tier"],
+            t["tier"],
+            t["tier_change"],
+            t["tier_basis"],
+            int(t["missed_evaluations"]),
+        ) == (
+            d.track,
+            d.evaluated_tier,
+            d.tier,
+            d.tier_change,
+            d.tier_basis,
+            d.state.missed_evaluations,
+        )
         incs = fd.incentives[fd.incentives["partner_id"] == row["partner_id"]]
         assert incs["incentive_id"].astype(str).tolist() == [a.incentive_id for a in d.incentives]
         assert all(_same(x, a.amount) for x, a in zip(incs["amount"], d.incentives, strict=True))

@@ -14,8 +14,9 @@ def candidate(tmp_path_factory: pytest.TempPathFactory) -> Rulebook:
     path = tmp_path_factory.mktemp("cand") / "book"
     shutil.copytree(DEFAULT_DIR, path)
     tiers = path / "tiers.yaml"
-    tiers.write_text(tiers.read_text().replace("revenue_won_365d >= 150000",
-                                               "revenue_won_365d >= 100000"))
+    tiers.write_text(
+        tiers.read_text().replace("revenue_won_365d >= 150000", "revenue_won_365d >= 100000")
+    )
     return load_rulebook(path)
 
 
@@ -24,10 +25,14 @@ def frame():  # type: ignore[no-untyped-def]
 
     gold_now = dict(revenue_won_365d=200_000.0, deals_won_365d=6.0, certified_staff=3.0)
     gold_later = dict(revenue_won_365d=120_000.0, deals_won_365d=6.0, certified_staff=3.0)
-    return pd.DataFrame([base_features(partner_id="A", **gold_now),
-                         base_features(partner_id="B", **gold_later),
-                         base_features(partner_id="C"),
-                         base_features(partner_id="D", partner_type="referral")])
+    return pd.DataFrame(
+        [
+            base_features(partner_id="A", **gold_now),
+            base_features(partner_id="B", **gold_later),
+            base_features(partner_id="C"),
+            base_features(partner_id="D", partner_type="referral"),
+        ]
+    )
 
 
 def test_identical_rulebooks_move_nobody(book: Rulebook) -> None:
@@ -37,12 +42,18 @@ def test_identical_rulebooks_move_nobody(book: Rulebook) -> None:
     assert int(report.migration.to_numpy().trace()) == 200
 
 
-def test_lower_gold_threshold_promotes_and_costs_more(book: Rulebook,
-                                                      candidate: Rulebook) -> None:
+def test_lower_gold_threshold_promotes_and_costs_more(book: Rulebook, candidate: Rulebook) -> None:
     report = simulate_change(book, candidate, frame(), as_of=AS_OF)
-    assert report.movers.to_dict("records") == [{
-        "partner_id": "B", "track_current": "resell", "tier_current": "Silver",
-        "track_candidate": "resell", "tier_candidate": "Gold", "direction": "up"}]
+    assert report.movers.to_dict("records") == [
+        {
+            "partner_id": "B",
+            "track_current": "resell",
+            "tier_current": "Silver",
+            "track_candidate": "resell",
+            "tier_candidate": "Gold",
+            "direction": "up",
+        }
+    ]
     assert report.migration.loc["resell/Silver", "resell/Gold"] == 1
     assert report.migration.loc["resell/Gold", "resell/Gold"] == 1
     cost = report.cost.set_index("incentive_id")

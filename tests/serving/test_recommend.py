@@ -71,8 +71,9 @@ def history_of(history: pd.DataFrame, pid: str) -> dict[str, datetime]:
 
 
 def state_of(previous: pd.DataFrame, pid: str) -> TierState:
-    r = previous.set_index("partner_id").loc[pid]
-    return TierState(r["tier"], int(r["missed_evaluations"]))
+    tiers = dict(zip(previous["partner_id"], previous["tier"], strict=True))
+    missed = dict(zip(previous["partner_id"], previous["missed_evaluations"], strict=True))
+    return TierState(str(tiers[pid]), int(missed[pid]))
 
 
 def test_one_and_frame_agree_on_every_simulated_partner(

@@ -427,3 +427,46 @@ class _Who:
     role: str
     manager_id: str | None
     name: str
+
+
+class _StubScorer:
+    """Churn/deal 'model': a fixed function of days since the last activity (no MLflow)."""
+
+    version = "stub"
+
+    def encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        days = pd.to_numeric(frame["days_since_last_activity"]).fillna(365.0)
+        return days.to_numpy(dtype=np.float64)[:, None]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.clip(x[:, 0] / 120.0, 0.01, 0.99)
+
+
+def test_the_real_recommend_frame_plugs_into_the_job(tmp_path: Path, program: Path) -> None:
+    from rules import load_rulebook
+    from serving.recommend import Models, recommend_frame
+
+    rulebook = load_rulebook()
+    models = Models(churn=_StubScorer(), deal=_StubScorer())  # type: ignore[arg-type]
+
+    def recommend(frame: pd.DataFrame, **kw: Any) -> Any:
+        return recommend_frame(frame, rulebook=rulebook, models=models, **kw)
+
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}")
+    first = run_week(settings, data_dir=program, week=WEEK, recommender=recommend)
+    second = run_week(settings, data_dir=program, week="2026-W49", recommender=recommend)
+    assert first.summary["actions_planned"] > 0
+    assert second.summary["partners_scored"] >= first.summary["partners_scored"]
+    engine = get_engine(settings.db_url)
+    with session_scope(engine) as s:
+        tiers = set(s.scalars(select(TierDecision.tier)))
+        reasons = s.scalars(select(PlanAction.reasons).limit(1)).one()
+        seen = set(s.scalars(select(TierDecision.partner_id).where(TierDecision.week == WEEK)))
+        later = s.execute(
+            select(TierDecision.partner_id, TierDecision.change).where(
+                TierDecision.week == "2026-W49"
+            )
+        ).all()
+    assert tiers <= set(rulebook.tier_names)
+    assert any("priority" in r for r in reasons)
+    assert seen and all(change != "new" for pid, change in later if pid in seen)

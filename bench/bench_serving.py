@@ -1,0 +1,269 @@
+"""Serving speed (issue 6): in-process recommend_one, HTTP POST /v1/score, vs `mlflow models serve`.
+
+    .venv/bin/python bench/bench_serving.py [--data DIR] [--seconds 10] [--workers 2]
+
+Without --data it simulates a small program and trains both models into
+/tmp/tierwise-bench-serving (once; reused by later runs). Prints medians, req/s and p99.
+HTTP load: `wrk` when installed (apt-get install wrk), else a Python keep-alive generator;
+8 concurrent connections; server and load generator share this machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DEFAULT_DIR = Path("/tmp/tierwise-bench-serving")
+KEY = "bench-key"
+CONNECTIONS = 8
+
+
+def prepare(data: Path) -> None:
+    """A small simulated program with both champions registered (skipped when present)."""
+    if (data / "mlflow.db").exists():
+        return
+    from features.simulate import simulate, write_simulation
+    from tierwise.settings import Settings
+    from training.train import train_all
+
+    print(f"preparing {data}: simulate 500 partners, train both models …", flush=True)
+    sim = simulate(partners=500, years=2.0, seed=7, end=datetime(2026, 11, 23, tzinfo=UTC))
+    write_simulation(sim, data)
+    train_all(data, settings=Settings(data_dir=data), make_plots=False)
+
+
+def one_partner(data: Path) -> tuple[dict[str, Any], datetime, str]:
+    from features import registry
+    from features.io import load_tables
+    from features.snapshot import build_features
+    from serving.snapshots import clean_value, data_end
+
+    tables = load_tables(data)
+    as_of = data_end(tables)
+    frame = build_features(tables, as_of=as_of)
+    row = frame.iloc[len(frame) // 2]
+    features = {n: clean_value(row[n]) for n in registry.FEATURES}
+    return features, as_of, str(row["partner_id"])
+
+
+def bench_in_process(data: Path, features: dict[str, Any], as_of: datetime,
+                     pid: str) -> float:
+    from serving.recommend import recommend_one
+    from serving.state import load_from_settings
+    from tierwise.settings import Settings
+
+    loaded = load_from_settings(Settings(data_dir=data))
+
+    def run() -> None:
+        recommend_one(features, rulebook=loaded.rulebook, models=loaded.models, as_of=as_of,
+                      partner_id=pid)
+
+    for _ in range(200):
+        run()
+    runs = []
+    for _ in range(7):
+        n = 2000
+        start = time.perf_counter()
+        for _ in range(n):
+            run()
+        runs.append((time.perf_counter() - start) / n * 1e6)
+    return statistics.median(runs)
+
+
+# --- HTTP ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} not ready after {timeout} s")
+
+
+def start(cmd: list[str], env: dict[str, str], ready: str, log: Path) -> subprocess.Popen[bytes]:
+    out = log.open("wb")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(ready, proc)
+    except RuntimeError:
+        proc.kill()
+        print(log.read_text()[-3000:])
+        raise
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def load(url: str, body: bytes, headers: dict[str, str], seconds: float) -> dict[str, float]:
+    if shutil.which("wrk"):
+        return load_wrk(url, body, headers, seconds)
+    return asyncio.run(load_python(url, body, headers, seconds))
+
+
+def load_wrk(url: str, body: bytes, headers: dict[str, str], seconds: float) -> dict[str, float]:
+    lua = "wrk.method = 'POST'\n" + f"wrk.body = {json.dumps(body.decode())}\n" + "".join(
+        f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in headers.items())
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(lua)
+    out = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:.0f}s", "--latency",
+                          "-s", f.name, url], capture_output=True, text=True, check=True).stdout
+    Path(f.name).unlink()
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"{non2xx.group(1)} failed requests:\n{out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+    return {"rps": rps, "p50_ms": float(p50.group(1)) * scale[p50.group(2)],  # type: ignore
+            "p99_ms": float(p99.group(1)) * scale[p99.group(2)], "tool": 0.0}  # type: ignore
+
+
+async def load_python(url: str, body: bytes, headers: dict[str, str],
+                      seconds: float) -> dict[str, float]:
+    """Keep-alive HTTP/1.1 load from raw sockets: pre-built request, Content-Length framing."""
+    host, port_path = url.split("//", 1)[1].split(":", 1)
+    port, path = port_path.split("/", 1)
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    request = (f"POST /{path} HTTP/1.1\r\nHost: {host}\r\n{head}"
+               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    latencies: list[float] = []
+    end = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        while time.perf_counter() < end:
+            t = time.perf_counter()
+            writer.write(request)
+            header = await reader.readuntil(b"\r\n\r\n")
+            if not header.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(header.decode())
+            length = int(re.search(rb"content-length: (\d+)", header.lower()).group(1))  # type: ignore
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - t)
+        writer.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
+    took = time.perf_counter() - start
+    latencies.sort()
+    return {"rps": len(latencies) / took, "p50_ms": latencies[len(latencies) // 2] * 1e3,
+            "p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3, "tool": 1.0}
+
+
+def bench_tierwise(data: Path, body: dict[str, Any], seconds: float, workers: int,
+                   logs: Path) -> dict[str, float]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TIERWISE_", "MLFLOW_T"))}
+    from serving.auth import hash_key
+
+    env.update({"TIERWISE_API_KEYS": json.dumps([{"key_sha256": hash_key(KEY), "role": "scorer"}]),
+                "TIERWISE_RELOAD_INTERVAL_S": "0"})
+    cmd = [sys.executable, "-c", "from tierwise.cli import app; app()", "serve", "--data",
+           str(data), "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+    proc = start(cmd, env, f"http://127.0.0.1:{port}/readyz", logs / f"tierwise-{workers}.log")
+    try:
+        url = f"http://127.0.0.1:{port}/v1/score"
+        payload = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json", "X-API-Key": KEY}
+        load(url, payload, headers, 2)  # warm-up
+        return load(url, payload, headers, seconds)
+    finally:
+        stop(proc)
+
+
+def bench_mlflow(data: Path, features: dict[str, Any], seconds: float,
+                 logs: Path) -> dict[str, float]:
+    from tierwise.settings import Settings
+
+    port = free_port()
+    uri = Settings(data_dir=data).mlflow_tracking_uri
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri}
+    mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
+    cmd = [mlflow_bin, "models", "serve", "-m", "models:/tierwise-churn@champion",
+           "--env-manager", "local", "-p", str(port), "-h", "127.0.0.1"]
+    proc = start(cmd, env, f"http://127.0.0.1:{port}/ping", logs / "mlflow.log")
+    try:
+        url = f"http://127.0.0.1:{port}/invocations"
+        payload = json.dumps({"dataframe_records": [features]}).encode()
+        headers = {"Content-Type": "application/json"}
+        load(url, payload, headers, 2)
+        return load(url, payload, headers, seconds)
+    finally:
+        stop(proc)
+
+
+def main() -> None:
+    warnings.simplefilter("ignore")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    prepare(args.data)
+    features, as_of, pid = one_partner(args.data)
+    body = {"partner_id": pid, "as_of": as_of.isoformat(), "features": features}
+    logs = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+
+    micros = bench_in_process(args.data, features, as_of, pid)
+    print(f"in-process recommend_one (rules + 2 models + arbitration): "
+          f"median {micros:.0f} µs per partner (target < 200 µs)", flush=True)
+    results = {}
+    for workers in args.workers:
+        r = bench_tierwise(args.data, body, args.seconds, workers, logs)
+        results[workers] = r
+        print(f"tierwise POST /v1/score, {workers} worker(s), {CONNECTIONS} connections: "
+              f"{r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms "
+              f"({'python' if r['tool'] else 'wrk'} load generator)", flush=True)
+    best = max(results.values(), key=lambda r: r["rps"])
+    ml = bench_mlflow(args.data, features, args.seconds, logs)
+    print(f"mlflow models serve (churn model only), {CONNECTIONS} connections: "
+          f"{ml['rps']:,.0f} req/s, p50 {ml['p50_ms']:.2f} ms, p99 {ml['p99_ms']:.2f} ms")
+    print(f"throughput ratio tierwise/mlflow: {best['rps'] / ml['rps']:.1f}x (aim >= 10x); "
+          f"targets: >= 2,000 req/s and p99 < 10 ms")
+    print(f"reproduce: .venv/bin/python bench/bench_serving.py --data {args.data} "
+          f"--seconds {args.seconds:g}  (server logs in {logs})")
+
+
+if __name__ == "__main__":
+    main()
