@@ -34,8 +34,11 @@ def times(ns: np.ndarray) -> pd.Series:
     return pd.Series(np.asarray(ns, dtype=np.int64).view("M8[ns]")).dt.tz_localize("UTC")
 
 
-def labels(values: tuple[str, ...], idx: np.ndarray) -> pd.Series:
-    return pd.Series(np.asarray(values, dtype=object)[idx], dtype="str")
+def labels(values: tuple[str, ...] | pd.Series, idx: np.ndarray) -> pd.Series:
+    """values[idx] as a str Series; idx -1 = missing (fast: one take on a str Index)."""
+    taken = pd.Index(list(values) if isinstance(values, tuple) else values, dtype="str").take(
+        idx, allow_fill=True, fill_value=None)
+    return pd.Series(taken, dtype="str")
 
 
 def partners_frame(
@@ -48,7 +51,7 @@ def partners_frame(
             "name": pd.Series(prof.names, dtype="str"),
             "partner_type": labels(PARTNER_TYPES, prof.type_idx),
             "region": labels(REGIONS, prof.region_idx),
-            "manager_id": pd.Series(managers[prof.manager_idx], dtype="str"),
+            "manager_id": labels(tuple(managers), prof.manager_idx),
             "joined_at": times(prof.joined_ns),
             "onboarded_at": times(onboarded_ns),
             "exited_at": times(exited_ns),
@@ -112,10 +115,10 @@ def activities_frame(
     partner = np.concatenate([events.partner[keep], events.partner[events.pass_of], early])
     at = np.concatenate([when[keep], pass_at, early_at])
     kind = np.concatenate([events.kind[keep], np.full(pass_at.size + early.size, len(KINDS))])
-    order = np.lexsort((partner, at))
+    order = np.argsort(at, kind="stable")
     return pd.DataFrame(
         {
-            "partner_id": pd.Series(partner_ids.to_numpy()[partner[order]], dtype="str"),
+            "partner_id": labels(partner_ids, partner[order]),
             "occurred_at": times(at[order]),
             "kind": labels(kinds, kind[order]),
         }
@@ -130,12 +133,10 @@ def surveys_frame(
         + events.survey_week * WEEK_NS
         + (rng.random(events.survey_week.size) * WEEK_NS).astype(np.int64)
     )
-    order = np.lexsort((events.survey_partner, at))
+    order = np.argsort(at, kind="stable")
     return pd.DataFrame(
         {
-            "partner_id": pd.Series(
-                partner_ids.to_numpy()[events.survey_partner[order]], dtype="str"
-            ),
+            "partner_id": labels(partner_ids, events.survey_partner[order]),
             "answered_at": times(at[order]),
             "score": events.survey_score[order].astype(np.float64),
         }
@@ -144,8 +145,7 @@ def surveys_frame(
 
 def _partner_or_none(partner_ids: pd.Series, owner: np.ndarray) -> pd.Series:
     """Partner id of each owner; missing for direct (owner -1)."""
-    values = partner_ids.to_numpy(dtype=object)[np.maximum(owner, 0)]
-    return pd.Series(np.where(owner < 0, None, values), dtype="str")
+    return labels(partner_ids, np.where(owner < 0, -1, owner))
 
 
 def customers_frame(customers: Customers, partner_ids: pd.Series, width: int) -> pd.DataFrame:
