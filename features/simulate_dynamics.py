@@ -114,19 +114,28 @@ class Week:
 
 @dataclass(frozen=True)
 class Prepared:
-    """Rates of a Latent arranged for `step` (computed once per Latent)."""
+    """Rates of a Latent arranged for `step` (computed once per Latent); index 0 of the first
+    axis = before onboarding, 1 = onboarded."""
 
-    onboarded: np.ndarray  # (n, K) base rates once onboarded
-    early: np.ndarray  # (n, K) base rates before onboarding
-    level_onboarded: np.ndarray  # (n, 3) summed per sensitivity level
-    level_early: np.ndarray
+    level_rates: np.ndarray  # (2, n, 3) base rates summed per sensitivity level
+    within: np.ndarray  # (2, n, K) cumulative share of each kind within its level
+
+
+LEVEL_BOUNDS = [(int(np.argmax(LEVEL == lv)), int((LEVEL == lv).sum()))
+                for lv in range(len(SENSITIVITY))]  # (first kind, number of kinds) per level
 
 
 def prepare(latent: Latent) -> Prepared:
-    early = latent.rates * PRE_ONBOARD
+    rates = np.stack([latent.rates * PRE_ONBOARD, latent.rates])  # (2, n, K)
     levels = np.eye(len(SENSITIVITY))[LEVEL]  # (K, 3)
-    return Prepared(onboarded=latent.rates, early=early, level_onboarded=latent.rates @ levels,
-                    level_early=early @ levels)
+    level_rates = rates @ levels
+    per_kind_level = level_rates[:, :, LEVEL]
+    within = np.zeros_like(rates)
+    for first, count in LEVEL_BOUNDS:
+        block = slice(first, first + count)
+        within[:, :, block] = np.cumsum(rates[:, :, block], axis=2) / np.maximum(
+            per_kind_level[:, :, block], 1e-300)
+    return Prepared(level_rates=level_rates, within=within)
 
 
 def level_multiplier(engagement: np.ndarray) -> np.ndarray:
@@ -153,17 +162,28 @@ def weekly_hazard(state: State, latent: Latent, onboarded: np.ndarray) -> np.nda
 def draw_events(state: State, prep: Prepared, active: np.ndarray, onboarded: np.ndarray,
                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(row, kind) of every event this week: Poisson counts of each kind, drawn as one Poisson
-    total per row split among the kinds by their rates (the same distribution)."""
-    mult = level_multiplier(state.engagement)
-    level_rates = np.where(onboarded[:, None], prep.level_onboarded, prep.level_early)
-    total = (mult * level_rates) @ np.ones(len(SENSITIVITY)) * active
+    total per row, split by level, then by kind within the level (the same distribution)."""
+    stage = onboarded.astype(np.int64)
+    lam = level_multiplier(state.engagement) * prep.level_rates[stage, np.arange(stage.size)]
+    lam *= active[:, None]
+    total = lam @ np.ones(len(SENSITIVITY))
     size = rng.poisson(total)
     hit = np.nonzero(size)[0]
     rows = np.repeat(hit, size[hit])
-    base = np.where(onboarded[rows, None], prep.onboarded[rows], prep.early[rows])
-    cum = np.cumsum(base * mult[rows][:, LEVEL], axis=1)
-    u = rng.random(rows.size) * total[rows]
-    kinds = np.minimum((u[:, None] >= cum).sum(axis=1), len(KINDS) - 1)
+    u = rng.random((rows.size, 2))
+    lam_rows = lam[rows]
+    pick = u[:, 0] * total[rows]
+    first_two = lam_rows[:, 0] + lam_rows[:, 1]
+    level = (pick >= lam_rows[:, 0]).astype(np.int64) + (pick >= first_two)
+    kinds = np.empty(rows.size, dtype=np.int64)
+    for lv, (first, count) in enumerate(LEVEL_BOUNDS):
+        at = np.nonzero(level == lv)[0]
+        if count == 1:
+            kinds[at] = first
+            continue
+        r = rows[at]
+        cum = prep.within[stage[r], r, first:first + count - 1]
+        kinds[at] = first + (u[at, 1][:, None] >= cum).sum(axis=1)
     return rows, kinds
 
 
