@@ -218,7 +218,9 @@ def bench_mlflow(data: Path, features: dict[str, Any], seconds: float,
 
     port = free_port()
     uri = Settings(data_dir=data).mlflow_tracking_uri
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri}
+    bin_dir = str(Path(sys.executable).parent)  # mlflow starts `uvicorn` from PATH
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri,
+           "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
     mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
     cmd = [mlflow_bin, "models", "serve", "-m", "models:/tierwise-churn@champion",
            "--env-manager", "local", "-p", str(port), "-h", "127.0.0.1"]

@@ -60,15 +60,15 @@ def main() -> None:
             cmd.append("--truth")
         done = subprocess.run(cmd, check=True, capture_output=True, text=True)
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    seconds = [float(r["seconds"]) for r in results]  # type: ignore[arg-type]
+    seconds = [float(r["seconds"]) for r in results]
     print(f"simulate: {args.partners:,} partners x {args.years:g} years, seed {args.seed}")
     print(f"  wall time  median {statistics.median(seconds):.1f} s "
           f"(runs: {', '.join(f'{s:.1f}' for s in seconds)})")
-    print(f"  peak RSS   median {statistics.median(float(r['peak_mb']) for r in results):,.0f} MB")  # type: ignore[arg-type]
-    for name, rows in results[0]["rows"].items():  # type: ignore[union-attr]
+    print(f"  peak RSS   median {statistics.median(float(r['peak_mb']) for r in results):,.0f} MB")
+    for name, rows in results[0]["rows"].items():
         print(f"  {name:<11} {rows:>12,} rows")
     if args.truth:
-        t = [float(r["truth_seconds"]) for r in results]  # type: ignore[arg-type]
+        t = [float(r["truth_seconds"]) for r in results]
         print(f"  churn truth (90 d, 256 paths) for {results[0]['truth_partners']:,} partners: "
               f"median {statistics.median(t):.1f} s")
     print(f"reproduce: .venv/bin/python bench/bench_simulate.py --partners {args.partners} "

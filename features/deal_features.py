@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from features import registry
-from features.history import DealStreams, PartnerHistory, codes_of, index_deals, index_history
+from features.history import DealStreams, codes_of, index_deals, index_history
 from features.registry import Feature
 from features.snapshot import features_at
 from features.tables import Tables
-from features.windows import NAT, EventIndex, IntArray, Probe, ratio, to_ns
+from features.windows import NAT, EventIndex, IntArray, Probe, entity_order, ratio, to_ns
 
 DEAL_FEATURES: list[Feature] = [
     Feature("amount", "number", "USD", "deals", "Registered deal amount"),
@@ -78,34 +78,19 @@ def deal_feature_names() -> list[str]:
 def build_deal_features(tables: Tables, deals: pd.DataFrame) -> pd.DataFrame:
     """Deal attributes + partner features as of each deal's registered_at (same index as deals)."""
     history = index_history(tables)
-    codes = history.codes(deals["partner_id"])
+    customers = index_customers(tables.deals, history.deals.entity)
+    if deals is tables.deals:  # scoring the history itself: reuse its codes
+        partner, customer = history.deals.entity, customers.deal_customer
+    else:
+        partner, customer = history.codes(deals["partner_id"]), customers.codes(deals)
     times = to_ns(deals["registered_at"])
-    partner = _partner_frame(history, codes, times, tables.present())
-    customers = index_customers(tables.deals, history.codes(tables.deals["partner_id"]))
-    average = partner["avg_deal_value_365d"].to_numpy()
-    own = deal_columns(deals, codes, customers, history.deals, average, times)
-    partner.insert(0, "deal_id", deals["deal_id"].astype("str").to_numpy())
-    columns = [*DEAL_KEY_COLUMNS, *deal_feature_names(), *registry.FEATURES]
-    frame = pd.concat([partner, own], axis=1)[columns]
+    frame = features_at(history, np.where(times == NAT, -1, partner), times, tables.present())
+    average = frame["avg_deal_value_365d"].to_numpy()
+    own = deal_columns(deals, partner, customer, customers, history.deals, average, times)
+    frame.insert(0, "deal_id", deals["deal_id"].astype("str").reset_index(drop=True))
+    for i, name in enumerate(deal_feature_names(), start=len(DEAL_KEY_COLUMNS)):
+        frame.insert(i, name, own[name])
     frame.index = deals.index
-    return frame
-
-
-def _partner_frame(
-    history: PartnerHistory, codes: IntArray, times: IntArray, present: set[str]
-) -> pd.DataFrame:
-    """Registry features per deal; rows without a known partner get NaN / False."""
-    valid = (codes >= 0) & (times != NAT)
-    frame = features_at(history, codes[valid], times[valid], present)
-    if valid.all():
-        return frame
-    frame.index = np.flatnonzero(valid)
-    frame = frame.reindex(pd.RangeIndex(len(codes)))
-    frame["as_of"] = pd.DatetimeIndex(times.view("datetime64[ns]"), tz="UTC")
-    for name in registry.names("boolean"):
-        frame[name] = frame[name].fillna(False).astype(bool)
-    for name in ("partner_id", "manager_id", *registry.names("category")):
-        frame[name] = frame[name].astype("str")
     return frame
 
 
@@ -115,81 +100,90 @@ class CustomerHistory:
 
     customers: pd.Index  # customer ids in the history; code = position
     pairs: pd.Index  # partner code * len(customers) + customer code, for partner deals
+    deal_customer: IntArray  # customer code of each history deal
     direct: DealStreams  # direct deals (no partner), by customer
     channel: DealStreams  # partner deals, by customer
     pair: DealStreams  # partner deals, by pair
 
-    def customer_codes(self, customer_ids: pd.Series) -> IntArray:
-        return codes_of(customer_ids, self.customers)
+    def codes(self, deals: pd.DataFrame) -> IntArray:
+        """Customer code of each deal; -1 for customers without history."""
+        return codes_of(deals["customer_id"], self.customers)
 
     def pair_codes(self, partner: IntArray, customer: IntArray) -> IntArray:
-        keys = partner * len(self.customers) + customer
-        found = np.asarray(self.pairs.get_indexer(keys), dtype=np.int64)
-        return np.where((partner >= 0) & (customer >= 0), found, -1)
+        known = (partner >= 0) & (customer >= 0)
+        keys = np.where(known, partner * len(self.customers) + customer, -1)
+        found = self.pairs.get_indexer(pd.Index(keys))
+        return np.where(known, np.asarray(found, dtype=np.int64), -1)
 
 
 def index_customers(deals: pd.DataFrame, partner: IntArray) -> CustomerHistory:
     """Index the deal history by customer and by (partner, customer)."""
-    customers = pd.Index(deals["customer_id"].astype("str").dropna().unique())
-    customer = codes_of(deals["customer_id"], customers)
-    is_direct = deals["partner_id"].isna().to_numpy()
-    keys = np.where((partner >= 0) & (customer >= 0), partner * len(customers) + customer, -1)
-    pairs = pd.Index(np.unique(keys[keys >= 0]))
+    codes, uniques = pd.factorize(deals["customer_id"].astype("str"))
+    customer = np.asarray(codes, dtype=np.int64)
+    customers = pd.Index(uniques)
+    known = (partner >= 0) & (customer >= 0)
+    pair = np.full(len(deals), -1, dtype=np.int64)
+    pair_codes, pair_keys = pd.factorize(partner[known] * len(customers) + customer[known])
+    pair[known] = pair_codes
     n = len(customers)
     return CustomerHistory(
         customers=customers,
-        pairs=pairs,
-        direct=index_deals(deals, np.where(is_direct, customer, -1), n),
+        pairs=pd.Index(pair_keys),
+        deal_customer=customer,
+        direct=index_deals(deals, np.where(deals["partner_id"].isna(), customer, -1), n),
         channel=index_deals(deals, np.where(partner >= 0, customer, -1), n),
-        pair=index_deals(deals, np.asarray(pairs.get_indexer(keys), np.int64), len(pairs)),
+        pair=index_deals(deals, pair, len(pair_keys)),
     )
 
 
-def _probe(index: EventIndex, code: IntArray, t: IntArray) -> Probe:
-    """A probe for codes that may be -1 (answers for those are discarded by the caller)."""
-    return index.probe(np.where(code >= 0, code, 0), t)
+class _Keyed:
+    """Queries keyed by one code array (-1 = unknown), sorted once for every stream asked."""
 
+    def __init__(self, code: IntArray, t: IntArray) -> None:
+        self.known = code >= 0
+        self.safe = np.where(self.known, code, 0)
+        self.t = t
+        self.order = entity_order(self.safe)
 
-def _in_flight(streams: DealStreams, code: IntArray, t: IntArray) -> np.ndarray:
-    """Registrations before t not yet closed or rejected before t; 0 where code < 0."""
-    open_ = _probe(streams.registered, code, t).count() - _probe(streams.ended, code, t).count()
-    return np.where(code >= 0, open_, 0.0)
+    def probe(self, index: EventIndex) -> Probe:
+        return index.probe(self.safe, self.t, self.order)
 
+    def in_flight(self, streams: DealStreams) -> np.ndarray:
+        """Registrations before t not yet closed or rejected before t; 0 when unknown."""
+        open_ = self.probe(streams.registered).count() - self.probe(streams.ended).count()
+        return np.where(self.known, open_, 0.0)
 
-def _where_known(code: IntArray, values: np.ndarray) -> np.ndarray:
-    return np.where(code >= 0, values, np.nan)
+    def or_missing(self, values: np.ndarray) -> np.ndarray:
+        return np.where(self.known, values, np.nan)
 
 
 def deal_columns(
     deals: pd.DataFrame,
     partner: IntArray,
+    customer: IntArray,
     customers: CustomerHistory,
     partner_history: DealStreams,
     partner_avg_amount: np.ndarray,
     t: IntArray,
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray | pd.Series]:
     """The deal's own attributes (DEAL_FEATURES), from facts known before registered_at."""
     amount = deals["amount"].to_numpy(dtype=np.float64, na_value=np.nan)
-    customer = customers.customer_codes(deals["customer_id"])
-    pair = customers.pair_codes(partner, customer)
-    won = sum(
-        _probe(s.closed, customer, t).total("won") for s in (customers.direct, customers.channel)
-    )
-    conflict = _in_flight(customers.channel, customer, t) - _in_flight(customers.pair, pair, t)
-    earlier_here = np.where(pair >= 0, _probe(customers.pair.registered, pair, t).count(), 0.0)
-    return pd.DataFrame(
-        {
-            "amount": amount,
-            "log_amount": np.log1p(amount),
-            "product": deals["product"].astype("str").to_numpy(),
-            "deal_kind": deals["deal_kind"].astype("str").to_numpy(),
-            "customer_has_open_direct_deal": _in_flight(customers.direct, customer, t) > 0,
-            "customer_is_existing": (customer >= 0) & (np.asarray(won) > 0),
-            "customer_open_partner_deals": conflict,
-            "partner_customer_deals": _where_known(partner, earlier_here),
-            "partner_deals_in_flight": _where_known(
-                partner, _in_flight(partner_history, partner, t)
-            ),
-            "amount_vs_partner_avg": _where_known(partner, ratio(amount, partner_avg_amount)),
-        }
-    )
+    by_customer = _Keyed(customer, t)
+    by_pair = _Keyed(customers.pair_codes(partner, customer), t)
+    by_partner = _Keyed(partner, t)
+    won = by_customer.probe(customers.direct.closed).total("won")
+    won += by_customer.probe(customers.channel.closed).total("won")
+    in_flight_here = by_pair.in_flight(customers.pair)
+    earlier_here = np.where(by_pair.known, by_pair.probe(customers.pair.registered).count(), 0.0)
+    return {
+        "amount": amount,
+        "log_amount": np.log1p(amount),
+        "product": deals["product"].astype("str").reset_index(drop=True),
+        "deal_kind": deals["deal_kind"].astype("str").reset_index(drop=True),
+        "customer_has_open_direct_deal": by_customer.in_flight(customers.direct) > 0,
+        "customer_is_existing": by_customer.known & (won > 0),
+        "customer_open_partner_deals": by_customer.in_flight(customers.channel) - in_flight_here,
+        "partner_customer_deals": by_partner.or_missing(earlier_here),
+        "partner_deals_in_flight": by_partner.or_missing(by_partner.in_flight(partner_history)),
+        "amount_vs_partner_avg": by_partner.or_missing(ratio(amount, partner_avg_amount)),
+    }

@@ -7,6 +7,8 @@ returns nothing (the frame fills NaN).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from features.history import CustomerStreams, DealStreams, PartnerHistory
@@ -30,15 +32,15 @@ ACTIVITY_FEATURES = {
 }
 
 
-def event_columns(history: PartnerHistory, codes: IntArray, times: IntArray) -> Columns:
-    cols = deal_columns(history.deals, codes, times)
+def event_columns(history: PartnerHistory, codes: IntArray, times: IntArray) -> Iterator[Columns]:
+    """The columns of each event family in turn (absent tables yield nothing)."""
+    yield from deal_columns(history.deals, codes, times)
     if history.activities is not None:
-        cols.update(activity_columns(history.activities, codes, times))
+        yield from activity_columns(history.activities, codes, times)
     if history.surveys is not None:
-        cols.update(survey_columns(history.surveys, codes, times))
+        yield survey_columns(history.surveys, codes, times)
     if history.customers is not None:
-        cols.update(customer_columns(history.customers, codes, times))
-    return cols
+        yield customer_columns(history.customers, codes, times)
 
 
 def trend(probe: Probe, name: str | None = None) -> np.ndarray:
@@ -48,51 +50,53 @@ def trend(probe: Probe, name: str | None = None) -> np.ndarray:
     return ratio(probe.total(name, TREND), probe.total(name, TREND, shift=TREND))
 
 
-def deal_columns(deals: DealStreams, p: IntArray, t: IntArray) -> Columns:
+def deal_columns(deals: DealStreams, p: IntArray, t: IntArray) -> Iterator[Columns]:
+    """Deal features, one window at a time."""
     reg, dec, closed = (s.probe(p, t) for s in (deals.registered, deals.decided, deals.closed))
-    cols: Columns = {}
     for w in WINDOWS:
         registered = reg.count(w)
         accepted = dec.total("accepted", w)
         won = closed.total("won", w)
-        cols[f"deals_registered_{w}d"] = registered
-        cols[f"deals_accepted_{w}d"] = accepted
-        cols[f"deals_won_{w}d"] = won
-        cols[f"revenue_won_{w}d"] = closed.total("revenue", w)
-        cols[f"avg_deal_value_{w}d"] = ratio(reg.total("amount", w), registered)
-        cols[f"acceptance_rate_{w}d"] = ratio(accepted, dec.count(w))
-        cols[f"win_rate_{w}d"] = ratio(won, closed.count(w))
-        cols[f"avg_sales_cycle_days_{w}d"] = ratio(closed.total("cycle_days", w), won)
-        cols[f"expansion_share_{w}d"] = ratio(reg.total("expansion", w), registered)
+        yield {
+            f"deals_registered_{w}d": registered,
+            f"deals_accepted_{w}d": accepted,
+            f"deals_won_{w}d": won,
+            f"revenue_won_{w}d": closed.total("revenue", w),
+            f"avg_deal_value_{w}d": ratio(reg.total("amount", w), registered),
+            f"acceptance_rate_{w}d": ratio(accepted, dec.count(w)),
+            f"win_rate_{w}d": ratio(won, closed.count(w)),
+            f"avg_sales_cycle_days_{w}d": ratio(closed.total("cycle_days", w), won),
+            f"expansion_share_{w}d": ratio(reg.total("expansion", w), registered),
+        }
     accepted_amount = deals.accepted.probe(p, t).total("amount")
-    cols["open_pipeline"] = accepted_amount - deals.accepted_closed.probe(p, t).total("amount")
-    cols["deals_won_total"] = closed.total("won")
-    cols["days_since_last_deal"] = days_since(t, reg.last_time())
-    cols["deals_registered_trend"] = trend(reg)
-    cols["revenue_won_trend"] = trend(closed, "revenue")
-    return cols
+    yield {
+        "open_pipeline": accepted_amount - deals.accepted_closed.probe(p, t).total("amount"),
+        "deals_won_total": closed.total("won"),
+        "days_since_last_deal": days_since(t, reg.last_time()),
+        "deals_registered_trend": trend(reg),
+        "revenue_won_trend": trend(closed, "revenue"),
+    }
 
 
-def activity_columns(activities: EventIndex, p: IntArray, t: IntArray) -> Columns:
-    n_kinds = len(ACTIVITY_KINDS)
-    probes = {kind: activities.probe(p * n_kinds + i, t) for i, kind in enumerate(ACTIVITY_KINDS)}
-    cols: Columns = {}
-    for stem, kind in ACTIVITY_FEATURES.items():
-        for w in WINDOWS:
-            cols[f"{stem}_{w}d"] = probes[kind].count(w)
-    cols["certified_staff"] = probes["cert_pass"].count()
+def activity_columns(activities: EventIndex, p: IntArray, t: IntArray) -> Iterator[Columns]:
+    """Activity features, one kind at a time (each kind's probe is dropped before the next)."""
+    stems = {kind: stem for stem, kind in ACTIVITY_FEATURES.items()}
     last = np.full(len(p), NAT, dtype=np.int64)
-    recent = np.zeros(len(p))
-    before = np.zeros(len(p))
-    for probe in probes.values():
+    recent, before = np.zeros(len(p)), np.zeros(len(p))
+    for i, kind in enumerate(ACTIVITY_KINDS):
+        probe = activities.probe(p * len(ACTIVITY_KINDS) + i, t)
+        cols: Columns = {f"{stems[kind]}_{w}d": probe.count(w) for w in WINDOWS}
+        if kind == "cert_pass":
+            cols["certified_staff"] = probe.count()
+        if kind == "manager_contact":
+            cols["days_since_last_manager_contact"] = days_since(t, probe.last_time())
+        if kind == "lead_registered":
+            cols["leads_trend"] = trend(probe)
         last = np.maximum(last, probe.last_time())
         recent += probe.count(TREND)
         before += probe.count(TREND, shift=TREND)
-    cols["days_since_last_activity"] = days_since(t, last)
-    cols["days_since_last_manager_contact"] = days_since(t, probes["manager_contact"].last_time())
-    cols["activity_trend"] = ratio(recent, before)
-    cols["leads_trend"] = trend(probes["lead_registered"])
-    return cols
+        yield cols
+    yield {"days_since_last_activity": days_since(t, last), "activity_trend": ratio(recent, before)}
 
 
 def survey_columns(surveys: EventIndex, p: IntArray, t: IntArray) -> Columns:

@@ -82,7 +82,7 @@ def simulate(*, partners: int, years: float, seed: int, end: datetime | None = N
         raise InvalidInput(f"seed must be a non-negative integer, got {seed}")
     end_ts = pd.Timestamp(end if end is not None else default_end())
     end_ts = end_ts.tz_localize("UTC") if end_ts.tzinfo is None else end_ts.tz_convert("UTC")
-    end_ns = int(end_ts.as_unit("ns")._value)
+    end_ns = int(end_ts.as_unit("ns").value)
     weeks = max(1, round(years * WEEKS_PER_YEAR))
     start_ns = end_ns - weeks * WEEK_NS
     rng_profiles, rng_weeks, rng_deals, rng_tables = (

@@ -119,9 +119,15 @@ class Prepared:
 
     level_rates: np.ndarray  # (2, n, 3) base rates summed per sensitivity level
     within: np.ndarray  # (2, n, K) cumulative share of each kind within its level
+    who: np.ndarray | None = None  # partner of each simulated row (None: row i = partner i)
+
+    def rows(self, who: np.ndarray) -> Prepared:
+        """The same rates for rows that repeat partners (e.g. one row per Monte-Carlo path)."""
+        return Prepared(level_rates=self.level_rates, within=self.within, who=who)
 
 
-LEVEL_BOUNDS = [(int(np.argmax(LEVEL == lv)), int((LEVEL == lv).sum()))
+LEVEL_BOUNDS = [(int(np.flatnonzero(np.equal(LEVEL, lv))[0]),
+                 int(np.count_nonzero(np.equal(LEVEL, lv))))
                 for lv in range(len(SENSITIVITY))]  # (first kind, number of kinds) per level
 
 
@@ -140,7 +146,7 @@ def prepare(latent: Latent) -> Prepared:
 
 def level_multiplier(engagement: np.ndarray) -> np.ndarray:
     """(n, 3) rate multiplier of each sensitivity level: a floor plus an S-curve in
-    engagement, 1 at engagement 0, at most 2."""
+    engagement: about 1 at engagement 0, at most 2."""
     return RATE_FLOOR + (2.0 - RATE_FLOOR) * sigmoid(engagement[:, None] * SENSITIVITY[None, :])
 
 
@@ -164,7 +170,8 @@ def draw_events(state: State, prep: Prepared, active: np.ndarray, onboarded: np.
     """(row, kind) of every event this week: Poisson counts of each kind, drawn as one Poisson
     total per row, split by level, then by kind within the level (the same distribution)."""
     stage = onboarded.astype(np.int64)
-    lam = level_multiplier(state.engagement) * prep.level_rates[stage, np.arange(stage.size)]
+    who = np.arange(stage.size) if prep.who is None else prep.who
+    lam = level_multiplier(state.engagement) * prep.level_rates[stage, who]
     lam *= active[:, None]
     total = lam @ np.ones(len(SENSITIVITY))
     size = rng.poisson(total)
@@ -182,7 +189,7 @@ def draw_events(state: State, prep: Prepared, active: np.ndarray, onboarded: np.
             kinds[at] = first
             continue
         r = rows[at]
-        cum = prep.within[stage[r], r, first:first + count - 1]
+        cum = prep.within[stage[r], who[r], first:first + count - 1]
         kinds[at] = first + (u[at, 1][:, None] >= cum).sum(axis=1)
     return rows, kinds
 

@@ -110,9 +110,9 @@ def draw_profiles(n: int, *, start_ns: int, weeks: int, rng: np.random.Generator
         join_week=np.floor_divide(joined_ns - start_ns, WEEK_NS).astype(np.int64),
         onboard_week=np.floor_divide(onboarded_ns - start_ns, WEEK_NS).astype(np.int64),
     )
-    names = pd.Series(_NAME_A[rng.integers(0, len(_NAME_A), n)]).str.cat(
-        [pd.Series(_NAME_B[rng.integers(0, len(_NAME_B), n)]),
-         pd.Series(_NAME_C[rng.integers(0, len(_NAME_C), n)])], sep=" ").to_numpy()
+    names = (pd.Series(_NAME_A[rng.integers(0, len(_NAME_A), n)], dtype="str") + " "
+             + pd.Series(_NAME_B[rng.integers(0, len(_NAME_B), n)], dtype="str") + " "
+             + pd.Series(_NAME_C[rng.integers(0, len(_NAME_C), n)], dtype="str")).to_numpy()
     return Profiles(
         n=n, type_idx=type_idx, region_idx=region_idx, channel_idx=channel_idx,
         manager_idx=manager_idx, manager_diligence=diligence, size=size, market_share=share,
@@ -136,7 +136,7 @@ def _assign_managers(region_idx: np.ndarray,
 
 
 def _join_times(n: int, *, start_ns: int, weeks: int, rng: np.random.Generator) -> np.ndarray:
-    n_pre = int(round(n * PRE_WINDOW_SHARE))
+    n_pre = round(n * PRE_WINDOW_SHARE)
     before = start_ns - (rng.random(n_pre) ** 1.3 * 4 * YEAR_NS).astype(np.int64) - DAY_NS
     during = start_ns + (rng.random(n - n_pre) * weeks * WEEK_NS).astype(np.int64)
     return np.sort(np.concatenate([before, during]))

@@ -8,7 +8,6 @@ import numpy as np
 
 from features.simulate_dynamics import (
     CERT_ATTEMPT,
-    KINDS,
     WEEK_NS,
     Latent,
     State,

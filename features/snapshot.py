@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import numpy as np
@@ -23,7 +23,7 @@ from features import registry
 from features.history import PartnerHistory, index_history
 from features.partner_features import event_columns
 from features.tables import Tables
-from features.windows import NAT, IntArray, days, days_since, to_ns
+from features.windows import NAT, IntArray, days, days_since, entity_order, to_ns
 from tierwise.errors import InvalidInput, Problem
 
 log = logging.getLogger(__name__)
@@ -80,37 +80,85 @@ def _spine(history: PartnerHistory, stamps: list[int]) -> tuple[IntArray, IntArr
 def features_at(
     history: PartnerHistory, codes: IntArray, times: IntArray, present: set[str]
 ) -> pd.DataFrame:
-    """KEY_COLUMNS + every registry feature for (partner code, time) pairs, in registry order."""
-    columns = profile_features(history, codes, times)
-    columns.update(event_columns(history, codes, times))
+    """KEY_COLUMNS + every registry feature for (partner code, time) pairs, in registry order.
+
+    Rows whose code is -1 (no known partner) get missing features and False booleans. Numbers
+    go straight into one float block, family by family, so a stack of monthly snapshots holds
+    its numbers once; event queries run in partner order (cache-friendly searches).
+    """
     n = len(codes)
+    valid = codes >= 0
+    safe = np.where(valid, codes, 0)
+    numbers = registry.names("number")
+    slot = {name: i for i, name in enumerate(numbers)}
+    block = np.empty((n, len(numbers)), order="F")
+    filled = np.zeros(len(numbers), dtype=bool)
+    others: dict[str, np.ndarray | pd.Series] = {}
+
+    def store(family: Mapping[str, np.ndarray | pd.Series], order: IntArray | None) -> None:
+        for name, values in family.items():
+            if registry.FEATURES[name].table not in present:
+                continue
+            if name not in slot:
+                others[name] = values
+                continue
+            if order is None:
+                block[:, slot[name]] = values
+            else:
+                block[order, slot[name]] = values
+            filled[slot[name]] = True
+
+    store(profile_features(history, safe, times), None)
+    order = entity_order(safe)
+    by_partner = (safe, times) if order is None else (safe[order], times[order])
+    for family in event_columns(history, *by_partner):
+        store(family, order)
+    block[:, ~filled] = np.nan
+    if not valid.all():
+        block[~valid] = np.nan
+    frame = pd.DataFrame(block, columns=numbers, copy=False)
+    _insert_others(frame, history, safe, times, valid, others)
+    return frame
+
+
+def _insert_others(
+    frame: pd.DataFrame,
+    history: PartnerHistory,
+    codes: IntArray,
+    times: IntArray,
+    valid: np.ndarray,
+    others: dict[str, np.ndarray | pd.Series],
+) -> None:
+    """Key, category and boolean columns, inserted at their registry positions."""
     partners = history.partners
-    out: dict[str, object] = {
+    columns: dict[str, np.ndarray | pd.Series | pd.DatetimeIndex] = {
         "partner_id": _strings(partners["partner_id"], codes),
         "as_of": pd.DatetimeIndex(times.view("datetime64[ns]"), tz="UTC"),
         "manager_id": _strings(partners["manager_id"], codes),
+        **others,
     }
-    for feature in registry.FEATURES.values():
-        values = columns.get(feature.name)
-        if feature.table not in present or values is None:
-            values = np.full(n, np.nan)
-        out[feature.name] = _as_kind(values, feature.kind)
-    return pd.DataFrame(out, index=pd.RangeIndex(n))
+    n = len(codes)
+    for position, name in enumerate([*registry.KEY_COLUMNS, *registry.FEATURES]):
+        if name in frame.columns:
+            continue
+        values = columns.get(name)
+        if name == "as_of":
+            frame.insert(position, name, values)
+        elif name in registry.FEATURES and registry.FEATURES[name].kind == "boolean":
+            flags = np.zeros(n, dtype=bool) if values is None else np.asarray(values, dtype=bool)
+            frame.insert(position, name, flags & valid)
+        else:
+            text = pd.Series([None] * n, dtype="str") if values is None else values
+            frame.insert(position, name, pd.Series(text).where(valid))
 
 
 def _strings(column: pd.Series, codes: IntArray) -> pd.Series:
     return column.astype("str").take(codes).reset_index(drop=True)
 
 
-def _as_kind(values: object, kind: registry.FeatureKind) -> object:
-    if kind == "number":
-        return np.asarray(values, dtype=np.float64)
-    if kind == "boolean":
-        return np.asarray(values, dtype=bool)
-    return pd.Series(values).astype("str").reset_index(drop=True)
-
-
-def profile_features(history: PartnerHistory, codes: IntArray, times: IntArray) -> Columns:
+def profile_features(
+    history: PartnerHistory, codes: IntArray, times: IntArray
+) -> dict[str, np.ndarray | pd.Series]:
     """Profile and lifecycle features from the partners table."""
     p = history.partners
     joined = history.joined[codes]
@@ -118,9 +166,8 @@ def profile_features(history: PartnerHistory, codes: IntArray, times: IntArray) 
     exited_at = to_ns(p["exited_at"])[codes]
     onboarded = (onboarded_at != NAT) & (onboarded_at < times)
     gap = np.where(onboarded, onboarded_at - np.where(onboarded, joined, 0), 0)
-    cols: Columns = {
-        name: p[name].astype("str").to_numpy()[codes]
-        for name in ("partner_type", "region", "recruited_via")
+    cols: dict[str, np.ndarray | pd.Series] = {
+        name: _strings(p[name], codes) for name in ("partner_type", "region", "recruited_via")
     }
     cols.update(
         tenure_days=days_since(times, joined),

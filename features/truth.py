@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from features.simulate_dynamics import (
     PARTNER_KINDS,
     WEEK_NS,
     Latent,
+    Prepared,
     prepare,
     step,
 )
@@ -118,9 +120,10 @@ def churn_probability(
         [lh.seed, week, int(at % WEEK_NS) // 1_000_000_000, horizon_days, paths]
     )
     per_chunk = max(1, MAX_ROWS // paths)
+    prepared = prepare(lh.latent)
     for lo in range(0, run.size, per_chunk):
         rows = run[lo : lo + per_chunk]
-        prob[rows] = _monte_carlo(lh, idx[rows], week, at, stop, paths, rng)
+        prob[rows] = _monte_carlo(lh, idx[rows], week, at, stop, paths, rng, prepared)
     return pd.Series(
         prob,
         name="p_churn",
@@ -136,13 +139,14 @@ def _monte_carlo(
     stop: int,
     paths: int,
     rng: np.random.Generator,
+    prepared: Prepared,
 ) -> np.ndarray:
     rep = np.repeat(partners, paths)
     state = lh.history.state(week, rep)
     latent = lh.latent.take(rep)
     events = np.zeros(rep.size, dtype=np.int64)
     exit_p = np.zeros(rep.size)
-    prep = prepare(latent)
+    prep = prepared.rows(rep)
     w = week
     while lh.start_ns + w * WEEK_NS < stop:
         week_start = lh.start_ns + w * WEEK_NS
@@ -166,7 +170,7 @@ def _monte_carlo(
 def _ns(value: datetime | pd.Timestamp) -> int:
     ts = pd.Timestamp(value)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return int(ts.as_unit("ns")._value)
+    return int(ts.as_unit("ns").value)
 
 
 def _check_week(lh: LatentHistory, at: int) -> int:
@@ -196,16 +200,11 @@ def write_truth(truth: Truth, directory: Path) -> Path:
     frame = truth.deal_acceptance.rename("p_accepted").reset_index()
     frame.to_parquet(out / "deal_acceptance.parquet", index=False)
     lh = truth.latent
-    arrays = {f"latent_{k}": v for k, v in lh.latent.arrays().items()}
+    arrays: dict[str, Any] = {f"latent_{k}": v for k, v in lh.latent.arrays().items()}
     arrays |= {f"history_{f.name}": getattr(lh.history, f.name) for f in fields(lh.history)}
-    np.savez_compressed(
-        out / "latent_state.npz",
-        partner_ids=lh.partner_ids.astype(str),
-        joined_ns=lh.joined_ns,
-        exit_ns=lh.exit_ns,
-        churn_ns=lh.churn_ns,
-        **arrays,
-    )
+    arrays |= {"partner_ids": lh.partner_ids.astype(str), "joined_ns": lh.joined_ns,
+               "exit_ns": lh.exit_ns, "churn_ns": lh.churn_ns}
+    np.savez(out / "latent_state.npz", **arrays)
     meta = {
         "start_ns": lh.start_ns,
         "weeks": lh.weeks,

@@ -101,7 +101,7 @@ class EventIndex:
         """Position of the first event of `entity` at or after `t` (= end of those before t)."""
         entity = np.asarray(entity, dtype=np.int64)
         t = np.asarray(t, dtype=np.int64)
-        tick = np.clip((t - self.origin) // self.unit, 0, self.stride - 1)
+        tick = np.minimum(np.maximum((t - self.origin) // self.unit, 0), self.stride - 1)
         pos = np.searchsorted(self.keys, entity * np.int64(self.stride) + tick, "left")
         # step over events in the query's own tick that are still strictly before t
         ends = self.starts[entity + 1]
@@ -112,9 +112,20 @@ class EventIndex:
             todo = todo[pos[todo] < ends[todo]]
         return pos
 
-    def probe(self, entity: IntArray, t: IntArray) -> Probe:
-        """Ask this stream about (entity, t) pairs (entity codes must be valid: 0 <= e < n)."""
-        return Probe(self, np.asarray(entity, dtype=np.int64), np.asarray(t, dtype=np.int64))
+    def probe(self, entity: IntArray, t: IntArray, order: IntArray | None = None) -> Probe:
+        """Ask this stream about (entity, t) pairs (entity codes must be valid: 0 <= e < n).
+
+        `order` (a stable argsort of `entity`) may be passed to share one sort across probes.
+        """
+        entity = np.asarray(entity, dtype=np.int64)
+        return Probe(self, entity, np.asarray(t, dtype=np.int64), order)
+
+
+def entity_order(entity: IntArray) -> IntArray | None:
+    """A stable argsort of `entity`, or None when it is already sorted."""
+    if len(entity) < 2 or not np.any(entity[1:] < entity[:-1]):
+        return None
+    return np.argsort(entity, kind="stable")
 
 
 class Probe:
@@ -126,11 +137,12 @@ class Probe:
     millions of events); answers come back in the caller's order.
     """
 
-    def __init__(self, index: EventIndex, entity: IntArray, t: IntArray) -> None:
+    def __init__(
+        self, index: EventIndex, entity: IntArray, t: IntArray, order: IntArray | None = None
+    ) -> None:
         self.index = index
-        self.order: IntArray | None = None
-        if len(entity) > 1 and np.any(entity[1:] < entity[:-1]):
-            self.order = np.argsort(entity, kind="stable")
+        self.order = entity_order(entity) if order is None else order
+        if self.order is not None:
             entity, t = entity[self.order], t[self.order]
         self.entity = entity
         self.t = t
@@ -169,11 +181,11 @@ class Probe:
         running = self.index.sums[name]
         if len(running) == 0:
             return np.zeros(len(pos))
-        return np.where(pos > self.first, running[np.clip(pos - 1, 0, None)], 0.0)
+        return np.where(pos > self.first, running[np.maximum(pos - 1, 0)], 0.0)
 
     def _last(self) -> tuple[IntArray, np.ndarray]:
         end = self._at(0)
-        return np.clip(end - 1, 0, None), end > self.first
+        return np.maximum(end - 1, 0), end > self.first
 
     def last_time(self) -> IntArray:
         """Time of the last event before t; `NAT` when there is none."""

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from rules.explain import checks_from
 from rules.model import Rulebook, TierState
 from serving import schemas
 from serving.deal_scoring import DealResult
@@ -27,7 +28,8 @@ def versions_out(versions: dict[str, Any]) -> schemas.Versions:
 
 def partner_score(rec: PartnerRecommendation, *, explain: bool = False) -> schemas.PartnerScore:
     d = rec.decision
-    checks = d.checks if explain else [c for c in d.checks if c.section in TIER_SECTIONS]
+    checks = d.checks if explain else checks_from(
+        d.log, [span for span in d.spans if span[0] in TIER_SECTIONS])
     state = d.state
     tier = schemas.TierOut(
         track=d.track,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         if load_at_start and state.current is None:
             await run_in_threadpool(state.start)
         state.publish()
+        gc.freeze()  # start-up objects (models, libraries) leave the collector's scans
         task = None
         if settings.reload_interval_s > 0:
             task = asyncio.create_task(_periodic_reload(state, settings.reload_interval_s))
@@ -66,7 +68,11 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
     app.state.service = state
     app.state.metrics = metrics
     app.state.partners = PartnerLookup(settings)
-    app.dependency_overrides[get_settings] = lambda: settings
+    if settings is not get_settings():
+        # routes that ask for Depends(get_settings) get this app's settings; only when they
+        # differ from the process-wide ones, as any override makes FastAPI re-inspect every
+        # dependency on every request (~1 ms). My own routes read request.app.state.settings.
+        app.dependency_overrides[get_settings] = lambda: settings
     problems.install(app)
     app.add_middleware(ServiceMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     for name in OWN_ROUTERS:

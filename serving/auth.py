@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -63,26 +63,39 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def current_principal(
-    request: Request, settings: Annotated[Settings, Depends(get_settings)]
-) -> Principal:
+def settings_of(request: Request) -> Settings:
+    """The app's settings (create_app stores them), else the process-wide ones."""
+    settings = getattr(request.app.state, "settings", None)
+    return settings if isinstance(settings, Settings) else get_settings()
+
+
+def principal_of(request: Request) -> Principal:
     """The caller; 401 without a key or with a key that is not configured."""
     key = presented_key(request)
     if key is None:
         raise Unauthorized("An API key is required (Authorization: Bearer <key> or X-API-Key)")
-    principal = authenticate_key(key, settings)
+    principal = authenticate_key(key, settings_of(request))
     if principal is None:
         raise Unauthorized("The API key is not valid")
     return principal
 
 
+async def current_principal(request: Request) -> Principal:
+    """Any authenticated caller (async: a sync dependency costs a thread-pool hop)."""
+    return principal_of(request)
+
+
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def require_role(*roles: Role) -> Callable[[Principal], Principal]:
-    """A dependency that lets only the given roles through (403 for the others)."""
+def require_role(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency that lets only the given roles through (401 no/bad key, 403 wrong role).
 
-    def check(principal: PrincipalDep) -> Principal:
+    One flat async dependency: each nested or sync dependency costs time on every request.
+    """
+
+    async def check(request: Request) -> Principal:
+        principal = principal_of(request)
         if principal.role not in roles:
             raise Forbidden(
                 f"Role '{principal.role}' may not call this endpoint (needs {' or '.join(roles)})"

@@ -40,8 +40,13 @@ class Calibrator:
         return np.clip(out, EPS, 1.0 - EPS)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "x": list(self.x), "y": list(self.y),
-                "a": self.a, "b": self.b}
+        return {
+            "method": self.method,
+            "x": list(self.x),
+            "y": list(self.y),
+            "a": self.a,
+            "b": self.b,
+        }
 
     def save(self, path: Path) -> Path:
         path.write_text(json.dumps(self.to_dict()), encoding="utf-8")
@@ -49,9 +54,13 @@ class Calibrator:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibrator:
-        return cls(method=data["method"], x=tuple(data.get("x", ())),
-                   y=tuple(data.get("y", ())), a=float(data.get("a", 1.0)),
-                   b=float(data.get("b", 0.0)))
+        return cls(
+            method=data["method"],
+            x=tuple(data.get("x", ())),
+            y=tuple(data.get("y", ())),
+            a=float(data.get("a", 1.0)),
+            b=float(data.get("b", 0.0)),
+        )
 
     @classmethod
     def load(cls, path: Path) -> Calibrator:
@@ -76,15 +85,19 @@ def fit_calibrator(
     if positives == 0 or positives == len(labels):
         raise InvalidInput(
             f"cannot calibrate on {len(labels)} examples that all have label {int(labels[0])}"
-            if len(labels) else "cannot calibrate on no examples"
+            if len(labels)
+            else "cannot calibrate on no examples"
         )
     if method == "auto":
         small = min(positives, len(labels) - positives) < MIN_CLASS_FOR_ISOTONIC
         method = "sigmoid" if small else "isotonic"
     if method == "isotonic":
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, labels)
-        return Calibrator("isotonic", x=tuple(map(float, iso.X_thresholds_)),
-                          y=tuple(map(float, iso.y_thresholds_)))
+        return Calibrator(
+            "isotonic",
+            x=tuple(map(float, iso.X_thresholds_)),
+            y=tuple(map(float, iso.y_thresholds_)),
+        )
     if method == "sigmoid":
         lr = LogisticRegression(C=1e6).fit(_logit(raw).reshape(-1, 1), labels)
         return Calibrator("sigmoid", a=float(lr.coef_[0, 0]), b=float(lr.intercept_[0]))

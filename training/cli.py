@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -11,27 +11,35 @@ from rich.console import Console
 
 from tierwise.errors import TierwiseError
 from tierwise.settings import get_settings
+from training.examples import MODEL_KINDS, ModelKind
 
 log = logging.getLogger(__name__)
 console = Console()
 
 
-class ModelChoice(str, Enum):
+class ModelChoice(StrEnum):
     churn = "churn"
     deal = "deal"
     both = "both"
 
 
-def _kinds(choice: ModelChoice) -> tuple[str, ...]:
-    return ("churn", "deal") if choice is ModelChoice.both else (choice.value,)
+def _kinds(choice: ModelChoice) -> tuple[ModelKind, ...]:
+    if choice is ModelChoice.both:
+        return MODEL_KINDS
+    return ("churn",) if choice is ModelChoice.churn else ("deal",)
 
 
 def train(
     data: Path = typer.Option(None, "--data", help="Data directory [TIERWISE_DATA_DIR]"),
-    horizon_days: int = typer.Option(None, "--horizon-days", min=1,
-                                     help="Churn horizon in days [TIERWISE_HORIZON_DAYS]"),
-    force: bool = typer.Option(False, "--force", envvar="TIERWISE_FORCE_PROMOTION",
-                               help="Make the new version champion even if it scores worse"),
+    horizon_days: int = typer.Option(
+        None, "--horizon-days", min=1, help="Churn horizon in days [TIERWISE_HORIZON_DAYS]"
+    ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        envvar="TIERWISE_FORCE_PROMOTION",
+        help="Make the new version champion even if it scores worse",
+    ),
     model: ModelChoice = typer.Option(ModelChoice.both, "--model", help="Which model(s)"),
 ) -> None:
     """Train, evaluate, log and register the churn and/or deal-acceptance models."""
@@ -40,21 +48,28 @@ def train(
 
     settings = get_settings()
     try:
-        results = train_all(data or settings.data_dir, settings=settings,
-                            models=_kinds(model), horizon_days=horizon_days,  # type: ignore[arg-type]
-                            force=force)
+        results = train_all(
+            data or settings.data_dir,
+            settings=settings,
+            models=_kinds(model),
+            horizon_days=horizon_days,
+            force=force,
+        )
     except TierwiseError as exc:
         console.print(f"[red]training failed:[/] {exc}")
         raise typer.Exit(code=1) from exc
     for result in results.values():
-        console.print(metrics_table(f"{result.model_name} v{result.version} — test period",
-                                    result.evaluation))
+        console.print(
+            metrics_table(f"{result.model_name} v{result.version} — test period", result.evaluation)
+        )
         console.print(f"  {caption(result.evaluation)}")
         if result.decision is not None:
             console.print(f"  gate: {result.decision.reason}")
-    console.print(f"MLflow store: {settings.mlflow_tracking_uri}\n"
-                  f"  open the UI with: mlflow ui --backend-store-uri "
-                  f"{settings.mlflow_tracking_uri}")
+    console.print(
+        f"MLflow store: {settings.mlflow_tracking_uri}\n"
+        f"  open the UI with: mlflow ui --backend-store-uri "
+        f"{settings.mlflow_tracking_uri}"
+    )
 
 
 def evaluate(
@@ -68,15 +83,19 @@ def evaluate(
 
     settings = get_settings()
     try:
-        results = evaluate_champions(data or settings.data_dir, settings=settings,
-                                     models=_kinds(model),  # type: ignore[arg-type]
-                                     horizon_days=horizon_days)
+        results = evaluate_champions(
+            data or settings.data_dir,
+            settings=settings,
+            models=_kinds(model),
+            horizon_days=horizon_days,
+        )
     except TierwiseError as exc:
         console.print(f"[red]evaluation failed:[/] {exc}")
         raise typer.Exit(code=1) from exc
-    for kind, evaluation in results.items():
-        console.print(metrics_table(f"{kind} champion — test period", evaluation))
-        console.print(f"  {caption(evaluation)}")
+    for report in results.values():
+        title = f"{report.scorer.name} v{report.scorer.version} (champion) — test period"
+        console.print(metrics_table(title, report.evaluation))
+        console.print(f"  {caption(report.evaluation)}")
 
 
 def register(app: typer.Typer) -> None:

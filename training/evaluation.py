@@ -42,19 +42,29 @@ class Evaluation:
 
 
 def oracle_probabilities(
-    kind: ModelKind, test: pd.DataFrame, truth: Any, *, horizon_days: int
+    kind: ModelKind,
+    test: pd.DataFrame,
+    truth: Any,
+    *,
+    horizon_days: int,
+    paths: int | None = None,
 ) -> np.ndarray:
-    """The simulator's true probability per test row (NaN where the truth has none)."""
+    """The simulator's true probability per test row (NaN where the truth has none).
+
+    Churn truth is a Monte-Carlo estimate; `paths` overrides the simulator's default.
+    """
     if kind == "deal":
         truth_by_deal = truth.deal_acceptance
         return test["deal_id"].map(truth_by_deal).to_numpy(dtype=np.float64, na_value=np.nan)
     out = np.full(len(test), np.nan)
     for as_of, rows in test.groupby("as_of", sort=True).groups.items():
         ts = pd.Timestamp(as_of)  # type: ignore[arg-type]
-        probs = truth.churn_probability(ts.to_pydatetime(), horizon_days)
+        extra = {} if paths is None else {"paths": paths}
+        probs = truth.churn_probability(ts.to_pydatetime(), horizon_days, **extra)
         pos = test.index.get_indexer(rows)
-        out[pos] = test.loc[rows, "partner_id"].map(probs).to_numpy(dtype=np.float64,
-                                                                    na_value=np.nan)
+        out[pos] = (
+            test.loc[rows, "partner_id"].map(probs).to_numpy(dtype=np.float64, na_value=np.nan)
+        )
     return out
 
 
@@ -77,6 +87,7 @@ def evaluate_scores(test: pd.DataFrame, label: str) -> Evaluation:
             model_here = evaluate(y[covered], test["model"].to_numpy()[covered])["roc_auc"]
             result.oracle_gap = result.metrics["oracle"]["roc_auc"] - model_here
         if result.oracle_coverage < 1.0:
-            log.warning("the truth covers %.1f%% of the test examples",
-                        100 * result.oracle_coverage)
+            log.warning(
+                "the truth covers %.1f%% of the test examples", 100 * result.oracle_coverage
+            )
     return result

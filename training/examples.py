@@ -40,14 +40,20 @@ class Examples:
 
 
 def churn_examples(
-    tables: Tables, *, horizon_days: int, as_ofs: Sequence[pd.Timestamp] | None = None,
+    tables: Tables,
+    *,
+    horizon_days: int,
+    as_ofs: Sequence[pd.Timestamp] | None = None,
     warmup_days: int = 90,
 ) -> Examples:
     """One example per partner active at each monthly as_of, label = churned in the horizon."""
     from features.snapshot import build_snapshots
 
-    stamps = list(as_ofs) if as_ofs is not None else monthly_as_ofs(
-        tables, horizon_days=horizon_days, warmup_days=warmup_days)
+    stamps = (
+        list(as_ofs)
+        if as_ofs is not None
+        else monthly_as_ofs(tables, horizon_days=horizon_days, warmup_days=warmup_days)
+    )
     if not stamps:
         raise InvalidInput(
             f"the data leaves no monthly as_of with a full {horizon_days}-day horizon after a "
@@ -55,17 +61,28 @@ def churn_examples(
         )
     labels = churn_labels(tables, stamps, horizon_days=horizon_days)
     snaps = build_snapshots(tables, [s.to_pydatetime() for s in stamps])
-    snaps = snaps.assign(partner_id=snaps["partner_id"].astype("str"),
-                         as_of=pd.to_datetime(snaps["as_of"], utc=True).astype(TIME))
+    snaps = snaps.assign(
+        partner_id=snaps["partner_id"].astype("str"),
+        as_of=pd.to_datetime(snaps["as_of"], utc=True).astype(TIME),
+    )
+    clash = (set(labels.columns) & set(snaps.columns)) - {"partner_id", "as_of"}
+    if clash:
+        raise InvalidInput(f"label columns {sorted(clash)} collide with feature columns")
     frame = labels.merge(snaps, on=["partner_id", "as_of"], how="inner", validate="one_to_one")
     if len(frame) != len(labels):
-        raise InvalidInput(f"{len(labels) - len(frame)} labelled partner snapshots have no "
-                           "feature row: features and labels disagree on who is active")
+        raise InvalidInput(
+            f"{len(labels) - len(frame)} labelled partner snapshots have no "
+            "feature row: features and labels disagree on who is active"
+        )
     features = [n for n in FEATURES if n in frame.columns]
     return Examples(
-        kind="churn", frame=frame, features=tuple(features),
+        kind="churn",
+        frame=frame,
+        features=tuple(features),
         categorical=tuple(n for n in features if FEATURES[n].kind == "category"),
-        time="as_of", label="churned", keys=("partner_id", "as_of"),
+        time="as_of",
+        label="churned",
+        keys=("partner_id", "as_of"),
     )
 
 
@@ -83,13 +100,23 @@ def deal_examples(tables: Tables) -> Examples:
     features = [n for n in names if n in feats.columns and n not in KEY_COLUMNS]
     frame = pd.concat([labels, feats[features].set_axis(labels.index)], axis=1)
     frame["registered_at"] = pd.to_datetime(frame["registered_at"], utc=True).astype(TIME)
-    categorical = [n for n in features
-                   if (n in FEATURES and FEATURES[n].kind == "category")
-                   or (n not in FEATURES and not pd.api.types.is_numeric_dtype(frame[n])
-                       and not pd.api.types.is_bool_dtype(frame[n]))]
+    categorical = [
+        n
+        for n in features
+        if (n in FEATURES and FEATURES[n].kind == "category")
+        or (
+            n not in FEATURES
+            and not pd.api.types.is_numeric_dtype(frame[n])
+            and not pd.api.types.is_bool_dtype(frame[n])
+        )
+    ]
     return Examples(
-        kind="deal", frame=frame.reset_index(drop=True), features=tuple(features),
-        categorical=tuple(categorical), time="registered_at", label="accepted",
+        kind="deal",
+        frame=frame.reset_index(drop=True),
+        features=tuple(features),
+        categorical=tuple(categorical),
+        time="registered_at",
+        label="accepted",
         keys=("deal_id", "partner_id", "registered_at"),
     )
 

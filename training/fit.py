@@ -53,7 +53,10 @@ class Fitted:
 
 
 def fit_examples(
-    examples: Examples, boundaries: Boundaries, *, config: LgbConfig | None = None,
+    examples: Examples,
+    boundaries: Boundaries,
+    *,
+    config: LgbConfig | None = None,
     calibration: Method | Literal["auto"] = "auto",
 ) -> Fitted:
     """Train LightGBM (early stopping on validation) and the baseline on the same split."""
@@ -65,24 +68,28 @@ def fit_examples(
     x = {p: spec.encode_frame(parts[p]) for p in PERIODS}
     y = {p: parts[p][examples.label].to_numpy(dtype=np.float64) for p in PERIODS}
 
-    trained = fit_lightgbm(x["train"], y["train"], x["validation"], y["validation"], spec,
-                           config)
+    trained = fit_lightgbm(x["train"], y["train"], x["validation"], y["validation"], spec, config)
     booster = lgb.Booster(model_str=trained.model_to_string())  # exactly what is saved
     raw = Scorer(booster, Calibrator("identity"), spec)
     calibrator = fit_calibrator(raw.predict_raw(x["validation"]), y["validation"], calibration)
     scorer = Scorer(booster, calibrator, spec)
 
     baseline = fit_baseline(x["train"], y["train"], spec)
-    base_cal = fit_calibrator(baseline.predict_proba(x["validation"])[:, 1], y["validation"],
-                              calibration)
+    base_cal = fit_calibrator(
+        baseline.predict_proba(x["validation"])[:, 1], y["validation"], calibration
+    )
 
     test = parts["test"].copy()
     test["model_raw"] = scorer.predict_raw(x["test"])
     test["model"] = calibrator(test["model_raw"].to_numpy())
     test["baseline"] = base_cal(baseline.predict_proba(x["test"])[:, 1])
     return Fitted(
-        examples=examples, boundaries=boundaries, scorer=scorer, baseline=baseline,
-        baseline_calibrator=base_cal, test=test.reset_index(drop=True),
+        examples=examples,
+        boundaries=boundaries,
+        scorer=scorer,
+        baseline=baseline,
+        baseline_calibrator=base_cal,
+        test=test.reset_index(drop=True),
         counts={p: len(parts[p]) for p in PERIODS},
         ranges={p: _range(parts[p][examples.time]) for p in PERIODS},
         positive_rates={p: float(y[p].mean()) for p in PERIODS},
@@ -98,8 +105,7 @@ def _check_periods(examples: Examples, parts: dict[str, pd.DataFrame]) -> None:
                 f"and {int(labels.sum())} positive(s); it needs both classes "
                 "(give more history, more partners or a different horizon)"
             )
-    log.info("%s examples: %s", examples.kind,
-             ", ".join(f"{p} {len(parts[p]):,}" for p in PERIODS))
+    log.info("%s examples: %s", examples.kind, ", ".join(f"{p} {len(parts[p]):,}" for p in PERIODS))
 
 
 def _range(times: pd.Series) -> tuple[str, str]:

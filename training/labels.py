@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Final
 
 import pandas as pd
 
@@ -29,7 +30,7 @@ from tierwise.errors import InvalidInput
 
 # Activity kinds that are the manager's doing, not a sign of life from the partner.
 NOT_PARTNER_ACTIVITY = ("manager_contact",)
-TIME = "datetime64[ns, UTC]"
+TIME: Final = "datetime64[ns, UTC]"
 
 
 def _ts(value: datetime | pd.Timestamp) -> pd.Timestamp:
@@ -57,15 +58,22 @@ def monthly_as_ofs(
     start, end = data_window(tables)
     first = (start + pd.Timedelta(days=warmup_days)).ceil("D")
     last = end - pd.Timedelta(days=horizon_days)
-    months = pd.date_range(first.tz_localize(None).to_period("M").to_timestamp(how="start"),
-                           last.tz_localize(None), freq="MS", tz="UTC")
+    months = pd.date_range(
+        first.tz_localize(None).to_period("M").to_timestamp(how="start"),
+        last.tz_localize(None),
+        freq="MS",
+        tz="UTC",
+    )
     return [m for m in months if first <= m <= last]
 
 
 def partner_events(tables: Tables) -> pd.DataFrame:
     """Every sign of life from a partner: (partner_id, at), sorted by time."""
-    parts = [tables.deals.loc[tables.deals["partner_id"].notna(), ["partner_id", "registered_at"]]
-             .rename(columns={"registered_at": "at"})]
+    parts = [
+        tables.deals.loc[
+            tables.deals["partner_id"].notna(), ["partner_id", "registered_at"]
+        ].rename(columns={"registered_at": "at"})
+    ]
     if tables.activities is not None:
         acts = tables.activities
         own = acts.loc[~acts["kind"].isin(NOT_PARTNER_ACTIVITY), ["partner_id", "occurred_at"]]
@@ -97,11 +105,23 @@ def churn_labels(
     spine = _spine(tables.partners, stamps)
     events = partner_events(tables)
     spine = spine.sort_values("as_of", kind="stable")
-    nxt = pd.merge_asof(spine, events.rename(columns={"at": "next_event"}), left_on="as_of",
-                        right_on="next_event", by="partner_id", direction="forward")
-    prev = pd.merge_asof(spine[["partner_id", "as_of"]], events.rename(columns={"at": "prev"}),
-                         left_on="as_of", right_on="prev", by="partner_id",
-                         direction="backward", allow_exact_matches=False)
+    nxt = pd.merge_asof(
+        spine,
+        events.rename(columns={"at": "next_event"}),
+        left_on="as_of",
+        right_on="next_event",
+        by="partner_id",
+        direction="forward",
+    )
+    prev = pd.merge_asof(
+        spine[["partner_id", "as_of"]],
+        events.rename(columns={"at": "prev"}),
+        left_on="as_of",
+        right_on="prev",
+        by="partner_id",
+        direction="backward",
+        allow_exact_matches=False,
+    )
     nxt["prev_event"] = prev["prev"].to_numpy()
     tenure = nxt["as_of"] - nxt["joined_at"]
     already_quiet = (tenure >= horizon) & ~(nxt["prev_event"] >= nxt["as_of"] - horizon)
@@ -109,23 +129,27 @@ def churn_labels(
     end_of_window = nxt["as_of"] + horizon
     exits = (nxt["exited_at"] >= nxt["as_of"]) & (nxt["exited_at"] < end_of_window)
     quiet = ~(nxt["next_event"] < end_of_window)
-    out = pd.DataFrame({
-        "partner_id": nxt["partner_id"],
-        "as_of": nxt["as_of"],
-        "churned": (exits | quiet).astype("int64"),
-        "exited": exits.to_numpy(),
-        "quiet": quiet.to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "partner_id": nxt["partner_id"],
+            "as_of": nxt["as_of"],
+            "churned": (exits | quiet).astype("int64"),
+            "exits_in_horizon": exits.to_numpy(),
+            "quiet_in_horizon": quiet.to_numpy(),
+        }
+    )
     return out.sort_values(["as_of", "partner_id"], kind="stable", ignore_index=True)
 
 
 def _spine(partners: pd.DataFrame, stamps: list[pd.Timestamp]) -> pd.DataFrame:
     """(partner_id, as_of, joined_at, exited_at) for partners joined and not exited at as_of."""
-    base = pd.DataFrame({
-        "partner_id": partners["partner_id"].astype("str"),
-        "joined_at": partners["joined_at"].astype(TIME),
-        "exited_at": partners["exited_at"].astype(TIME),
-    })
+    base = pd.DataFrame(
+        {
+            "partner_id": partners["partner_id"].astype("str"),
+            "joined_at": partners["joined_at"].astype(TIME),
+            "exited_at": partners["exited_at"].astype(TIME),
+        }
+    )
     frames = []
     for as_of in stamps:
         alive = (base["joined_at"] < as_of) & ~(base["exited_at"] < as_of)
@@ -139,11 +163,14 @@ def _spine(partners: pd.DataFrame, stamps: list[pd.Timestamp]) -> pd.DataFrame:
 
 def deal_labels(deals: pd.DataFrame) -> pd.DataFrame:
     """Decided partner deal registrations: deal_id, partner_id, registered_at, accepted (0/1)."""
-    decided = deals.loc[deals["partner_id"].notna() & deals["status"].isin(["accepted",
-                                                                             "rejected"])]
-    return pd.DataFrame({
-        "deal_id": decided["deal_id"],
-        "partner_id": decided["partner_id"],
-        "registered_at": decided["registered_at"],
-        "accepted": (decided["status"] == "accepted").astype("int64"),
-    })
+    decided = deals.loc[
+        deals["partner_id"].notna() & deals["status"].isin(["accepted", "rejected"])
+    ]
+    return pd.DataFrame(
+        {
+            "deal_id": decided["deal_id"],
+            "partner_id": decided["partner_id"],
+            "registered_at": decided["registered_at"],
+            "accepted": (decided["status"] == "accepted").astype("int64"),
+        }
+    )

@@ -8,8 +8,14 @@ from sklearn.metrics import average_precision_score, brier_score_loss, log_loss,
 from tierwise.errors import InvalidInput
 
 METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "top_decile_lift")
-HIGHER_IS_BETTER = {"roc_auc": True, "pr_auc": True, "brier": False, "log_loss": False,
-                    "ece": False, "top_decile_lift": True}
+HIGHER_IS_BETTER = {
+    "roc_auc": True,
+    "pr_auc": True,
+    "brier": False,
+    "log_loss": False,
+    "ece": False,
+    "top_decile_lift": True,
+}
 
 
 def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> float:

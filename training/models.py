@@ -31,7 +31,8 @@ AUTO_THREADS_ROWS = 100_000
 class LgbConfig:
     """LightGBM settings: sensible defaults for tabular data of 10^4–10^6 rows."""
 
-    learning_rate: float = 0.05
+    learning_rate: float = 0.1
+    max_bin: int = 127
     num_leaves: int = 31
     min_data_in_leaf: int = 200
     feature_fraction: float = 0.8
@@ -47,8 +48,15 @@ class LgbConfig:
         cfg = asdict(self)
         for key in ("num_boost_round", "early_stopping_rounds"):
             cfg.pop(key)
-        return {"objective": "binary", "metric": "binary_logloss", "bagging_freq": 1,
-                "verbosity": -1, "deterministic": True, "force_col_wise": True, **cfg}
+        return {
+            "objective": "binary",
+            "metric": "binary_logloss",
+            "bagging_freq": 1,
+            "verbosity": -1,
+            "deterministic": True,
+            "force_col_wise": True,
+            **cfg,
+        }
 
 
 def auto_threads(rows: int) -> int:
@@ -62,8 +70,12 @@ def auto_threads(rows: int) -> int:
 
 
 def fit_lightgbm(
-    x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-    spec: FeatureSpec, config: LgbConfig | None = None,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    spec: FeatureSpec,
+    config: LgbConfig | None = None,
 ) -> lgb.Booster:
     """Train with early stopping on the validation period; categoricals handled natively."""
     config = config or LgbConfig()
@@ -71,16 +83,21 @@ def fit_lightgbm(
         config = replace(config, num_threads=auto_threads(len(x_train)))
     names = list(spec.features)
     cats = spec.categorical_indices
-    train = lgb.Dataset(x_train, label=y_train, feature_name=names, categorical_feature=cats,
-                        free_raw_data=True)
+    train = lgb.Dataset(
+        x_train, label=y_train, feature_name=names, categorical_feature=cats, free_raw_data=True
+    )
     valid = lgb.Dataset(x_val, label=y_val, reference=train, categorical_feature=cats)
     booster = lgb.train(
-        config.params(), train, num_boost_round=config.num_boost_round,
-        valid_sets=[valid], valid_names=["validation"],
+        config.params(),
+        train,
+        num_boost_round=config.num_boost_round,
+        valid_sets=[valid],
+        valid_names=["validation"],
         callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
     )
-    log.info("LightGBM: best iteration %d of %d", booster.best_iteration,
-             booster.current_iteration())
+    log.info(
+        "LightGBM: best iteration %d of %d", booster.best_iteration, booster.current_iteration()
+    )
     return booster
 
 
@@ -89,7 +106,11 @@ def _signed_log1p(x: np.ndarray) -> np.ndarray:
 
 
 def fit_baseline(
-    x_train: np.ndarray, y_train: np.ndarray, spec: FeatureSpec, *, max_rows: int = 200_000,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    spec: FeatureSpec,
+    *,
+    max_rows: int = 100_000,
     seed: int = 7,
 ) -> Pipeline:
     """Logistic regression: impute (+ missing indicators), log-scale, standardise, one-hot."""
@@ -104,16 +125,20 @@ def fit_baseline(
         SimpleImputer(strategy="constant", fill_value=-1.0, keep_empty_features=True),
         OneHotEncoder(handle_unknown="ignore"),
     )
-    pipe = Pipeline([
-        ("columns", ColumnTransformer([("num", numeric, nums), ("cat", categorical, cats)])),
-        ("model", LogisticRegression(C=1.0, max_iter=300)),
-    ])
+    pipe = Pipeline(
+        [
+            ("columns", ColumnTransformer([("num", numeric, nums), ("cat", categorical, cats)])),
+            ("model", LogisticRegression(C=1.0, max_iter=300)),
+        ]
+    )
     if len(x_train) > max_rows:
         keep = np.random.default_rng(seed).choice(len(x_train), max_rows, replace=False)
         x_train, y_train = x_train[keep], y_train[keep]
     # one BLAS thread: OpenBLAS threads on a shared 2-core machine make lbfgs ~10x slower
-    with threadpool_limits(limits=1, user_api="blas"), \
-            warnings.catch_warnings(record=True) as caught:
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        warnings.catch_warnings(record=True) as caught,
+    ):
         warnings.simplefilter("always", ConvergenceWarning)
         pipe.fit(x_train, y_train)
     for w in caught:

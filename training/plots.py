@@ -11,13 +11,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from sklearn.metrics import roc_curve  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.metrics import roc_curve
 
-from training.scorer import Scorer  # noqa: E402
+from training.scorer import Scorer
 
 SCORE_STYLE = {"model": "tab:blue", "baseline": "tab:orange", "oracle": "tab:green"}
 
@@ -53,8 +53,13 @@ def calibration_figure(test: pd.DataFrame, label: str, bins: int = 10, title: st
         rate = np.bincount(which, y[ok], bins)[seen] / count[seen]
         ax.plot(mean_p, rate, marker="o", color=color, label=score)
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
-    ax.set(xlabel="predicted probability", ylabel="observed rate",
-           title=title or "Calibration", xlim=(0, 1), ylim=(0, 1))
+    ax.set(
+        xlabel="predicted probability",
+        ylabel="observed rate",
+        title=title or "Calibration",
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
     ax.legend(loc="upper left")
     fig.tight_layout()
     return fig
@@ -70,8 +75,9 @@ def importance_figure(scorer: Scorer, top: int = 20, title: str = "") -> Figure:
     return fig
 
 
-def shap_figure(scorer: Scorer, x: np.ndarray, *, max_rows: int = 2000, seed: int = 7,
-                title: str = "") -> Figure:
+def shap_figure(
+    scorer: Scorer, x: np.ndarray, *, max_rows: int = 2000, seed: int = 7, title: str = ""
+) -> Figure:
     """SHAP summary (beeswarm) from LightGBM's exact TreeSHAP contributions."""
     if len(x) > max_rows:
         x = x[np.random.default_rng(seed).choice(len(x), max_rows, replace=False)]

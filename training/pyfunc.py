@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from training.scorer import Scorer
 
 OUTPUT = "probability"
 
 
-class TierwiseModel(mlflow.pyfunc.PythonModel):
+class TierwiseModel(PythonModel):
     """Calibrated probability per input row (column `probability`)."""
 
     scorer: Scorer

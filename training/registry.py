@@ -83,6 +83,7 @@ def input_example(fitted: Fitted, rows: int = 5) -> pd.DataFrame:
 
 def signature(example: pd.DataFrame) -> ModelSignature:
     """Every input column optional (absent = missing), typed from the example's dtypes."""
+
     def kind(col: pd.Series) -> str:
         if pd.api.types.is_bool_dtype(col):
             return "boolean"
@@ -99,10 +100,13 @@ def log_model(fitted: Fitted, *, registered_name: str, horizon_days: int | None)
     with tempfile.TemporaryDirectory(prefix="tierwise-artifacts-") as tmp:
         paths = fitted.scorer.save(Path(tmp))
         info = mlflow.pyfunc.log_model(
-            name="model", python_model=str(PYFUNC_ENTRY),
+            name="model",
+            python_model=str(PYFUNC_ENTRY),
             artifacts={k: str(p) for k, p in paths.items()},
-            signature=signature(example), input_example=example,
-            registered_model_name=registered_name, metadata=metadata,
+            signature=signature(example),
+            input_example=example,
+            registered_model_name=registered_name,
+            metadata=metadata,
             pip_requirements=[f"{p}=={pkg_version(p)}" for p in REQUIREMENTS],
         )
     client = mlflow.MlflowClient()
@@ -138,15 +142,21 @@ class GateDecision:
     champion_version: str | None = None
 
     def metrics(self) -> dict[str, float]:
-        out = {f"gate_challenger_{self.metric}": self.challenger_score,
-               "gate_promoted": float(self.promoted)}
+        out = {
+            f"gate_challenger_{self.metric}": self.challenger_score,
+            "gate_promoted": float(self.promoted),
+        }
         if self.champion_score is not None:
             out[f"gate_champion_{self.metric}"] = self.champion_score
         return out
 
 
 def promote(
-    fitted: Fitted, version: ModelVersion, *, uri: str, force: bool = False,
+    fitted: Fitted,
+    version: ModelVersion,
+    *,
+    uri: str,
+    force: bool = False,
     metric: str = GATE_METRIC,
 ) -> GateDecision:
     """Alias the new version `challenger`; make it `champion` if it is at least as good as
@@ -163,30 +173,29 @@ def promote(
     return decision
 
 
-def _decide(fitted: Fitted, name: str, *, uri: str, force: bool, metric: str,
-            challenger: float) -> GateDecision:
+def _decide(
+    fitted: Fitted, name: str, *, uri: str, force: bool, metric: str, challenger: float
+) -> GateDecision:
     try:
         champion = load_scorer(name, CHAMPION, tracking_uri=uri)
     except ModelError:
         return GateDecision(True, "first champion", metric, challenger)
     try:
         probs = champion.predict(champion.encode_frame(fitted.test))
-    except Exception as exc:  # noqa: BLE001 - any failure means the old model cannot serve
+    except Exception as exc:  # whatever fails, the old model cannot serve today's data
         reason = f"champion v{champion.version} cannot score the current features ({exc})"
         return GateDecision(True, reason, metric, challenger, None, champion.version)
     incumbent = evaluate(fitted.labels, np.asarray(probs))[metric]
     better = challenger >= incumbent if HIGHER_IS_BETTER[metric] else challenger <= incumbent
     if better:
-        reason = (f"promoted: {metric} {challenger:.4f} >= champion v{champion.version} "
-                  f"{incumbent:.4f}")
+        reason = (
+            f"promoted: {metric} {challenger:.4f} >= champion v{champion.version} {incumbent:.4f}"
+        )
     elif force:
-        reason = (f"forced: {metric} {challenger:.4f} < champion v{champion.version} "
-                  f"{incumbent:.4f}")
+        reason = f"forced: {metric} {challenger:.4f} < champion v{champion.version} {incumbent:.4f}"
     else:
-        reason = (f"kept champion v{champion.version}: {metric} {challenger:.4f} < "
-                  f"{incumbent:.4f}")
-    return GateDecision(better or force, reason, metric, challenger, incumbent,
-                        champion.version)
+        reason = f"kept champion v{champion.version}: {metric} {challenger:.4f} < {incumbent:.4f}"
+    return GateDecision(better or force, reason, metric, challenger, incumbent, champion.version)
 
 
 def champion_version(name: str, *, uri: str) -> str | None:

@@ -63,15 +63,15 @@ class Scorer:
 
         LightGBM's bias column is dropped; it is `expected_value`.
         """
-        contrib = np.asarray(self.booster.predict(self._check(x), pred_contrib=True,
-                                                  num_threads=1))
+        contrib = np.asarray(self.booster.predict(self._check(x), pred_contrib=True, num_threads=1))
         return contrib[:, :-1]
 
     @property
     def expected_value(self) -> float:
         zero = np.full((1, len(self.spec.features)), np.nan)
-        return float(np.asarray(self.booster.predict(zero, pred_contrib=True,
-                                                     num_threads=1))[0, -1])
+        return float(
+            np.asarray(self.booster.predict(zero, pred_contrib=True, num_threads=1))[0, -1]
+        )
 
     def _check(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
@@ -93,8 +93,9 @@ class Scorer:
         return paths
 
     @classmethod
-    def from_files(cls, files: Mapping[str, str | Path], *, name: str = "",
-                   version: str = "") -> Scorer:
+    def from_files(
+        cls, files: Mapping[str, str | Path], *, name: str = "", version: str = ""
+    ) -> Scorer:
         """Load from {"booster": path, "calibrator": path, "spec": path}."""
         try:
             booster_text = Path(files["booster"]).read_text(encoding="utf-8")
@@ -104,14 +105,16 @@ class Scorer:
         except (KeyError, OSError, ValueError, lgb.basic.LightGBMError) as exc:
             raise ModelError(f"cannot load model {name or ''} {version}: {exc}") from exc
         if booster.num_feature() != len(spec.features):
-            raise ModelError(f"booster has {booster.num_feature()} features, spec lists "
-                             f"{len(spec.features)}")
+            raise ModelError(
+                f"booster has {booster.num_feature()} features, spec lists {len(spec.features)}"
+            )
         return cls(booster, calibrator, spec, name=name, version=version)
 
     @classmethod
     def from_dir(cls, directory: Path, *, name: str = "", version: str = "") -> Scorer:
-        return cls.from_files({k: directory / f for k, f in ARTIFACT_FILES.items()},
-                              name=name, version=version)
+        return cls.from_files(
+            {k: directory / f for k, f in ARTIFACT_FILES.items()}, name=name, version=version
+        )
 
 
 def load_scorer(name: str, alias: str = "champion", tracking_uri: str | None = None) -> Scorer:
@@ -134,12 +137,15 @@ def load_scorer(name: str, alias: str = "champion", tracking_uri: str | None = N
             local = mlflow.artifacts.download_artifacts(
                 # the version's storage location: a `models:/` URI would be resolved against
                 # the process-wide registry, not this client's
-                artifact_uri=client.get_model_version_download_uri(name, mv.version), dst_path=tmp,
-                tracking_uri=tracking_uri, registry_uri=tracking_uri,
+                artifact_uri=client.get_model_version_download_uri(name, mv.version),
+                dst_path=tmp,
+                tracking_uri=tracking_uri,
+                registry_uri=tracking_uri,
             )
             scorer = Scorer.from_dir(Path(local) / "artifacts", name=name, version=str(mv.version))
     except MlflowException as exc:
-        raise ModelError(f"model {name}@{alias} not found in {tracking_uri}: {exc.message}") \
-            from exc
+        raise ModelError(
+            f"model {name}@{alias} not found in {tracking_uri}: {exc.message}"
+        ) from exc
     log.info("loaded %s version %s (@%s)", name, scorer.version, alias)
     return scorer

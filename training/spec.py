@@ -96,9 +96,12 @@ class FeatureSpec:
     def _encode_column(self, name: str, col: pd.Series) -> np.ndarray:
         levels = self.categories.get(name)
         if levels is not None:
-            text = col.astype("object").where(col.notna(), None).map(
-                lambda v: None if v is None else str(v))
-            codes = pd.Index(levels, dtype="object").get_indexer(text)
+            text = (
+                col.astype("object")
+                .where(col.notna(), None)
+                .map(lambda v: None if v is None else str(v))
+            )
+            codes = pd.Index(levels, dtype="object").get_indexer(pd.Index(text))
             return np.where(codes < 0, np.nan, codes).astype(np.float64)
         try:
             return pd.to_numeric(col, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
@@ -111,8 +114,10 @@ class FeatureSpec:
 
     @cached_property
     def _lookups(self) -> dict[str, dict[str, float]]:
-        return {name: {lv: float(i) for i, lv in enumerate(levels)}
-                for name, levels in self.categories.items()}
+        return {
+            name: {lv: float(i) for i, lv in enumerate(levels)}
+            for name, levels in self.categories.items()
+        }
 
     def encode(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Encode mappings (one per row) without pandas; an absent key is a missing value."""

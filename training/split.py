@@ -41,7 +41,10 @@ class Boundaries:
 
 
 def snapshot_boundaries(
-    as_ofs: Sequence[pd.Timestamp], *, horizon_days: int, test_snapshots: int = 3,
+    as_ofs: Sequence[pd.Timestamp],
+    *,
+    horizon_days: int,
+    test_snapshots: int = 3,
     validation_snapshots: int = 3,
 ) -> Boundaries:
     """Boundaries for monthly snapshots: the last `test_snapshots` as_ofs are the test period,

@@ -32,6 +32,7 @@ from training.registry import (
     log_model,
     promote,
 )
+from training.scorer import Scorer
 from training.split import Boundaries, month_boundaries, snapshot_boundaries
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,14 @@ def build_examples(
 
 
 def fit_model(
-    kind: ModelKind, tables: Tables, *, horizon_days: int, truth: Any = None,
-    config: LgbConfig | None = None, timer: Timer | None = None,
+    kind: ModelKind,
+    tables: Tables,
+    *,
+    horizon_days: int,
+    truth: Any = None,
+    config: LgbConfig | None = None,
+    timer: Timer | None = None,
+    oracle_paths: int | None = None,
 ) -> tuple[Fitted, Evaluation]:
     """Examples → split → LightGBM + baseline + calibration → test evaluation (+ oracle)."""
     timer = timer or Timer(f"{kind}: ")
@@ -94,8 +101,9 @@ def fit_model(
         fitted = fit_examples(examples, bounds, config=config)
     with timer.stage("evaluate"):
         if truth is not None:
-            fitted.test["oracle"] = oracle_probabilities(kind, fitted.test, truth,
-                                                         horizon_days=horizon_days)
+            fitted.test["oracle"] = oracle_probabilities(
+                kind, fitted.test, truth, horizon_days=horizon_days, paths=oracle_paths
+            )
         evaluation = evaluate_scores(fitted.test, examples.label)
     return fitted, evaluation
 
@@ -106,63 +114,112 @@ def load_data(source: str | Path) -> tuple[Tables, Any]:
 
     tables = load_tables(source)
     truth = None
-    if isinstance(source, Path) or "://" not in str(source):
-        if (Path(source) / "_truth").is_dir():
-            from features.simulate import load_truth
+    local = isinstance(source, Path) or "://" not in str(source)
+    if local and (Path(source) / "_truth").is_dir():
+        from features.simulate import load_truth
 
-            truth = load_truth(Path(source))
+        truth = load_truth(Path(source))
     return tables, truth
 
 
 def train_all(
-    data: str | Path, *, settings: Settings | None = None,
-    models: Sequence[ModelKind] = MODEL_KINDS, horizon_days: int | None = None,
-    force: bool = False, config: LgbConfig | None = None, make_plots: bool = True,
+    data: str | Path,
+    *,
+    settings: Settings | None = None,
+    models: Sequence[ModelKind] = MODEL_KINDS,
+    horizon_days: int | None = None,
+    force: bool = False,
+    config: LgbConfig | None = None,
+    make_plots: bool = True,
+    oracle: bool = True,
+    oracle_paths: int | None = None,
 ) -> dict[ModelKind, Trained]:
     """Train, evaluate, log, register and gate each model; one MLflow run per model under a
-    parent run (the MLproject's run when launched by `mlflow run`)."""
+    parent run (the MLproject's run when launched by `mlflow run`).
+
+    On simulated data (a `_truth/` folder) the oracle is evaluated too unless `oracle=False`.
+    """
     settings = settings or get_settings()
     horizon = horizon_days or settings.horizon_days
     timer = Timer()
     with timer.stage("load data"):
         tables, truth = load_data(data)
+    truth = truth if oracle else None
     uri = configure_tracking(settings)
     experiment_id = ensure_experiment(uri, settings)
     results: dict[ModelKind, Trained] = {}
-    with mlflow.start_run(experiment_id=experiment_id, run_name="train") as parent:
-        mlflow.log_params({"data": str(data), "horizon_days": horizon, "force": force,
-                           "models": ",".join(models)})
+    with mlflow.start_run(experiment_id=experiment_id, run_name="train"):
+        # tags, not params: under `mlflow run` the parent run already holds these as params
+        mlflow.set_tags(
+            {
+                "tierwise.data": str(data),
+                "tierwise.horizon_days": horizon,
+                "tierwise.force": force,
+                "tierwise.models": ",".join(models),
+            }
+        )
         for kind in models:
-            with mlflow.start_run(run_name=kind, nested=True,
-                                  experiment_id=parent.info.experiment_id) as run:
-                results[kind] = _train_one(kind, tables, truth, settings=settings, uri=uri,
-                                           horizon=horizon, force=force, config=config,
-                                           make_plots=make_plots)
+            # children always in our experiment, whose artifacts sit beside the store
+            with mlflow.start_run(run_name=kind, nested=True, experiment_id=experiment_id) as run:
+                results[kind] = _train_one(
+                    kind,
+                    tables,
+                    truth,
+                    settings=settings,
+                    uri=uri,
+                    horizon=horizon,
+                    force=force,
+                    config=config,
+                    make_plots=make_plots,
+                    oracle_paths=oracle_paths,
+                )
                 results[kind].run_id = run.info.run_id
-        mlflow.log_metrics({f"seconds_{k.replace(' ', '_')}": v
-                            for k, v in timer.seconds.items()})
+        mlflow.log_metrics({f"seconds_{k.replace(' ', '_')}": v for k, v in timer.seconds.items()})
     return results
 
 
 def _train_one(
-    kind: ModelKind, tables: Tables, truth: Any, *, settings: Settings, uri: str,
-    horizon: int, force: bool, config: LgbConfig | None, make_plots: bool,
+    kind: ModelKind,
+    tables: Tables,
+    truth: Any,
+    *,
+    settings: Settings,
+    uri: str,
+    horizon: int,
+    force: bool,
+    config: LgbConfig | None,
+    make_plots: bool,
+    oracle_paths: int | None,
 ) -> Trained:
     timer = Timer(f"{kind}: ")
-    fitted, evaluation = fit_model(kind, tables, horizon_days=horizon, truth=truth,
-                                   config=config, timer=timer)
+    fitted, evaluation = fit_model(
+        kind,
+        tables,
+        horizon_days=horizon,
+        truth=truth,
+        config=config,
+        timer=timer,
+        oracle_paths=oracle_paths,
+    )
     result = Trained(kind, fitted, evaluation, timer.seconds, model_name(kind, settings))
     with timer.stage("log to MLflow"):
         _log_run(result, horizon, make_plots)
-        mv = log_model(fitted, registered_name=result.model_name,
-                       horizon_days=horizon if kind == "churn" else None)
+        mv = log_model(
+            fitted,
+            registered_name=result.model_name,
+            horizon_days=horizon if kind == "churn" else None,
+        )
         result.version = str(mv.version)
     with timer.stage("promotion gate"):
         result.decision = promote(fitted, mv, uri=uri, force=force)
         mlflow.log_metrics(result.decision.metrics())
-        mlflow.set_tags({"gate_decision": "promoted" if result.decision.promoted else "kept",
-                         "gate_reason": result.decision.reason,
-                         "model_version": result.version})
+        mlflow.set_tags(
+            {
+                "gate_decision": "promoted" if result.decision.promoted else "kept",
+                "gate_reason": result.decision.reason,
+                "model_version": result.version,
+            }
+        )
     mlflow.log_metrics({f"seconds_{k.replace(' ', '_')}": v for k, v in timer.seconds.items()})
     return result
 
@@ -172,9 +229,10 @@ def _log_run(result: Trained, horizon: int, make_plots: bool) -> None:
 
     fitted = result.fitted
     params: dict[str, Any] = {
-        "model_kind": result.kind, "feature_registry_version": registry_version(),
-        "features": len(fitted.scorer.features), "best_iteration":
-        fitted.scorer.booster.current_iteration(),
+        "model_kind": result.kind,
+        "feature_registry_version": registry_version(),
+        "features": len(fitted.scorer.features),
+        "best_iteration": fitted.scorer.booster.current_iteration(),
         "calibration": fitted.scorer.calibrator.method,
         **{f"{p}_from": r[0] for p, r in fitted.ranges.items()},
         **{f"{p}_to": r[1] for p, r in fitted.ranges.items()},
@@ -195,11 +253,14 @@ def _log_plots(result: Trained) -> None:
     figures = {
         "plots/roc.png": lambda: plots.roc_figure(fitted.test, label, f"ROC — {title}"),
         "plots/calibration.png": lambda: plots.calibration_figure(
-            fitted.test, label, title=f"Calibration — {title}"),
+            fitted.test, label, title=f"Calibration — {title}"
+        ),
         "plots/importance_gain.png": lambda: plots.importance_figure(
-            fitted.scorer, title=f"Gain importance — {title}"),
+            fitted.scorer, title=f"Gain importance — {title}"
+        ),
         "plots/shap_summary.png": lambda: plots.shap_figure(
-            fitted.scorer, fitted.x_test, title=f"SHAP — {title}"),
+            fitted.scorer, fitted.x_test, title=f"SHAP — {title}"
+        ),
     }
     for path, make in figures.items():
         fig = make()
@@ -207,29 +268,59 @@ def _log_plots(result: Trained) -> None:
         plots.close(fig)
 
 
-def evaluate_champions(
-    data: str | Path, *, settings: Settings | None = None,
-    models: Sequence[ModelKind] = MODEL_KINDS, horizon_days: int | None = None,
-) -> dict[ModelKind, Evaluation]:
-    """Score each registered champion on the test period of `data` (+ oracle if simulated)."""
+@dataclass
+class ChampionReport:
+    """A registered model re-scored on the test period of some data."""
+
+    kind: ModelKind
+    scorer: Scorer
+    test: pd.DataFrame  # keys + features + label + `model` (+ `oracle`)
+    label: str
+    evaluation: Evaluation
+
+
+def champion_report(
+    kind: ModelKind,
+    tables: Tables,
+    truth: Any = None,
+    *,
+    settings: Settings,
+    horizon_days: int | None = None,
+    alias: str | None = None,
+) -> ChampionReport:
+    """Load `name@alias` (default: the champion) and score it on the data's test period."""
     from training.scorer import load_scorer
 
-    settings = settings or get_settings()
     horizon = horizon_days or settings.horizon_days
+    scorer = load_scorer(
+        model_name(kind, settings),
+        alias or settings.model_alias,
+        tracking_uri=configure_tracking(settings),
+    )
+    examples, bounds = build_examples(kind, tables, horizon_days=horizon)
+    test = examples.frame.loc[bounds.assign(examples.frame[examples.time]) == "test"]
+    test = test.reset_index(drop=True)
+    test["model"] = scorer.predict(scorer.encode_frame(test))
+    if truth is not None:
+        test["oracle"] = oracle_probabilities(kind, test, truth, horizon_days=horizon)
+    log.info("%s v%s scored on %d test examples", scorer.name, scorer.version, len(test))
+    return ChampionReport(kind, scorer, test, examples.label, evaluate_scores(test, examples.label))
+
+
+def evaluate_champions(
+    data: str | Path,
+    *,
+    settings: Settings | None = None,
+    models: Sequence[ModelKind] = MODEL_KINDS,
+    horizon_days: int | None = None,
+) -> dict[ModelKind, ChampionReport]:
+    """Score each registered champion on the test period of `data` (+ oracle if simulated)."""
+    settings = settings or get_settings()
     tables, truth = load_data(data)
-    uri = configure_tracking(settings)
-    out: dict[ModelKind, Evaluation] = {}
-    for kind in models:
-        scorer = load_scorer(model_name(kind, settings), settings.model_alias, tracking_uri=uri)
-        examples, bounds = build_examples(kind, tables, horizon_days=horizon)
-        test = examples.frame.loc[bounds.assign(examples.frame[examples.time]) == "test"]
-        test = test.reset_index(drop=True)
-        test["model"] = scorer.predict(scorer.encode_frame(test))
-        if truth is not None:
-            test["oracle"] = oracle_probabilities(kind, test, truth, horizon_days=horizon)
-        out[kind] = evaluate_scores(test, examples.label)
-        log.info("%s v%s evaluated on %d test examples", scorer.name, scorer.version, len(test))
-    return out
+    return {
+        kind: champion_report(kind, tables, truth, settings=settings, horizon_days=horizon_days)
+        for kind in models
+    }
 
 
 def metrics_frame(evaluation: Evaluation) -> pd.DataFrame:

@@ -8,16 +8,17 @@ week replaces what the run computed and keeps every reviewed plan action untouch
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from features.registry import KEY_COLUMNS
+from serving.db.bulk import insert_rows, upsert_rows
 from serving.db.models import (
     FeatureSnapshot,
     IncentiveAward,
@@ -27,10 +28,9 @@ from serving.db.models import (
     WeeklyPlan,
     utcnow,
 )
-from serving.db.types import RawJson, jsonable
+from serving.db.types import jsonable
 
 log = logging.getLogger(__name__)
-BATCH = 5000
 
 PARTNER_COLUMNS = ("partner_id", "name", "partner_type", "region", "manager_id")
 DECISION_COLUMNS = (
@@ -80,41 +80,39 @@ class WeekData:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def _records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
-    """Plain-Python row dicts (NaN → None, numpy → Python, timestamps → datetime)."""
-    values = [_plain_list(frame[c]) for c in columns]
-    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
-
-
-def _plain_list(column: pd.Series) -> list[Any]:
+def _plain(column: pd.Series) -> list[Any]:
+    """Plain-Python values (NaN → None, numpy → Python, timestamps → datetime)."""
     if isinstance(column.dtype, pd.DatetimeTZDtype):
         return [None if pd.isna(v) else v.to_pydatetime() for v in column]
     out = column.astype(object)
     return out.where(out.notna(), None).tolist()
 
 
-def _batches(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), BATCH):
-        yield rows[start : start + BATCH]
+def _columns(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, Any]:
+    return {name: _plain(frame[name]) for name in names}
 
 
-def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
-    """Core executemany in batches (no ORM bookkeeping: 100,000s of rows per run)."""
-    connection = session.connection()
-    for batch in _batches(rows):
-        connection.execute(insert(model.__table__), batch)
+def json_lines(values: Iterable[Any]) -> list[str]:
+    """Each value encoded as a JSON document, in one vectorized pass (pandas' C encoder).
+
+    Strict JSON like `jsonable`: NaN/inf → null, numpy scalars as numbers, text escaped;
+    floats keep 15 significant digits; unknown objects are written as their str().
+    """
+    column = pd.Series(list(values), dtype=object)
+    if column.empty:
+        return []
+    text = pd.DataFrame({"v": column}).to_json(
+        orient="records", lines=True, double_precision=15, date_format="iso", default_handler=str
+    )
+    # one `{"v":<doc>}` per line: braces and newlines inside documents are escaped or nested
+    return [line[5:-1] for line in text.rstrip("\n").split("\n")]
 
 
 def save_partners(session: Session, partners: pd.DataFrame, *, now: datetime) -> None:
     """Insert new partners and refresh known ones (name, type, region, owning manager)."""
-    rows = _records(partners, PARTNER_COLUMNS)
-    for row in rows:
-        row["updated_at"] = now
-    known = set(session.scalars(select(Partner.partner_id)))
-    _insert(session, Partner, [r for r in rows if r["partner_id"] not in known])
-    changed = [r for r in rows if r["partner_id"] in known]
-    for batch in _batches(changed):
-        session.execute(update(Partner), batch)
+    columns = _columns(partners, PARTNER_COLUMNS)
+    columns["updated_at"] = now
+    upsert_rows(session.connection(), Partner, columns, key="partner_id")
 
 
 def save_snapshot(session: Session, features: pd.DataFrame, *, week: str, as_of: datetime) -> int:
@@ -122,41 +120,36 @@ def save_snapshot(session: Session, features: pd.DataFrame, *, week: str, as_of:
     session.execute(delete(FeatureSnapshot).where(FeatureSnapshot.as_of == as_of))
     names = [c for c in features.columns if c not in KEY_COLUMNS]
     encoded = features[names].to_json(orient="records", lines=True, double_precision=15)
-    now = utcnow()
-    rows = [
-        {
-            "partner_id": pid,
-            "as_of": as_of,
-            "week": week,
-            "created_at": now,
-            "features": RawJson(doc),
-        }
-        for pid, doc in zip(features["partner_id"].astype(str), encoded.splitlines(), strict=True)
-    ]
-    _insert(session, FeatureSnapshot, rows)
-    return len(rows)
+    docs = encoded.rstrip("\n").split("\n") if len(features) else []
+    columns = {
+        "partner_id": features["partner_id"].astype(str).tolist(),
+        "as_of": as_of,
+        "week": week,
+        "created_at": utcnow(),
+        "features": docs,
+    }
+    return insert_rows(session.connection(), FeatureSnapshot, columns)
 
 
 def save_decisions(
     session: Session, decisions: pd.DataFrame, *, week: str, as_of: datetime, rulebook: str
 ) -> None:
     session.execute(delete(TierDecision).where(TierDecision.week == week))
-    rows = _records(decisions, DECISION_COLUMNS)
-    for row in rows:
-        row.update(week=week, as_of=as_of, rulebook_version=rulebook)
-        row["details"] = jsonable(row["details"] or {})
-        row["missed_evaluations"] = int(row["missed_evaluations"] or 0)
-    _insert(session, TierDecision, rows)
+    columns = _columns(decisions, [c for c in DECISION_COLUMNS if c != "details"])
+    columns["details"] = json_lines(d if d is not None else {} for d in decisions["details"])
+    columns["missed_evaluations"] = [int(v or 0) for v in columns["missed_evaluations"]]
+    columns.update(week=week, as_of=as_of, rulebook_version=rulebook)
+    insert_rows(session.connection(), TierDecision, columns)
 
 
 def save_awards(session: Session, awards: pd.DataFrame, *, week: str, as_of: datetime) -> float:
     session.execute(delete(IncentiveAward).where(IncentiveAward.week == week))
-    rows = _records(awards, AWARD_COLUMNS)
-    for row in rows:
-        row.update(week=week, as_of=as_of, amount=float(row["amount"] or 0.0))
-        row["reward_type"] = row["reward_type"] or ""
-    _insert(session, IncentiveAward, rows)
-    return float(sum(r["amount"] for r in rows))
+    columns = _columns(awards, AWARD_COLUMNS)
+    columns["amount"] = [float(v or 0.0) for v in columns["amount"]]
+    columns["reward_type"] = [v or "" for v in columns["reward_type"]]
+    columns.update(week=week, as_of=as_of)
+    insert_rows(session.connection(), IncentiveAward, columns)
+    return float(sum(columns["amount"]))
 
 
 def reviewed_actions(session: Session, *, week: str) -> pd.DataFrame:
@@ -190,13 +183,11 @@ def save_plan(session: Session, data: WeekData, *, incentive_cost: float) -> Wee
     session.execute(
         delete(PlanAction).where(PlanAction.week == data.week, PlanAction.status == "proposed")
     )
-    rows = _records(data.plan, PLAN_ROW_COLUMNS)
-    now = utcnow()
-    for row in rows:
-        row.update(plan_id=plan.id, week=data.week, status="proposed", created_at=now)
-        row["reasons"] = [] if row["reasons"] is None else row["reasons"]
-        row["overflow"] = bool(row["overflow"])
-    _insert(session, PlanAction, rows)
+    columns = _columns(data.plan, [c for c in PLAN_ROW_COLUMNS if c != "reasons"])
+    columns["reasons"] = json_lines([] if r is None else r for r in data.plan["reasons"])
+    columns["overflow"] = [bool(v) for v in columns["overflow"]]
+    columns.update(plan_id=plan.id, week=data.week, status="proposed", created_at=utcnow())
+    insert_rows(session.connection(), PlanAction, columns)
     return plan
 
 

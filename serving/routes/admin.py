@@ -11,7 +11,6 @@ from serving.auth import Principal, require_role
 from serving.deps import LoadedDep, StateDep
 from serving.problems import responses
 from serving.schemas import ModelOut, ModelsOut, ReloadOut, RulesOut, RuleSummary
-from tierwise.settings import Settings, get_settings
 
 router = APIRouter(prefix="/v1", tags=["rules and models"])
 
@@ -47,7 +46,7 @@ def _ok(example: Any) -> dict[int | str, dict[str, Any]]:
         **responses(401, 403, 503),
     },
 )
-def rules(loaded: LoadedDep, _: Anyone) -> RulesOut:
+async def rules(loaded: LoadedDep, _: Anyone) -> RulesOut:
     """The active rulebook: version, content hash, tracks, incentives and actions."""
     book = loaded.rulebook
     return RulesOut(
@@ -85,9 +84,7 @@ def rules(loaded: LoadedDep, _: Anyone) -> RulesOut:
         **responses(401, 403, 503),
     },
 )
-def models(
-    loaded: LoadedDep, _: Anyone, settings: Annotated[Settings, Depends(get_settings)]
-) -> ModelsOut:
+async def models(loaded: LoadedDep, _: Anyone, settings: SettingsDep) -> ModelsOut:
     """The loaded models: registry name, alias, version and the features each reads."""
     m = loaded.models
     return ModelsOut(

@@ -31,7 +31,7 @@ _METRICS_EXAMPLE = (
 
 @router.get("/healthz", response_model=Health,
             responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
-def healthz() -> Health:
+async def healthz() -> Health:
     """The process is alive (says nothing about models)."""
     return Health(status="ok")
 
@@ -41,7 +41,7 @@ def healthz() -> Health:
         "ready": True, "versions": {"rulebook": "2026.1", "rulebook_hash": "3f2a…",
                                     "tierwise-churn": "3", "tierwise-deal-acceptance": "2"}}}}},
     **_NOT_READY})
-def readyz(state: StateDep) -> Readiness:
+async def readyz(state: StateDep) -> Readiness:
     """Ready only when a rulebook and both models are loaded (503 problem+json otherwise)."""
     state.require()
     return Readiness(ready=True, versions=state.versions())
@@ -49,6 +49,6 @@ def readyz(state: StateDep) -> Readiness:
 
 @router.get("/metrics", response_class=Response, response_model=None,
             responses={200: {"content": {"text/plain": {"example": _METRICS_EXAMPLE}}}})
-def metrics(registry: MetricsDep) -> Response:
+async def metrics(registry: MetricsDep) -> Response:
     """Prometheus metrics: requests, latency, errors, loaded versions, reloads."""
     return Response(registry.render(), media_type=CONTENT_TYPE)

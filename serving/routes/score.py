@@ -22,7 +22,6 @@ from serving.schemas import (
 from serving.snapshots import PartnerLookup
 from serving.state import Loaded
 from tierwise.errors import InvalidInput, NotFound, Problem
-from tierwise.settings import Settings, get_settings
 
 router = APIRouter(prefix="/v1", tags=["score"])
 
@@ -143,7 +142,7 @@ async def score_batch(
     body: BatchScoreRequest,
     loaded: LoadedDep,
     _: Scorer,
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: SettingsDep,
     explain: Explain = False,
 ) -> BatchScoreResponse:
     """Score up to `max_batch` partners in one call (each answered as by /v1/score)."""
@@ -177,7 +176,7 @@ async def score_batch(
     return await run_in_threadpool(run)
 
 
-def partner_lookup(request: Request) -> PartnerLookup:
+async def partner_lookup(request: Request) -> PartnerLookup:
     lookup: PartnerLookup = request.app.state.partners
     return lookup
 

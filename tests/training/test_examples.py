@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
+from features.registry import FEATURES
 from features.tables import Tables
 from tests.training.program import FakeTruth, make_program
 from tierwise.errors import InvalidInput
@@ -31,11 +31,13 @@ def test_future_events_change_labels_but_not_features(
     tables, _ = program
     before = churn_examples(tables, horizon_days=90, as_ofs=[AS_OF])
     churners = before.frame.loc[before.frame["churned"] == 1, "partner_id"].tolist()
-    after = churn_examples(plant_future_registrations(tables, churners), horizon_days=90,
-                           as_ofs=[AS_OF])
+    after = churn_examples(
+        plant_future_registrations(tables, churners), horizon_days=90, as_ofs=[AS_OF]
+    )
     assert after.frame["churned"].sum() < before.frame["churned"].sum()
-    pd.testing.assert_frame_equal(after.frame[list(after.features)],
-                                  before.frame[list(before.features)])
+    pd.testing.assert_frame_equal(
+        after.frame[list(after.features)], before.frame[list(before.features)]
+    )
 
 
 def test_churn_examples_carry_every_registry_feature_and_one_row_per_partner(
@@ -46,6 +48,7 @@ def test_churn_examples_carry_every_registry_feature_and_one_row_per_partner(
     assert not ex.frame.duplicated(["partner_id", "as_of"]).any()
     assert {"partner_type", "region", "recruited_via"} == set(ex.categorical)
     assert "deals_registered_90d" in ex.features and "churned" not in ex.features
+    assert set(FEATURES) == set(ex.features)
 
 
 def test_deal_examples_never_use_the_outcome(program: tuple[Tables, FakeTruth]) -> None:
@@ -66,8 +69,7 @@ def test_a_deal_decision_changes_its_label_not_its_features(
     deals = tables.deals.copy()
     deals.loc[last, "status"] = flip[deals.loc[last, "status"]]
     a = deal_examples(tables)
-    b = deal_examples(Tables(partners=tables.partners, deals=deals,
-                             activities=tables.activities))
+    b = deal_examples(Tables(partners=tables.partners, deals=deals, activities=tables.activities))
     assert (a.frame["accepted"] != b.frame["accepted"]).sum() == 1
     pd.testing.assert_frame_equal(a.frame[list(a.features)], b.frame[list(b.features)])
 

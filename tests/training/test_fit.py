@@ -30,7 +30,7 @@ def test_deal_model_learns_acceptance(fitted_deal: tuple[Fitted, Evaluation]) ->
 
 
 def test_oracle_is_scored_on_the_same_examples(fitted_deal: tuple[Fitted, Evaluation]) -> None:
-    fitted, evaluation = fitted_deal
+    _, evaluation = fitted_deal
     assert evaluation.oracle_coverage == 1.0
     gap = evaluation.metrics["oracle"]["roc_auc"] - evaluation.metrics["model"]["roc_auc"]
     assert evaluation.oracle_gap is not None

@@ -23,20 +23,27 @@ def _times(frame: pd.DataFrame, *cols: str) -> pd.DataFrame:
 
 
 def partners(*rows: tuple[str, str, str | None]) -> pd.DataFrame:
-    return _times(pd.DataFrame(
-        [{"partner_id": p, "joined_at": ts(j), "exited_at": ts(x)} for p, j, x in rows]),
-        "joined_at", "exited_at")
+    return _times(
+        pd.DataFrame(
+            [{"partner_id": p, "joined_at": ts(j), "exited_at": ts(x)} for p, j, x in rows]
+        ),
+        "joined_at",
+        "exited_at",
+    )
 
 
 def deals(*rows: tuple[str, str | None, str, str]) -> pd.DataFrame:
-    frame = pd.DataFrame([{"deal_id": d, "partner_id": p, "registered_at": ts(r), "status": s}
-                          for d, p, r, s in rows])
+    frame = pd.DataFrame(
+        [
+            {"deal_id": d, "partner_id": p, "registered_at": ts(r), "status": s}
+            for d, p, r, s in rows
+        ]
+    )
     return _times(frame, "registered_at")
 
 
 def activities(*rows: tuple[str, str, str]) -> pd.DataFrame:
-    frame = pd.DataFrame([{"partner_id": p, "occurred_at": ts(t), "kind": k}
-                          for p, t, k in rows])
+    frame = pd.DataFrame([{"partner_id": p, "occurred_at": ts(t), "kind": k} for p, t, k in rows])
     return _times(frame, "occurred_at")
 
 
@@ -56,15 +63,20 @@ def program(**extra: Any) -> Tables:
             ("contacted_only", "2023-01-01", None),
         ),
         "deals": deals(
-            ("D1", "busy", "2024-06-10", "accepted"), ("D2", "busy", "2024-08-01", "rejected"),
-            ("D3", "exits", "2024-06-01", "accepted"), ("D4", "exits", "2024-07-20", "submitted"),
+            ("D1", "busy", "2024-06-10", "accepted"),
+            ("D2", "busy", "2024-08-01", "rejected"),
+            ("D3", "exits", "2024-06-01", "accepted"),
+            ("D4", "exits", "2024-07-20", "submitted"),
             ("D5", "goes_quiet", "2024-06-15", "rejected"),
             ("D6", "goes_quiet", "2024-10-15", "accepted"),
             ("D7", "already_quiet", "2024-01-01", "accepted"),
-            ("D8", "contacted_only", "2024-06-01", "accepted"), END_DEAL,
+            ("D8", "contacted_only", "2024-06-01", "accepted"),
+            END_DEAL,
         ),
-        "activities": activities(("newcomer", "2024-07-10", "training"),
-                                 ("contacted_only", "2024-07-05", "manager_contact")),
+        "activities": activities(
+            ("newcomer", "2024-07-10", "training"),
+            ("contacted_only", "2024-07-05", "manager_contact"),
+        ),
     }
     base.update(extra)
     return Tables(**base)
@@ -108,8 +120,9 @@ def test_manager_contact_is_not_partner_activity() -> None:
 
 
 def test_partner_joining_at_as_of_is_not_an_example() -> None:
-    tables = program(partners=pd.concat([program().partners,
-                                         partners(("late", "2024-07-01", None))]))
+    tables = program(
+        partners=pd.concat([program().partners, partners(("late", "2024-07-01", None))])
+    )
     assert "late" not in labels_at(tables)
 
 
@@ -133,4 +146,11 @@ def test_monthly_as_ofs_leave_room_for_the_horizon() -> None:
 def test_deal_labels_keep_decided_partner_deals_only() -> None:
     labels = deal_labels(program().deals)
     assert dict(zip(labels["deal_id"], labels["accepted"], strict=True)) == {
-        "D1": 1, "D2": 0, "D3": 1, "D5": 0, "D6": 1, "D7": 1, "D8": 1}
+        "D1": 1,
+        "D2": 0,
+        "D3": 1,
+        "D5": 0,
+        "D6": 1,
+        "D7": 1,
+        "D8": 1,
+    }

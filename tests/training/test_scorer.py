@@ -18,8 +18,10 @@ def scorer(fitted_churn: tuple[Fitted, Evaluation]) -> Scorer:
 
 def rows(fitted: Fitted, n: int = 5) -> list[dict[str, object]]:
     frame = fitted.test[fitted.scorer.features].head(n)
-    return [{k: (None if v is None or v != v else v) for k, v in r.items()}  # NaN -> None
-            for r in frame.to_dict("records")]
+    return [
+        {k: (None if v is None or v != v else v) for k, v in r.items()}  # NaN -> None
+        for r in frame.to_dict("records")
+    ]
 
 
 def test_encode_rows_matches_encode_frame(fitted_churn: tuple[Fitted, Evaluation]) -> None:
@@ -28,21 +30,24 @@ def test_encode_rows_matches_encode_frame(fitted_churn: tuple[Fitted, Evaluation
     np.testing.assert_array_equal(s.encode(rows(fitted)), s.encode_frame(fitted.test.head(5)))
 
 
-def test_predict_returns_calibrated_probabilities(scorer: Scorer,
-                                                  fitted_churn: tuple[Fitted, Evaluation]) -> None:
+def test_predict_returns_calibrated_probabilities(
+    scorer: Scorer, fitted_churn: tuple[Fitted, Evaluation]
+) -> None:
     probs = scorer.predict(scorer.encode(rows(fitted_churn[0])))
     assert probs.shape == (5,) and ((probs > 0) & (probs < 1)).all()
 
 
 def test_contributions_are_per_feature_and_sum_to_the_raw_log_odds(
-    scorer: Scorer, fitted_churn: tuple[Fitted, Evaluation],
+    scorer: Scorer,
+    fitted_churn: tuple[Fitted, Evaluation],
 ) -> None:
     x = scorer.encode(rows(fitted_churn[0]))
     contrib = scorer.contributions(x)
     raw = scorer.predict_raw(x)
     assert contrib.shape == (5, len(scorer.features))
-    np.testing.assert_allclose(contrib.sum(axis=1) + scorer.expected_value,
-                               np.log(raw / (1 - raw)), rtol=1e-6)
+    np.testing.assert_allclose(
+        contrib.sum(axis=1) + scorer.expected_value, np.log(raw / (1 - raw)), rtol=1e-6
+    )
 
 
 def test_wrong_width_is_a_model_error(scorer: Scorer) -> None:
@@ -56,8 +61,9 @@ def test_bad_value_names_the_feature(scorer: Scorer) -> None:
     assert err.value.problems[0].column == "tenure_days"
 
 
-def test_saved_files_load_back_identically(scorer: Scorer, tmp_path: Path,
-                                           fitted_churn: tuple[Fitted, Evaluation]) -> None:
+def test_saved_files_load_back_identically(
+    scorer: Scorer, tmp_path: Path, fitted_churn: tuple[Fitted, Evaluation]
+) -> None:
     scorer.save(tmp_path)
     again = Scorer.from_dir(tmp_path)
     x = scorer.encode_frame(fitted_churn[0].test)

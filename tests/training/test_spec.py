@@ -10,11 +10,13 @@ import pytest
 from tierwise.errors import InvalidInput
 from training.spec import FeatureSpec
 
-FRAME = pd.DataFrame({
-    "region": ["EMEA", "AMER", None, "EMEA"],
-    "size": [10.0, np.nan, 3.0, 4.0],
-    "onboarded": [True, False, True, True],
-})
+FRAME = pd.DataFrame(
+    {
+        "region": ["EMEA", "AMER", None, "EMEA"],
+        "size": [10.0, np.nan, 3.0, 4.0],
+        "onboarded": [True, False, True, True],
+    }
+)
 
 
 def spec() -> FeatureSpec:
@@ -37,8 +39,9 @@ def test_unknown_category_is_missing() -> None:
 
 
 def test_encode_rows_agrees_with_encode_frame() -> None:
-    rows = [{k: (None if pd.isna(v) else v) for k, v in r.items()}
-            for r in FRAME.to_dict("records")]
+    rows = [
+        {k: (None if pd.isna(v) else v) for k, v in r.items()} for r in FRAME.to_dict("records")
+    ]
     np.testing.assert_array_equal(spec().encode(rows), spec().encode_frame(FRAME))
 
 

@@ -15,7 +15,7 @@ from tierwise.errors import ModelError
 from tierwise.settings import Settings
 from training.examples import ModelKind
 from training.fit import fit_examples
-from training.registry import CHALLENGER, CHAMPION, log_model, promote
+from training.registry import CHALLENGER, CHAMPION, ensure_experiment, log_model, promote
 from training.scorer import load_scorer
 from training.train import Trained, build_examples, load_data, train_all
 
@@ -62,8 +62,9 @@ def test_load_scorer_predicts_what_training_evaluated(store: Store) -> None:
     fitted = store.first["deal"].fitted
     scorer = load_scorer("tierwise-deal-acceptance", tracking_uri=store.uri)
     assert scorer.version == "1" and scorer.features == fitted.scorer.features
-    np.testing.assert_allclose(scorer.predict(scorer.encode_frame(fitted.test)),
-                               fitted.test["model"].to_numpy())
+    np.testing.assert_allclose(
+        scorer.predict(scorer.encode_frame(fitted.test)), fitted.test["model"].to_numpy()
+    )
 
 
 def test_pyfunc_and_scorer_agree(store: Store) -> None:
@@ -71,8 +72,9 @@ def test_pyfunc_and_scorer_agree(store: Store) -> None:
     mlflow.set_tracking_uri(store.uri)
     model = mlflow.pyfunc.load_model("models:/tierwise-churn@champion")
     frame = fitted.test[fitted.scorer.features].head(50)
-    np.testing.assert_allclose(model.predict(frame)["probability"].to_numpy(),
-                               fitted.test["model"].head(50).to_numpy())
+    np.testing.assert_allclose(
+        model.predict(frame)["probability"].to_numpy(), fitted.test["model"].head(50).to_numpy()
+    )
 
 
 def test_run_records_metrics_plots_versions_and_date_range(store: Store) -> None:
@@ -82,8 +84,12 @@ def test_run_records_metrics_plots_versions_and_date_range(store: Store) -> None
     assert run.data.params["feature_registry_version"]
     assert run.data.params["train_from"] < run.data.params["train_to"]
     plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
-    assert plots == {"plots/roc.png", "plots/calibration.png", "plots/importance_gain.png",
-                     "plots/shap_summary.png"}
+    assert plots == {
+        "plots/roc.png",
+        "plots/calibration.png",
+        "plots/importance_gain.png",
+        "plots/shap_summary.png",
+    }
     mv = client.get_model_version("tierwise-churn", "1")
     assert mv.tags["horizon_days"] == "90" and mv.tags["feature_registry_version"]
 
@@ -99,12 +105,13 @@ def worse_challenger(store: Store, *, force: bool) -> tuple[str, str]:
     bad = fit_examples(type(examples)(**{**examples.__dict__, "frame": frame}), bounds)
     mlflow.set_tracking_uri(store.uri)
     mlflow.set_registry_uri(store.uri)
-    with mlflow.start_run():
+    with mlflow.start_run(experiment_id=ensure_experiment(store.uri, store.settings)):
         mv = log_model(bad, registered_name="tierwise-churn", horizon_days=90)
-    decision = promote(bad, mv, uri=store.uri, force=force)
+    promote(bad, mv, uri=store.uri, force=force)
     client = mlflow.MlflowClient(store.uri, store.uri)
-    return str(mv.version), str(client.get_model_version_by_alias("tierwise-churn",
-                                                                   CHAMPION).version)
+    return str(mv.version), str(
+        client.get_model_version_by_alias("tierwise-churn", CHAMPION).version
+    )
 
 
 def test_worse_challenger_is_not_promoted_and_force_promotes(store: Store) -> None:

@@ -1,0 +1,196 @@
+"""Bulk writes for the weekly job: 100,000s of rows per run without per-row ORM or type work.
+
+Callers hand over columns of plain, database-ready Python values (None for NULL, tz-aware
+datetimes, JSON already encoded as text). The rows go out the fastest way the dialect has,
+always on the caller's connection, so inside the caller's transaction:
+
+- PostgreSQL with psycopg: `COPY … FROM STDIN` (an upsert goes through a temporary table
+  dropped at commit);
+- SQLite: one prepared `INSERT` run by the driver's `executemany` (upsert: `ON CONFLICT`);
+- anything else: SQLAlchemy Core `insert()` with executemany, as portable as it gets.
+
+Datetime columns still go through the column type's own bind processing (`UTCDateTime`:
+stored as UTC, naive datetimes refused), once per distinct value.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy import JSON, Connection, DateTime, Table, bindparam, insert, select, update
+
+from serving.db.models import Base
+from serving.db.types import RawJson, UTCDateTime
+
+BATCH = 20_000  # rows per executemany / COPY chunk: bounds the memory of the row tuples
+Columns = Mapping[str, Any]  # name → list (one value per row) or any other value (a constant)
+
+
+def insert_rows(connection: Connection, model: type[Base], columns: Columns) -> int:
+    """INSERT every row of the model's table; returns the number of rows written."""
+    table = _table(model)
+    names, values, count = _prepared(connection, table, columns)
+    if count == 0:
+        return 0
+    if _is_psycopg(connection):
+        _copy(connection, table.name, names, values, count)
+    elif connection.dialect.name == "sqlite":
+        _executemany(connection, _insert_sql(connection, table.name, names), values, count)
+    else:
+        _core_insert(connection, table, names, values, count)
+    return count
+
+
+def upsert_rows(connection: Connection, model: type[Base], columns: Columns, *, key: str) -> int:
+    """INSERT new rows, UPDATE every other column of rows whose `key` already exists."""
+    table = _table(model)
+    names, values, count = _prepared(connection, table, columns)
+    if count == 0:
+        return 0
+    q = connection.dialect.identifier_preparer.quote
+    assignments = ", ".join(f"{q(n)} = excluded.{q(n)}" for n in names if n != key)
+    conflict = f" ON CONFLICT ({q(key)}) DO UPDATE SET {assignments}"
+    if _is_psycopg(connection):
+        stage = f"_tw_stage_{table.name}"
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {q(stage)}")
+        connection.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE {q(stage)} (LIKE {q(table.name)} INCLUDING DEFAULTS) "
+            "ON COMMIT DROP"
+        )
+        _copy(connection, stage, names, values, count)
+        cols = ", ".join(q(n) for n in names)
+        connection.exec_driver_sql(
+            f"INSERT INTO {q(table.name)} ({cols}) SELECT {cols} FROM {q(stage)}{conflict}"
+        )
+        connection.exec_driver_sql(f"DROP TABLE {q(stage)}")
+    elif connection.dialect.name == "sqlite":
+        sql = _insert_sql(connection, table.name, names) + conflict
+        _executemany(connection, sql, values, count)
+    else:
+        _core_upsert(connection, table, names, values, count, key=key)
+    return count
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _prepared(
+    connection: Connection, table: Table, columns: Columns
+) -> tuple[list[str], list[Any], int]:
+    """Column names, per-column value sources (lists or repeated constants) and row count."""
+    lengths = {len(v) for v in columns.values() if isinstance(v, list)}
+    if len(lengths) > 1:
+        raise ValueError(f"{table.name}: columns of different lengths {sorted(lengths)}")
+    count = lengths.pop() if lengths else 0
+    names, values = [], []
+    for name, value in columns.items():
+        column = table.c[name]  # KeyError names an unknown column
+        timestamp = isinstance(column.type, (UTCDateTime, DateTime))
+        process = (
+            column.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+            if timestamp
+            else None
+        )
+        names.append(name)
+        values.append(_processed(value, process))
+    return names, values, count
+
+
+def _processed(value: Any, process: Any) -> Any:
+    if process is None:
+        return value
+    if not isinstance(value, list):
+        return process(value)
+    memo: dict[Any, Any] = {}
+    out: list[Any] = []
+    for v in value:
+        if v is None:
+            out.append(None)
+            continue
+        if v not in memo:
+            memo[v] = process(v)
+        out.append(memo[v])
+    return out
+
+
+def _rows(values: list[Any], count: int) -> Iterator[list[tuple[Any, ...]]]:
+    sources = [v if isinstance(v, list) else itertools.repeat(v, count) for v in values]
+    rows = zip(*sources, strict=False)
+    while batch := list(itertools.islice(rows, BATCH)):
+        yield batch
+
+
+def _is_psycopg(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg"
+
+
+def _insert_sql(connection: Connection, table: str, names: Sequence[str]) -> str:
+    q = connection.dialect.identifier_preparer.quote
+    marks = ", ".join("?" for _ in names)
+    return f"INSERT INTO {q(table)} ({', '.join(q(n) for n in names)}) VALUES ({marks})"
+
+
+def _executemany(connection: Connection, sql: str, values: list[Any], count: int) -> None:
+    for batch in _rows(values, count):
+        connection.exec_driver_sql(sql, batch)
+
+
+def _copy(
+    connection: Connection, table: str, names: Sequence[str], values: list[Any], count: int
+) -> None:
+    q = connection.dialect.identifier_preparer.quote
+    raw: Any = connection.connection.driver_connection
+    sql = f"COPY {q(table)} ({', '.join(q(n) for n in names)}) FROM STDIN"
+    with raw.cursor() as cursor, cursor.copy(sql) as copy:
+        for batch in _rows(values, count):
+            for row in batch:
+                copy.write_row(row)
+
+
+def _core_rows(
+    table: Table, names: list[str], values: list[Any], count: int
+) -> Iterator[list[dict[str, Any]]]:
+    """Row dicts for Core executemany; encoded JSON passes the engine's serializer as is."""
+    json = {n for n in names if isinstance(table.c[n].type, JSON)}
+    for batch in _rows(values, count):
+        yield [
+            {
+                n: RawJson(v) if n in json and isinstance(v, str) else v
+                for n, v in zip(names, row, strict=True)
+            }
+            for row in batch
+        ]
+
+
+def _core_insert(
+    connection: Connection, table: Table, names: list[str], values: list[Any], count: int
+) -> None:
+    for batch in _core_rows(table, names, values, count):
+        connection.execute(insert(table), batch)
+
+
+def _core_upsert(
+    connection: Connection,
+    table: Table,
+    names: list[str],
+    values: list[Any],
+    count: int,
+    *,
+    key: str,
+) -> None:
+    known = set(connection.scalars(select(table.c[key])))
+    stmt = (
+        update(table)
+        .where(table.c[key] == bindparam(f"b_{key}"))
+        .values({n: bindparam(f"b_{n}") for n in names if n != key})
+    )
+    for batch in _core_rows(table, names, values, count):
+        new = [r for r in batch if r[key] not in known]
+        old = [{f"b_{n}": v for n, v in r.items()} for r in batch if r[key] in known]
+        if new:
+            connection.execute(insert(table), new)
+        if old:
+            connection.execute(stmt, old)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from features.io import write_tables
+from tierwise.cli import app
+from tierwise.settings import get_settings
+
+from .program import make_program
+
+runner = CliRunner()
+pytestmark = pytest.mark.slow  # each command loads the data and opens an MLflow store
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("TIERWISE_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_train_then_evaluate_the_champion(env: Path) -> None:
+    tables, _ = make_program(partners=300, seed=2)
+    write_tables(tables, env)
+    trained = runner.invoke(app, ["train", "--data", str(env), "--model", "deal"])
+    assert trained.exit_code == 0, trained.output
+    assert "tierwise-deal-acceptance v1" in trained.output and "first champion" in trained.output
+    evaluated = runner.invoke(app, ["evaluate", "--data", str(env), "--model", "deal"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "(champion)" in evaluated.output and "roc_auc" in evaluated.output
+
+
+def test_train_on_too_short_a_history_fails_with_the_reason(env: Path) -> None:
+    tables, _ = make_program(partners=50, years=0.3, seed=1)
+    write_tables(tables, env)
+    result = runner.invoke(app, ["train", "--data", str(env), "--model", "churn"])
+    assert result.exit_code == 1
+    assert "needs at least" in result.output
+
+
+def test_evaluate_without_a_champion_fails_clearly(env: Path) -> None:
+    tables, _ = make_program(partners=50, seed=1)
+    write_tables(tables, env)
+    result = runner.invoke(app, ["evaluate", "--data", str(env), "--model", "churn"])
+    assert result.exit_code == 1
+    assert "tierwise-churn@champion not found" in result.output
