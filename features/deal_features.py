@@ -18,7 +18,7 @@ from features.history import DealStreams, codes_of, index_deals, index_history
 from features.registry import Feature
 from features.snapshot import features_at
 from features.tables import Tables
-from features.windows import NAT, EventIndex, IntArray, Probe, entity_order, ratio, to_ns
+from features.windows import NAT, EventIndex, IntArray, Probe, query_order, ratio, to_ns
 
 DEAL_FEATURES: list[Feature] = [
     Feature("amount", "number", "USD", "deals", "Registered deal amount"),
@@ -143,7 +143,7 @@ class _Keyed:
         self.known = code >= 0
         self.safe = np.where(self.known, code, 0)
         self.t = t
-        self.order = entity_order(self.safe)
+        self.order = query_order(self.safe, t)
 
     def probe(self, index: EventIndex) -> Probe:
         return index.probe(self.safe, self.t, self.order)

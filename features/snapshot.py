@@ -23,7 +23,7 @@ from features import registry
 from features.history import PartnerHistory, index_history
 from features.partner_features import event_columns
 from features.tables import Tables
-from features.windows import NAT, IntArray, days, days_since, entity_order, to_ns
+from features.windows import NAT, IntArray, days, days_since, query_order, to_ns
 from tierwise.errors import InvalidInput, Problem
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ def features_at(
             filled[slot[name]] = True
 
     store(profile_features(history, safe, times), None)
-    order = entity_order(safe)
+    order = query_order(safe, times)
     by_partner = (safe, times) if order is None else (safe[order], times[order])
     for family in event_columns(history, *by_partner):
         store(family, order)

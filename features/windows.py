@@ -57,7 +57,7 @@ class EventIndex:
     """
 
     times: IntArray  # event times (ns), sorted within each entity
-    keys: IntArray  # entity * stride + tick(time), sorted
+    keys: IntArray  # entity * stride + tick(time), sorted, then one sentinel (int64 max)
     starts: IntArray  # starts[e] .. starts[e + 1]: the positions of entity e
     origin: int = 0  # time (ns) of tick 0
     unit: int = 1_000_000_000  # ns per tick
@@ -85,6 +85,7 @@ class EventIndex:
         keys = entity * np.int64(stride) + (times - origin) // unit
         order = _sort_order(keys, times)
         keys, times, entity = keys[order], times[order], entity[order]
+        keys = np.append(keys, np.iinfo(np.int64).max)
         starts = np.searchsorted(entity, np.arange(n_entities + 1, dtype=np.int64), "left")
         sorted_values: dict[str, FloatArray] = {}
         sums: dict[str, FloatArray] = {}
@@ -102,30 +103,36 @@ class EventIndex:
         entity = np.asarray(entity, dtype=np.int64)
         t = np.asarray(t, dtype=np.int64)
         tick = np.minimum(np.maximum((t - self.origin) // self.unit, 0), self.stride - 1)
-        pos = np.searchsorted(self.keys, entity * np.int64(self.stride) + tick, "left")
-        # step over events in the query's own tick that are still strictly before t
-        ends = self.starts[entity + 1]
-        todo = np.flatnonzero(pos < ends)
+        key = entity * np.int64(self.stride) + tick
+        pos = np.searchsorted(self.keys, key, "left")
+        # step over events of the query's own entity and tick that are still strictly before t
+        todo = np.flatnonzero(self.keys[pos] == key)  # the sentinel never matches
         while len(todo):
             todo = todo[self.times[pos[todo]] < t[todo]]
             pos[todo] += 1
-            todo = todo[pos[todo] < ends[todo]]
+            todo = todo[self.keys[pos[todo]] == key[todo]]
         return pos
 
     def probe(self, entity: IntArray, t: IntArray, order: IntArray | None = None) -> Probe:
         """Ask this stream about (entity, t) pairs (entity codes must be valid: 0 <= e < n).
 
-        `order` (a stable argsort of `entity`) may be passed to share one sort across probes.
+        `order` (from `query_order(entity, t)`) may be passed to share one sort across probes.
         """
         entity = np.asarray(entity, dtype=np.int64)
         return Probe(self, entity, np.asarray(t, dtype=np.int64), order)
 
 
-def entity_order(entity: IntArray) -> IntArray | None:
-    """A stable argsort of `entity`, or None when it is already sorted."""
-    if len(entity) < 2 or not np.any(entity[1:] < entity[:-1]):
+def query_order(entity: IntArray, t: IntArray) -> IntArray | None:
+    """The order that sorts queries by (entity, t), or None when they already are.
+
+    Sorted queries make every `searchsorted` walk the keys forward (10-20x faster on millions).
+    """
+    if len(entity) < 2:
         return None
-    return np.argsort(entity, kind="stable")
+    step = np.diff(entity)
+    if not (np.any(step < 0) or np.any((step == 0) & (np.diff(t) < 0))):
+        return None
+    return np.lexsort((t, entity))
 
 
 class Probe:
@@ -133,15 +140,14 @@ class Probe:
 
     Windows and shifts are in days: `count(90)` counts events in [t - 90 d, t),
     `count(90, shift=90)` those in [t - 180 d, t - 90 d), `count()` all events before t.
-    Pairs are searched in entity order (sorted searches are cache-friendly: 10-20x faster on
-    millions of events); answers come back in the caller's order.
+    Pairs are searched in (entity, t) order; answers come back in the caller's order.
     """
 
     def __init__(
         self, index: EventIndex, entity: IntArray, t: IntArray, order: IntArray | None = None
     ) -> None:
         self.index = index
-        self.order = entity_order(entity) if order is None else order
+        self.order = query_order(entity, t) if order is None else order
         if self.order is not None:
             entity, t = entity[self.order], t[self.order]
         self.entity = entity

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from tierwise.errors import TierwiseError
 from tierwise.settings import get_settings
-from training.examples import MODEL_KINDS, ModelKind
+
+if TYPE_CHECKING:
+    from training.examples import ModelKind
 
 log = logging.getLogger(__name__)
 console = Console()
@@ -25,7 +28,7 @@ class ModelChoice(StrEnum):
 
 def _kinds(choice: ModelChoice) -> tuple[ModelKind, ...]:
     if choice is ModelChoice.both:
-        return MODEL_KINDS
+        return ("churn", "deal")
     return ("churn",) if choice is ModelChoice.churn else ("deal",)
 
 

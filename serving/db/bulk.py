@@ -16,10 +16,21 @@ stored as UTC, naive datetimes refused), once per distinct value.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import JSON, Connection, DateTime, Table, bindparam, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Connection,
+    DateTime,
+    Integer,
+    Table,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 
 from serving.db.models import Base
 from serving.db.types import RawJson, UTCDateTime
@@ -87,23 +98,32 @@ def _prepared(
     count = lengths.pop() if lengths else 0
     names, values = [], []
     for name, value in columns.items():
-        column = table.c[name]  # KeyError names an unknown column
-        timestamp = isinstance(column.type, (UTCDateTime, DateTime))
-        process = (
-            column.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
-            if timestamp
-            else None
-        )
         names.append(name)
-        values.append(_processed(value, process))
+        values.append(_processed(value, _processor(connection, table.c[name].type)))
     return names, values, count
 
 
-def _processed(value: Any, process: Any) -> Any:
+def _processor(connection: Connection, kind: Any) -> Callable[[Any], Any] | None:
+    """What a value of a column needs before the driver sees it (None: nothing)."""
+    if isinstance(kind, (UTCDateTime, DateTime)):  # the type's own processing (UTC, format)
+        process: Callable[[Any], Any] | None = kind.dialect_impl(connection.dialect).bind_processor(
+            connection.dialect
+        )
+        return process
+    if isinstance(kind, Boolean):
+        return bool
+    if isinstance(kind, Integer):  # 2.0 from a float column: COPY wants "2"
+        return int
+    return None
+
+
+def _processed(value: Any, process: Callable[[Any], Any] | None) -> Any:
     if process is None:
         return value
     if not isinstance(value, list):
-        return process(value)
+        return None if value is None else process(value)
+    if process is bool or process is int:
+        return [None if v is None else process(v) for v in value]
     memo: dict[Any, Any] = {}
     out: list[Any] = []
     for v in value:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
 from serving.auth import Principal, require_role
-from serving.deps import LoadedDep, StateDep
+from serving.deps import LoadedDep, SettingsDep, StateDep
 from serving.problems import responses
 from serving.schemas import ModelOut, ModelsOut, ReloadOut, RulesOut, RuleSummary
 

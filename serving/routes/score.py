@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from serving import answers
 from serving.auth import Principal, ensure_owner, require_role
-from serving.deps import LoadedDep
+from serving.deps import LoadedDep, SettingsDep
 from serving.problems import responses
 from serving.recommend import recommend_one
 from serving.schemas import (
