@@ -64,8 +64,7 @@ def one_partner(data: Path) -> tuple[dict[str, Any], datetime, str]:
     return features, as_of, str(row["partner_id"])
 
 
-def bench_in_process(data: Path, features: dict[str, Any], as_of: datetime,
-                     pid: str) -> float:
+def bench_in_process(data: Path, features: dict[str, Any], as_of: datetime, pid: str) -> float:
     from serving.recommend import recommend_one
     from serving.state import load_from_settings
     from tierwise.settings import Settings
@@ -73,8 +72,9 @@ def bench_in_process(data: Path, features: dict[str, Any], as_of: datetime,
     loaded = load_from_settings(Settings(data_dir=data))
 
     def run() -> None:
-        recommend_one(features, rulebook=loaded.rulebook, models=loaded.models, as_of=as_of,
-                      partner_id=pid)
+        recommend_one(
+            features, rulebook=loaded.rulebook, models=loaded.models, as_of=as_of, partner_id=pid
+        )
 
     for _ in range(200):
         run()
@@ -141,32 +141,50 @@ def load(url: str, body: bytes, headers: dict[str, str], seconds: float) -> dict
 
 
 def load_wrk(url: str, body: bytes, headers: dict[str, str], seconds: float) -> dict[str, float]:
-    lua = "wrk.method = 'POST'\n" + f"wrk.body = {json.dumps(body.decode())}\n" + "".join(
-        f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in headers.items())
+    lua = (
+        "wrk.method = 'POST'\n"
+        + f"wrk.body = {json.dumps(body.decode())}\n"
+        + "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in headers.items())
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(lua)
-    out = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:.0f}s", "--latency",
-                          "-s", f.name, url], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:.0f}s", "--latency", "-s", f.name, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     Path(f.name).unlink()
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise RuntimeError(f"{non2xx.group(1)} failed requests:\n{out}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
-    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
     scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-    return {"rps": rps, "p50_ms": float(p50.group(1)) * scale[p50.group(2)],  # type: ignore
-            "p99_ms": float(p99.group(1)) * scale[p99.group(2)], "tool": 0.0}  # type: ignore
+
+    def grab(pattern: str) -> re.Match[str]:
+        found = re.search(pattern, out)
+        if found is None:
+            raise RuntimeError(f"unexpected wrk output:\n{out}")
+        return found
+
+    p50, p99 = grab(r"50%\s+([\d.]+)(us|ms|s)"), grab(r"99%\s+([\d.]+)(us|ms|s)")
+    return {
+        "rps": float(grab(r"Requests/sec:\s+([\d.]+)").group(1)),
+        "p50_ms": float(p50.group(1)) * scale[p50.group(2)],
+        "p99_ms": float(p99.group(1)) * scale[p99.group(2)],
+        "tool": 0.0,
+    }
 
 
-async def load_python(url: str, body: bytes, headers: dict[str, str],
-                      seconds: float) -> dict[str, float]:
+async def load_python(
+    url: str, body: bytes, headers: dict[str, str], seconds: float
+) -> dict[str, float]:
     """Keep-alive HTTP/1.1 load from raw sockets: pre-built request, Content-Length framing."""
     host, port_path = url.split("//", 1)[1].split(":", 1)
     port, path = port_path.split("/", 1)
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    request = (f"POST /{path} HTTP/1.1\r\nHost: {host}\r\n{head}"
-               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    request = (
+        f"POST /{path} HTTP/1.1\r\nHost: {host}\r\n{head}Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
     latencies: list[float] = []
     end = time.perf_counter() + seconds
 
@@ -187,20 +205,41 @@ async def load_python(url: str, body: bytes, headers: dict[str, str],
     await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
     took = time.perf_counter() - start
     latencies.sort()
-    return {"rps": len(latencies) / took, "p50_ms": latencies[len(latencies) // 2] * 1e3,
-            "p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3, "tool": 1.0}
+    return {
+        "rps": len(latencies) / took,
+        "p50_ms": latencies[len(latencies) // 2] * 1e3,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3,
+        "tool": 1.0,
+    }
 
 
-def bench_tierwise(data: Path, body: dict[str, Any], seconds: float, workers: int,
-                   logs: Path) -> dict[str, float]:
+def bench_tierwise(
+    data: Path, body: dict[str, Any], seconds: float, workers: int, logs: Path
+) -> dict[str, float]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TIERWISE_", "MLFLOW_T"))}
     from serving.auth import hash_key
 
-    env.update({"TIERWISE_API_KEYS": json.dumps([{"key_sha256": hash_key(KEY), "role": "scorer"}]),
-                "TIERWISE_RELOAD_INTERVAL_S": "0"})
-    cmd = [sys.executable, "-c", "from tierwise.cli import app; app()", "serve", "--data",
-           str(data), "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+    env.update(
+        {
+            "TIERWISE_API_KEYS": json.dumps([{"key_sha256": hash_key(KEY), "role": "scorer"}]),
+            "TIERWISE_RELOAD_INTERVAL_S": "0",
+        }
+    )
+    cmd = [
+        sys.executable,
+        "-c",
+        "from tierwise.cli import app; app()",
+        "serve",
+        "--data",
+        str(data),
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
     proc = start(cmd, env, f"http://127.0.0.1:{port}/readyz", logs / f"tierwise-{workers}.log")
     try:
         url = f"http://127.0.0.1:{port}/v1/score"
@@ -212,18 +251,34 @@ def bench_tierwise(data: Path, body: dict[str, Any], seconds: float, workers: in
         stop(proc)
 
 
-def bench_mlflow(data: Path, features: dict[str, Any], seconds: float,
-                 logs: Path) -> dict[str, float]:
+def bench_mlflow(
+    data: Path, features: dict[str, Any], seconds: float, logs: Path
+) -> dict[str, float]:
     from tierwise.settings import Settings
 
     port = free_port()
     uri = Settings(data_dir=data).mlflow_tracking_uri
     bin_dir = str(Path(sys.executable).parent)  # mlflow starts `uvicorn` from PATH
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri,
-           "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_REGISTRY_URI": uri,
+        "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
+    }
     mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
-    cmd = [mlflow_bin, "models", "serve", "-m", "models:/tierwise-churn@champion",
-           "--env-manager", "local", "-p", str(port), "-h", "127.0.0.1"]
+    cmd = [
+        mlflow_bin,
+        "models",
+        "serve",
+        "-m",
+        "models:/tierwise-churn@champion",
+        "--env-manager",
+        "local",
+        "-p",
+        str(port),
+        "-h",
+        "127.0.0.1",
+    ]
     proc = start(cmd, env, f"http://127.0.0.1:{port}/ping", logs / "mlflow.log")
     try:
         url = f"http://127.0.0.1:{port}/invocations"
@@ -248,23 +303,35 @@ def main() -> None:
     logs = Path(tempfile.mkdtemp(prefix="bench-serving-"))
 
     micros = bench_in_process(args.data, features, as_of, pid)
-    print(f"in-process recommend_one (rules + 2 models + arbitration): "
-          f"median {micros:.0f} µs per partner (target < 200 µs)", flush=True)
+    print(
+        f"in-process recommend_one (rules + 2 models + arbitration): "
+        f"median {micros:.0f} µs per partner (target < 200 µs)",
+        flush=True,
+    )
     results = {}
     for workers in args.workers:
         r = bench_tierwise(args.data, body, args.seconds, workers, logs)
         results[workers] = r
-        print(f"tierwise POST /v1/score, {workers} worker(s), {CONNECTIONS} connections: "
-              f"{r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms "
-              f"({'python' if r['tool'] else 'wrk'} load generator)", flush=True)
+        print(
+            f"tierwise POST /v1/score, {workers} worker(s), {CONNECTIONS} connections: "
+            f"{r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms "
+            f"({'python' if r['tool'] else 'wrk'} load generator)",
+            flush=True,
+        )
     best = max(results.values(), key=lambda r: r["rps"])
     ml = bench_mlflow(args.data, features, args.seconds, logs)
-    print(f"mlflow models serve (churn model only), {CONNECTIONS} connections: "
-          f"{ml['rps']:,.0f} req/s, p50 {ml['p50_ms']:.2f} ms, p99 {ml['p99_ms']:.2f} ms")
-    print(f"throughput ratio tierwise/mlflow: {best['rps'] / ml['rps']:.1f}x (aim >= 10x); "
-          f"targets: >= 2,000 req/s and p99 < 10 ms")
-    print(f"reproduce: .venv/bin/python bench/bench_serving.py --data {args.data} "
-          f"--seconds {args.seconds:g}  (server logs in {logs})")
+    print(
+        f"mlflow models serve (churn model only), {CONNECTIONS} connections: "
+        f"{ml['rps']:,.0f} req/s, p50 {ml['p50_ms']:.2f} ms, p99 {ml['p99_ms']:.2f} ms"
+    )
+    print(
+        f"throughput ratio tierwise/mlflow: {best['rps'] / ml['rps']:.1f}x (aim >= 10x); "
+        f"targets: >= 2,000 req/s and p99 < 10 ms"
+    )
+    print(
+        f"reproduce: .venv/bin/python bench/bench_serving.py --data {args.data} "
+        f"--seconds {args.seconds:g}  (server logs in {logs})"
+    )
 
 
 if __name__ == "__main__":

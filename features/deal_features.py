@@ -84,9 +84,12 @@ def build_deal_features(tables: Tables, deals: pd.DataFrame) -> pd.DataFrame:
     else:
         partner, customer = history.codes(deals["partner_id"]), customers.codes(deals)
     times = to_ns(deals["registered_at"])
+    own = deal_columns(deals, partner, customer, customers, history.deals, times)
+    del customers  # its indexes are done with: free them before the big frame is built
     frame = features_at(history, np.where(times == NAT, -1, partner), times, tables.present())
     average = frame["avg_deal_value_365d"].to_numpy()
-    own = deal_columns(deals, partner, customer, customers, history.deals, average, times)
+    amount = deals["amount"].to_numpy(dtype=np.float64, na_value=np.nan)
+    own["amount_vs_partner_avg"] = np.where(partner >= 0, ratio(amount, average), np.nan)
     frame.insert(0, "deal_id", deals["deal_id"].astype("str").reset_index(drop=True))
     for i, name in enumerate(deal_feature_names(), start=len(DEAL_KEY_COLUMNS)):
         frame.insert(i, name, own[name])
@@ -131,7 +134,7 @@ def index_customers(deals: pd.DataFrame, partner: IntArray) -> CustomerHistory:
         pairs=pd.Index(pair_keys),
         deal_customer=customer,
         direct=index_deals(deals, np.where(deals["partner_id"].isna(), customer, -1), n),
-        channel=index_deals(deals, np.where(partner >= 0, customer, -1), n),
+        channel=index_deals(deals, np.where(deals["partner_id"].notna(), customer, -1), n),
         pair=index_deals(deals, pair, len(pair_keys)),
     )
 
@@ -163,10 +166,10 @@ def deal_columns(
     customer: IntArray,
     customers: CustomerHistory,
     partner_history: DealStreams,
-    partner_avg_amount: np.ndarray,
     t: IntArray,
 ) -> dict[str, np.ndarray | pd.Series]:
-    """The deal's own attributes (DEAL_FEATURES), from facts known before registered_at."""
+    """The deal's own attributes (DEAL_FEATURES but amount_vs_partner_avg, which needs the
+    partner's features), from facts known before registered_at."""
     amount = deals["amount"].to_numpy(dtype=np.float64, na_value=np.nan)
     by_customer = _Keyed(customer, t)
     by_pair = _Keyed(customers.pair_codes(partner, customer), t)
@@ -185,5 +188,4 @@ def deal_columns(
         "customer_open_partner_deals": by_customer.in_flight(customers.channel) - in_flight_here,
         "partner_customer_deals": by_partner.or_missing(earlier_here),
         "partner_deals_in_flight": by_partner.or_missing(by_partner.in_flight(partner_history)),
-        "amount_vs_partner_avg": by_partner.or_missing(ratio(amount, partner_avg_amount)),
     }

@@ -226,7 +226,8 @@ def _index_surveys(frame: pd.DataFrame | None, ids: pd.Index) -> EventIndex | No
         return None
     score = frame["score"].to_numpy(dtype=np.float64, na_value=np.nan)
     entity = np.where(np.isnan(score), -1, partner_codes(ids, frame["partner_id"]))
-    return EventIndex.build(entity, to_ns(frame["answered_at"]), len(ids), {"score": score})
+    answered = to_ns(frame["answered_at"])
+    return EventIndex.build(entity, answered, len(ids), {"score": score}, keep=("score",))
 
 
 def _index_customers(frame: pd.DataFrame | None, ids: pd.Index) -> CustomerStreams | None:

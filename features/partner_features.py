@@ -1,8 +1,9 @@
 """Event features of partners at query times: deals, activities, surveys, customers.
 
 Each family reads its streams from a `PartnerHistory` for arrays of (partner code, time)
-pairs and returns columns named as in `features.registry`. A family whose table is absent
-returns nothing (the frame fills NaN).
+pairs (sorted by partner, then time, for speed) and yields columns named as in
+`features.registry`, a few at a time. A family whose table is absent yields nothing (the
+frame fills NaN).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 An `EventIndex` sorts one event stream once by (entity, time) and keeps per-entity running
 sums of its value columns. It then answers, for any number of (entity, query time) pairs at
 once, "how many events / what total / which last event strictly before t (or in [t - w, t))"
-with two `np.searchsorted` calls — so one snapshot, twelve monthly snapshots and one query per
-deal registration all share the same sort.
+with one `np.searchsorted` per distinct offset of t — so one snapshot, twelve monthly
+snapshots and one query per deal registration all share the same sort.
 
 Running sums restart at each entity, so the answer for one entity depends only on that
 entity's events before the query time: planting events elsewhere or later leaves it bit-for-bit
@@ -63,7 +63,7 @@ class EventIndex:
     unit: int = 1_000_000_000  # ns per tick
     stride: int = 1  # ticks per entity band
     sums: dict[str, FloatArray] = field(default_factory=dict)  # inclusive, restart per entity
-    values: dict[str, FloatArray] = field(default_factory=dict)  # sorted raw values
+    values: dict[str, FloatArray] = field(default_factory=dict)  # sorted raw values kept
 
     @classmethod
     def build(
@@ -72,12 +72,17 @@ class EventIndex:
         times: IntArray,
         n_entities: int,
         values: Mapping[str, np.ndarray] | None = None,
+        keep: tuple[str, ...] = (),
     ) -> EventIndex:
-        """Index events; those with entity < 0 (unknown) or a NaT time are left out."""
+        """Index events; those with entity < 0 (unknown) or a NaT time are left out.
+
+        Every value column gets running sums; those named in `keep` also keep their raw
+        values (for `Probe.last_value`).
+        """
         entity = np.asarray(entity, dtype=np.int64)
         times = np.asarray(times, dtype=np.int64)
-        keep = (entity >= 0) & (times != NAT)
-        entity, times = entity[keep], times[keep]
+        kept = (entity >= 0) & (times != NAT)
+        entity, times = entity[kept], times[kept]
         origin = int(times.min()) if len(times) else 0
         span = int(times.max()) - origin if len(times) else 0
         unit = _tick_unit(span, n_entities)
@@ -90,8 +95,9 @@ class EventIndex:
         sorted_values: dict[str, FloatArray] = {}
         sums: dict[str, FloatArray] = {}
         for name, column in (values or {}).items():
-            v = np.asarray(column, dtype=np.float64)[keep][order]
-            sorted_values[name] = v
+            v = np.asarray(column, dtype=np.float64)[kept][order]
+            if name in keep:
+                sorted_values[name] = v
             sums[name] = _running_sum(v, entity)
         return cls(times, keys, starts, origin, unit, stride, sums, sorted_values)
 

@@ -27,37 +27,42 @@ def versions_out(versions: dict[str, Any]) -> schemas.Versions:
 
 
 def partner_score(rec: PartnerRecommendation, *, explain: bool = False) -> schemas.PartnerScore:
+    """The API answer, validated in one pass (a nested dict: cheaper than model by model)."""
     d = rec.decision
-    checks = d.checks if explain else checks_from(
-        d.log, [span for span in d.spans if span[0] in TIER_SECTIONS])
-    state = d.state
-    tier = schemas.TierOut(
-        track=d.track,
-        tier=d.tier,
-        evaluated_tier=d.evaluated_tier,
-        change=d.tier_change,
-        basis=d.tier_basis,
-        missed_evaluations=state.missed_evaluations,
-        override_tier=state.override_tier,
-        override_reason=state.override_reason,
-        override_until=state.override_until,
-        benefits=d.benefits,
-        next_tier=d.next_tier,
-        gap_to_next=[schemas.GapItem(**g._asdict()) for g in d.gap],
-        checks=[schemas.ConditionCheck(**c._asdict()) for c in checks],
+    checks = (
+        d.checks
+        if explain
+        else checks_from(d.log, [span for span in d.spans if span[0] in TIER_SECTIONS])
     )
+    state = d.state
     scores = dict(d.scores)
     overall = scores.pop("overall", None)
-    return schemas.PartnerScore(
-        partner_id=rec.partner_id,
-        churn_risk=rec.churn_risk,
-        deal_acceptance=rec.deal_acceptance,
-        tier=tier,
-        incentives=[schemas.IncentiveOut(**a._asdict()) for a in d.incentives],
-        scorecard=schemas.ScorecardOut(components=scores, overall=overall),
-        actions=[schemas.ActionOut(**a.__dict__) for a in rec.actions],
-        suppressed=[schemas.SuppressedAction(**s._asdict()) for s in rec.suppressed],
-        versions=versions_out(rec.versions),
+    return schemas.PartnerScore.model_validate(
+        {
+            "partner_id": rec.partner_id,
+            "churn_risk": rec.churn_risk,
+            "deal_acceptance": rec.deal_acceptance,
+            "tier": {
+                "track": d.track,
+                "tier": d.tier,
+                "evaluated_tier": d.evaluated_tier,
+                "change": d.tier_change,
+                "basis": d.tier_basis,
+                "missed_evaluations": state.missed_evaluations,
+                "override_tier": state.override_tier,
+                "override_reason": state.override_reason,
+                "override_until": state.override_until,
+                "benefits": d.benefits,
+                "next_tier": d.next_tier,
+                "gap_to_next": [g._asdict() for g in d.gap],
+                "checks": [c._asdict() for c in checks],
+            },
+            "incentives": [a._asdict() for a in d.incentives],
+            "scorecard": {"components": scores, "overall": overall},
+            "actions": [a.__dict__ for a in rec.actions],
+            "suppressed": [x._asdict() for x in rec.suppressed],
+            "versions": rec.versions,
+        }
     )
 
 

@@ -6,6 +6,10 @@ from pathlib import Path
 
 import typer
 
+from serving.serve_cli import run_server
+
+__all__ = ["register", "run_server"]
+
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the `tierwise` CLI."""

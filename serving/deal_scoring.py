@@ -42,9 +42,12 @@ def deal_row(deal: Mapping[str, Any], partner: Mapping[str, Any]) -> dict[str, A
     amount = _number(deal.get("amount"))
     avg = _number(partner.get("avg_deal_value_365d"))
     ratio = amount / avg if amount is not None and avg is not None and avg > 0 else None
-    return {**partner, **deal,
-            "log_amount": math.log1p(amount) if amount is not None else None,
-            "amount_vs_partner_avg": ratio}
+    return {
+        **partner,
+        **deal,
+        "log_amount": math.log1p(amount) if amount is not None else None,
+        "amount_vs_partner_avg": ratio,
+    }
 
 
 def _number(value: Any) -> float | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -63,41 +65,62 @@ def plan_csv(actions: pd.DataFrame) -> str:
 
 
 def write_digest(session: Session, *, week: str, out_dir: Path) -> list[Path]:
-    """`<out_dir>/<week>/<manager>.csv` and `.html` for every manager in the week's plan."""
+    """`<out_dir>/<week>/<manager>.csv` and `.html` for every manager in the week's plan.
+
+    One read of the week (planned actions, tier changes, awards), one conversion to rows, one
+    grouping by manager; then per manager only the rendering of a compiled template.
+    """
     folder = out_dir / week
     folder.mkdir(parents=True, exist_ok=True)
     actions = store.plan_actions(session, week=week, include_overflow=False)
     actions["reason_text"] = actions["reasons"].map(reason_text)
     changes = store.tier_changes(session, week=week)
     awards = store.incentive_awards(session, week=week)
-    owners = store.partner_managers(session)
-    awards["manager_id"] = awards["partner_id"].map(owners)
-    changes_by = dict(tuple(changes.groupby("manager_id")))
-    awards_by = dict(tuple(awards.groupby("manager_id")))
+    action_rows, csv_rows = _records(actions), _csv_rows(actions)
+    change_rows, award_rows = _records(changes), _records(awards)
+    changes_by = changes.groupby("manager_id", sort=False).indices if len(changes) else {}
+    awards_by = awards.groupby("manager_id", sort=False).indices if len(awards) else {}
     template = environment().get_template("digest.html")
     written: list[Path] = []
-    for manager, mine in actions.groupby("manager_id", sort=True):
+    for manager, at in actions.groupby("manager_id", sort=True).indices.items():
         stem = _safe(str(manager))
         csv_path, html_path = folder / f"{stem}.csv", folder / f"{stem}.html"
-        csv_path.write_text(plan_csv(mine), encoding="utf-8")
+        csv_path.write_text(_csv_text([csv_rows[i] for i in at]), encoding="utf-8")
         html = template.render(
             week=week,
             manager=manager,
-            actions=mine.to_dict("records"),
-            changes=_rows(changes_by.get(manager)),
-            awards=_rows(awards_by.get(manager)),
+            actions=[action_rows[i] for i in at],
+            changes=[change_rows[i] for i in changes_by.get(manager, ())],
+            awards=[award_rows[i] for i in awards_by.get(manager, ())],
         )
         html_path.write_text(html, encoding="utf-8")
         written += [csv_path, html_path]
     return written
 
 
-def _rows(frame: pd.DataFrame | None) -> list[dict[str, object]]:
-    return (
-        []
-        if frame is None
-        else [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
-    )
+def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """Every row as a dict (NaN kept: the template filters treat it as missing)."""
+    names = [str(c) for c in frame.columns]
+    columns = [frame[c].tolist() for c in frame.columns]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _csv_rows(actions: pd.DataFrame) -> list[tuple[object, ...]]:
+    """The CSV cells of every action, formatted as `plan_csv` (pandas) writes them."""
+    out = actions.reindex(columns=list(CSV_COLUMNS))
+    out["reasons"] = actions["reason_text"] if len(actions) else []
+    cells = out.astype(object)
+    cells = cells.where(out.notna(), None)
+    return list(cells.itertuples(index=False, name=None))
+
+
+def _csv_text(rows: list[tuple[object, ...]]) -> str:
+    """Header + rows, with the csv module's quoting (what pandas' to_csv uses)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
 def _safe(name: str) -> str:

@@ -18,23 +18,33 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
-            "tierwise_requests", "HTTP requests answered", ["method", "route", "status"],
+            "tierwise_requests",
+            "HTTP requests answered",
+            ["method", "route", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "tierwise_request_duration_seconds", "Time to answer a request", ["route"],
-            buckets=LATENCY_BUCKETS, registry=self.registry,
+            "tierwise_request_duration_seconds",
+            "Time to answer a request",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.errors = Counter(
-            "tierwise_errors", "Answers with a 4xx or 5xx status", ["route", "status"],
+            "tierwise_errors",
+            "Answers with a 4xx or 5xx status",
+            ["route", "status"],
             registry=self.registry,
         )
         self.loaded = Gauge(
-            "tierwise_loaded_version", "Loaded rulebook and models (1 = active)",
-            ["kind", "name", "version"], registry=self.registry,
+            "tierwise_loaded_version",
+            "Loaded rulebook and models (1 = active)",
+            ["kind", "name", "version"],
+            registry=self.registry,
         )
-        self.ready = Gauge("tierwise_ready", "1 when rulebook and models are loaded",
-                           registry=self.registry)
+        self.ready = Gauge(
+            "tierwise_ready", "1 when rulebook and models are loaded", registry=self.registry
+        )
         self.reloads = Counter(
             "tierwise_reloads", "Reload attempts by result", ["result"], registry=self.registry
         )

@@ -317,30 +317,38 @@ def _decisions(frame: pd.DataFrame, outputs: pd.DataFrame, decision: Any) -> pd.
     )
 
 
-def _frame_reasons(rulebook: Rulebook, ranked: pd.DataFrame, scored: pd.DataFrame,
-                   decision: Any) -> list[list[str]]:
+def _frame_reasons(
+    rulebook: Rulebook, ranked: pd.DataFrame, scored: pd.DataFrame, decision: Any
+) -> list[list[str]]:
     """Reasons for the selected actions only, from the same explanation as `recommend_one`."""
     if ranked.empty:
         return []
     rows = pd.Index(scored["partner_id"].astype(str)).get_indexer(
-        pd.Index(ranked["partner_id"].astype(str)))
+        pd.Index(ranked["partner_id"].astype(str))
+    )
     by_action = {a.id: a for a in rulebook.actions}
     context = _condition_context(rulebook, scored, decision)
-    numbers = ranked[["rank", "priority", "propensity", "value", "weight"]].to_numpy(
-        dtype=np.float64).tolist()
+    numbers = (
+        ranked[["rank", "priority", "propensity", "value", "weight"]]
+        .to_numpy(dtype=np.float64)
+        .tolist()
+    )
     action_ids = ranked["action_id"].astype(str).tolist()
     out = []
     for row, action_id, (rank, prio, prop, value, weight) in zip(
-            rows, action_ids, numbers, strict=True):
+        rows, action_ids, numbers, strict=True
+    ):
         values = {name: col[row] for name, col in context.items()}
         checks = action_checks(by_action[action_id], values)
-        out.append(reasons(rulebook, Ranked(action_id, int(rank), prio, prop, value, weight),
-                           checks))
+        out.append(
+            reasons(rulebook, Ranked(action_id, int(rank), prio, prop, value, weight), checks)
+        )
     return out
 
 
-def _condition_context(rulebook: Rulebook, scored: pd.DataFrame,
-                       decision: Any) -> dict[str, np.ndarray]:
+def _condition_context(
+    rulebook: Rulebook, scored: pd.DataFrame, decision: Any
+) -> dict[str, np.ndarray]:
     """The columns action conditions may read: needed features, model outputs, tier."""
     names = (set(rulebook.features_needed) | set(MODEL_OUTPUTS)) & set(scored.columns)
     cols = {c: scored[c].to_numpy(dtype=object) for c in names}

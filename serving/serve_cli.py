@@ -9,25 +9,33 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from tierwise.settings import Settings
+
 console = Console()
 keys_app = typer.Typer(help="API keys for the scoring service.", no_args_is_help=True)
 
 
-def serve(
-    host: str = typer.Option(None, "--host", help="Bind address [TIERWISE_HOST]"),
-    port: int = typer.Option(None, "--port", help="Port [TIERWISE_PORT]"),
-    workers: int = typer.Option(None, "--workers", min=1, help="Processes [TIERWISE_WORKERS]"),
-    data: Path = typer.Option(None, "--data", help="Data directory [TIERWISE_DATA_DIR]"),
-    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level"),
+def run_server(
+    settings: Settings | None = None,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int | None = None,
+    log_level: str = "info",
 ) -> None:
-    """Serve the scoring API (uvicorn with uvloop + httptools, one OpenMP thread per process)."""
+    """Run the API under uvicorn (uvloop + httptools; one OpenMP thread per process).
+
+    Worker processes build their app from the environment, so `settings.data_dir` is passed
+    on as TIERWISE_DATA_DIR.
+    """
     import uvicorn
 
     from tierwise.settings import get_settings
 
     os.environ["OMP_NUM_THREADS"] = "1"  # LightGBM's idle OpenMP threads cost ~250 µs/request
-    if data is not None:
-        os.environ["TIERWISE_DATA_DIR"] = str(data)  # worker processes read settings anew
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    if settings is not None:
+        os.environ["TIERWISE_DATA_DIR"] = str(settings.data_dir)
         get_settings.cache_clear()
     settings = get_settings()
     host = host or settings.host
@@ -47,6 +55,25 @@ def serve(
         http="httptools",
         log_level=log_level,
         access_log=False,
+    )
+
+
+def serve(
+    host: str = typer.Option(None, "--host", help="Bind address [TIERWISE_HOST]"),
+    port: int = typer.Option(None, "--port", help="Port [TIERWISE_PORT]"),
+    workers: int = typer.Option(None, "--workers", min=1, help="Processes [TIERWISE_WORKERS]"),
+    data: Path = typer.Option(None, "--data", help="Data directory [TIERWISE_DATA_DIR]"),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level"),
+) -> None:
+    """Serve the scoring API (uvicorn with uvloop + httptools, one OpenMP thread per process)."""
+    from tierwise.settings import Settings
+
+    run_server(
+        Settings(data_dir=data) if data is not None else None,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
     )
 
 

@@ -128,8 +128,9 @@ class PartnerLookup:
         if partner_id not in frame.index:
             return None
         row = frame.loc[partner_id]
-        features = {str(k): clean_value(v) for k, v in row.items()
-                    if k not in ("as_of", "manager_id")}
+        features = {
+            str(k): clean_value(v) for k, v in row.items() if k not in ("as_of", "manager_id")
+        }
         return StoredPartner(
             partner_id, features, as_of, clean_value(row.get("manager_id")), source="data_dir"
         )

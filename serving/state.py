@@ -34,8 +34,11 @@ class Loaded:
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def fingerprint(self) -> tuple[str, str, str]:
-        return (self.rulebook.content_hash, str(self.models.churn.version),
-                str(self.models.deal.version))
+        return (
+            self.rulebook.content_hash,
+            str(self.models.churn.version),
+            str(self.models.deal.version),
+        )
 
 
 Loader = Callable[[Settings], Loaded]
@@ -51,8 +54,13 @@ def load_from_settings(settings: Settings) -> Loaded:
     uri = settings.mlflow_tracking_uri
     churn = load_scorer(settings.churn_model, settings.model_alias, uri)
     deal = load_scorer(settings.deal_model, settings.model_alias, uri)
-    models = Models(churn=churn, deal=deal, churn_name=settings.churn_model,
-                    deal_name=settings.deal_model, alias=settings.model_alias)
+    models = Models(
+        churn=churn,
+        deal=deal,
+        churn_name=settings.churn_model,
+        deal_name=settings.deal_model,
+        alias=settings.model_alias,
+    )
     return Loaded(rulebook=rulebook, models=models)
 
 

@@ -290,7 +290,7 @@ def week_decisions(session: Session, *, week: str, manager_id: str | None = None
 
 
 def incentive_awards(session: Session, *, week: str, manager_id: str | None = None) -> pd.DataFrame:
-    """The week's incentive awards (partner, incentive, reward type, amount)."""
+    """The week's incentive awards (partner, incentive, reward type, amount, owning manager)."""
     stmt = (
         select(
             IncentiveAward.partner_id,
@@ -298,6 +298,7 @@ def incentive_awards(session: Session, *, week: str, manager_id: str | None = No
             IncentiveAward.incentive_id,
             IncentiveAward.reward_type,
             IncentiveAward.amount,
+            Partner.manager_id,
         )
         .join(Partner, Partner.partner_id == IncentiveAward.partner_id)
         .where(IncentiveAward.week == week)
@@ -305,7 +306,7 @@ def incentive_awards(session: Session, *, week: str, manager_id: str | None = No
     )
     if manager_id is not None:
         stmt = stmt.where(Partner.manager_id == manager_id)
-    columns = ("partner_id", "partner_name", "incentive_id", "reward_type", "amount")
+    columns = ("partner_id", "partner_name", "incentive_id", "reward_type", "amount", "manager_id")
     return _frame(session.execute(stmt).all(), columns)
 
 

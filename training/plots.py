@@ -1,15 +1,17 @@
-"""Evaluation plots (matplotlib, Agg backend): ROC, calibration, gain importance, SHAP summary.
+"""Evaluation plots: ROC, calibration, gain importance, SHAP summary (Agg outside notebooks).
 
 Each function returns a Figure; the caller logs it (mlflow.log_figure) or shows it (notebook).
 """
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import matplotlib
 
-matplotlib.use("Agg")
+if "ipykernel" not in sys.modules:  # headless (CLI, MLflow runs, tests); notebooks keep inline
+    matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -39,13 +39,20 @@ BATCH = 20_000  # rows per executemany / COPY chunk: bounds the memory of the ro
 Columns = Mapping[str, Any]  # name → list (one value per row) or any other value (a constant)
 
 
-def insert_rows(connection: Connection, model: type[Base], columns: Columns) -> int:
-    """INSERT every row of the model's table; returns the number of rows written."""
+def insert_rows(
+    connection: Connection, model: type[Base], columns: Columns, *, portable: bool = False
+) -> int:
+    """INSERT every row of the model's table; returns the number of rows written.
+
+    `portable=True` forces the SQLAlchemy Core path (what any other dialect gets).
+    """
     table = _table(model)
-    names, values, count = _prepared(connection, table, columns)
+    names, values, count = _prepared(connection, table, columns, for_driver=not portable)
     if count == 0:
         return 0
-    if _is_psycopg(connection):
+    if portable:
+        _core_insert(connection, table, names, values, count)
+    elif _is_psycopg(connection):
         _copy(connection, table.name, names, values, count)
     elif connection.dialect.name == "sqlite":
         _executemany(connection, _insert_sql(connection, table.name, names), values, count)
@@ -54,12 +61,17 @@ def insert_rows(connection: Connection, model: type[Base], columns: Columns) -> 
     return count
 
 
-def upsert_rows(connection: Connection, model: type[Base], columns: Columns, *, key: str) -> int:
+def upsert_rows(
+    connection: Connection, model: type[Base], columns: Columns, *, key: str, portable: bool = False
+) -> int:
     """INSERT new rows, UPDATE every other column of rows whose `key` already exists."""
     table = _table(model)
-    names, values, count = _prepared(connection, table, columns)
+    names, values, count = _prepared(connection, table, columns, for_driver=not portable)
     if count == 0:
         return 0
+    if portable:
+        _core_upsert(connection, table, names, values, count, key=key)
+        return count
     q = connection.dialect.identifier_preparer.quote
     assignments = ", ".join(f"{q(n)} = excluded.{q(n)}" for n in names if n != key)
     conflict = f" ON CONFLICT ({q(key)}) DO UPDATE SET {assignments}"
@@ -89,9 +101,13 @@ def _table(model: type[Base]) -> Table:
 
 
 def _prepared(
-    connection: Connection, table: Table, columns: Columns
+    connection: Connection, table: Table, columns: Columns, *, for_driver: bool
 ) -> tuple[list[str], list[Any], int]:
-    """Column names, per-column value sources (lists or repeated constants) and row count."""
+    """Column names, per-column values (lists or constants) and the row count.
+
+    for_driver: values go to the DBAPI driver as they are, so apply the column types' own
+    processing here (Core does that itself otherwise).
+    """
     lengths = {len(v) for v in columns.values() if isinstance(v, list)}
     if len(lengths) > 1:
         raise ValueError(f"{table.name}: columns of different lengths {sorted(lengths)}")
@@ -99,7 +115,8 @@ def _prepared(
     names, values = [], []
     for name, value in columns.items():
         names.append(name)
-        values.append(_processed(value, _processor(connection, table.c[name].type)))
+        process = _processor(connection, table.c[name].type) if for_driver else None
+        values.append(_processed(value, process))
     return names, values, count
 
 

@@ -8,6 +8,7 @@ week replaces what the run computed and keeps every reviewed plan action untouch
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +32,7 @@ from serving.db.models import (
 from serving.db.types import jsonable
 
 log = logging.getLogger(__name__)
+SIMPLE_NAME = re.compile(r"[A-Za-z0-9_]+")  # a column name JSON writes as it is
 
 PARTNER_COLUMNS = ("partner_id", "name", "partner_type", "region", "manager_id")
 DECISION_COLUMNS = (
@@ -92,20 +94,42 @@ def _columns(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, Any]:
     return {name: _plain(frame[name]) for name in names}
 
 
-def json_lines(values: Iterable[Any]) -> list[str]:
-    """Each value encoded as a JSON document, in one vectorized pass (pandas' C encoder).
+def json_records(frame: pd.DataFrame, **options: Any) -> list[str]:
+    """Each row of the frame as one JSON object, from one call of pandas' C encoder.
 
-    Strict JSON like `jsonable`: NaN/inf → null, numpy scalars as numbers, text escaped;
-    floats keep 15 significant digits; unknown objects are written as their str().
+    The encoder writes one array; it is cut at the record boundaries `},{"<first column>":`,
+    and the cut is used only when it yields exactly one piece per row (a boundary-like text
+    inside a value would add pieces); otherwise pandas' own line splitting is used (slower).
+    NaN/inf → null, floats with 15 decimals, unknown objects as their str(). `options` go to
+    `DataFrame.to_json` (e.g. date_format).
     """
-    column = pd.Series(list(values), dtype=object)
-    if column.empty:
-        return []
-    text = pd.DataFrame({"v": column}).to_json(
-        orient="records", lines=True, double_precision=15, date_format="iso", default_handler=str
+    if len(frame) == 0 or len(frame.columns) == 0:
+        return ["{}"] * len(frame)
+    options = {"double_precision": 15, "default_handler": str, **options}
+    first = str(frame.columns[0])
+    if SIMPLE_NAME.fullmatch(first):
+        text = frame.to_json(orient="records", **options)
+        head = '{"' + first + '":'
+        parts = text[1:-1].split("}," + head)
+        if len(parts) == len(frame):
+            last = len(parts) - 1
+            return [
+                ("" if i == 0 else head) + part + ("" if i == last else "}")
+                for i, part in enumerate(parts)
+            ]
+    lines = frame.to_json(orient="records", lines=True, **options)
+    return lines.rstrip("\n").split("\n")
+
+
+def json_lines(values: Iterable[Any]) -> list[str]:
+    """Each value encoded as a JSON document, in one vectorized pass (see `json_records`).
+
+    Strict JSON like `jsonable`: NaN/inf → null, numpy scalars as numbers, text escaped.
+    """
+    docs = json_records(
+        pd.DataFrame({"v": pd.Series(list(values), dtype=object)}), date_format="iso"
     )
-    # one `{"v":<doc>}` per line: braces and newlines inside documents are escaped or nested
-    return [line[5:-1] for line in text.rstrip("\n").split("\n")]
+    return [doc[5:-1] for doc in docs]  # each is `{"v":<document>}`
 
 
 def save_partners(session: Session, partners: pd.DataFrame, *, now: datetime) -> None:
@@ -119,8 +143,7 @@ def save_snapshot(session: Session, features: pd.DataFrame, *, week: str, as_of:
     """Store each partner's feature row as of `as_of` (replacing an earlier run's)."""
     session.execute(delete(FeatureSnapshot).where(FeatureSnapshot.as_of == as_of))
     names = [c for c in features.columns if c not in KEY_COLUMNS]
-    encoded = features[names].to_json(orient="records", lines=True, double_precision=15)
-    docs = encoded.rstrip("\n").split("\n") if len(features) else []
+    docs = json_records(features[names])
     columns = {
         "partner_id": features["partner_id"].astype(str).tolist(),
         "as_of": as_of,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from serving import answers
 from serving.auth import Principal, ensure_owner, require_role
 from serving.deps import LoadedDep, SettingsDep
-from serving.problems import responses
+from serving.problems import json_body, parse_body, responses
 from serving.recommend import recommend_one
 from serving.schemas import (
     EXAMPLE_SCORE_REQUEST,
@@ -122,12 +122,15 @@ def score_request(req: ScoreRequest, loaded: Loaded, *, at: str = "body") -> Any
     "/score",
     response_model=PartnerScore,
     responses={**_ok(_example_score()), **responses(401, 403, 413, 422, 503)},
+    openapi_extra=json_body(ScoreRequest),
 )
 async def score(
-    body: ScoreRequest, loaded: LoadedDep, _: Scorer, explain: Explain = False
-) -> PartnerScore:
+    request: Request, loaded: LoadedDep, _: Scorer, explain: Explain = False
+) -> Response:
     """Score one partner from inline features: tier, incentives, 6Cs, churn risk, actions."""
-    return answers.partner_score(score_request(body, loaded), explain=explain)
+    body = parse_body(ScoreRequest, await request.body())
+    answer = answers.partner_score(score_request(body, loaded), explain=explain)
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 @router.post(

@@ -14,6 +14,7 @@ from tests.features.tiny_program import (
     deals_frame,
     partner,
     partners_frame,
+    plant_future,
     random_tables,
     tiny_tables,
 )
@@ -192,3 +193,25 @@ def test_direct_deal_rows_have_no_partner_features() -> None:
     assert pd.isna(row["partner_id"]) and pd.isna(row["deals_registered_30d"])
     assert row["onboarded"] is np.False_ or row["onboarded"] is False
     assert np.isnan(row["partner_deals_in_flight"])
+
+
+@pytest.mark.parametrize(("seed", "cutoff"), [(4, "2023-09-01"), (8, "2024-03-15 08:30")])
+def test_facts_after_registration_never_change_a_deals_row(seed: int, cutoff: str) -> None:
+    """Plant, change and delete facts dated at or after a cut-off: deals registered before it
+    (so every planted fact comes after their registered_at) keep exactly the same row."""
+    when = pd.Timestamp(cutoff, tz="UTC")
+    tables = random_tables(seed)
+    planted = plant_future(tables, when, seed)
+    joined = tables.partners.set_index("partner_id")["joined_at"]
+    deals = tables.deals
+    consistent = deals["partner_id"].isna() | (
+        deals["partner_id"].map(joined) < deals["registered_at"]
+    )  # random programs also register deals before the partner joined: leave those out
+    ids = deals.loc[consistent & (deals["registered_at"] < when), "deal_id"]
+    assert len(ids) > 10
+
+    def rows(program: Tables) -> pd.DataFrame:
+        deals = program.deals.set_index("deal_id").loc[ids].reset_index()
+        return build_deal_features(program, deals)
+
+    pd.testing.assert_frame_equal(rows(tables), rows(planted), check_exact=True)

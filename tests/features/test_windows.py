@@ -58,7 +58,8 @@ def test_same_second_events_are_split_exactly_at_the_query_instant() -> None:
 
 def test_last_time_and_value() -> None:
     times = np.array([3 * DAY_NS, DAY_NS, 2 * DAY_NS], dtype=np.int64)
-    index = EventIndex.build(np.array([0, 0, 1]), times, 3, {"score": np.array([7.0, 5.0, 9.0])})
+    scores = {"score": np.array([7.0, 5.0, 9.0])}
+    index = EventIndex.build(np.array([0, 0, 1]), times, 3, scores, keep=("score",))
     probe = index.probe(np.array([0, 0, 1, 2]), np.full(4, 3 * DAY_NS))
     assert list(probe.last_time()) == [DAY_NS, DAY_NS, 2 * DAY_NS, NAT]
     assert probe.last_value("score")[:3].tolist() == [5.0, 5.0, 9.0]

@@ -272,3 +272,81 @@ def random_tables(seed: int, partners: int = 12, events: int = 120) -> Tables:
         )
     )
     return Tables(p, d, a, s, c)
+
+
+# --- planting facts dated at or after a cut-off ----------------------------------------
+
+
+def _future(times: pd.Series, as_of: pd.Timestamp) -> np.ndarray:
+    return (times >= as_of).to_numpy(dtype=bool, na_value=False)
+
+
+def _later(n: int, as_of: pd.Timestamp, rng: np.random.Generator) -> pd.Series:
+    """n times at or after as_of (some exactly at it)."""
+    offsets = pd.to_timedelta(rng.integers(0, 200 * 86400, n), unit="s")
+    offsets = offsets.where(rng.random(n) > 0.2, pd.Timedelta(0))
+    return pd.Series(as_of + offsets).dt.as_unit("ns")
+
+
+def _replan(times: pd.Series, as_of: pd.Timestamp, rng: np.random.Generator) -> pd.Series:
+    """Move or erase every time at/after as_of; earlier ones stay."""
+    future = _future(times, as_of)
+    moved = _later(len(times), as_of, rng).where(rng.random(len(times)) > 0.3)
+    moved.index = times.index
+    return times.where(~future, moved)
+
+
+def plant_future(tables: Tables, as_of: pd.Timestamp, seed: int) -> Tables:
+    """Add, change and delete facts dated at or after as_of in every table."""
+    rng = np.random.default_rng(seed)
+    pids = tables.partners["partner_id"].to_numpy()
+
+    p = tables.partners.copy()
+    p = p[~_future(p["joined_at"], as_of)].reset_index(drop=True)
+    for col in ("onboarded_at", "exited_at"):
+        p[col] = _replan(p[col], as_of, rng)
+
+    d = tables.deals.copy()
+    d = d[~(_future(d["registered_at"], as_of) & (rng.random(len(d)) < 0.5))]
+    future_decision = _future(d["decided_at"], as_of)
+    d.loc[future_decision, "status"] = rng.choice(["accepted", "rejected"], future_decision.sum())
+    d["decided_at"] = _replan(d["decided_at"], as_of, rng)
+    d.loc[d["decided_at"].isna(), "status"] = "submitted"
+    future_close = _future(d["closed_at"], as_of)
+    d.loc[future_close, "outcome"] = rng.choice(["won", "lost"], future_close.sum())
+    d["closed_at"] = _replan(d["closed_at"], as_of, rng)
+    d.loc[d["closed_at"].isna(), "outcome"] = "open"
+    late = _future(d["registered_at"], as_of)
+    d.loc[late, "amount"] = d.loc[late, "amount"] * 3 + 1
+    n = 15
+    new_deals = pd.DataFrame(dict(
+        deal_id=[f"F{i}" for i in range(n)], partner_id=rng.choice(pids, n),
+        customer_id=rng.choice(d["customer_id"].to_numpy(), n), product="core",
+        deal_kind="upsell", amount=5000.0, registered_at=_later(n, as_of, rng),
+        status="accepted", decided_at=_later(n, as_of, rng) + pd.Timedelta(days=300),
+        outcome="won", closed_at=_later(n, as_of, rng) + pd.Timedelta(days=400),
+    ))  # fmt: skip
+    d = pd.concat([d, new_deals], ignore_index=True)
+
+    def events(frame: pd.DataFrame, time_col: str, extra: dict[str, object]) -> pd.DataFrame:
+        kept = frame[~(_future(frame[time_col], as_of) & (rng.random(len(frame)) < 0.5))]
+        new = pd.DataFrame({"partner_id": rng.choice(pids, n), time_col: _later(n, as_of, rng),
+                            **extra})  # fmt: skip
+        return pd.concat([kept, new], ignore_index=True)
+
+    assert tables.activities is not None and tables.surveys is not None
+    a = events(tables.activities, "occurred_at", {"kind": rng.choice(["training", "cert_pass"], n)})
+    s = events(tables.surveys, "answered_at", {"score": rng.integers(0, 11, n).astype(float)})
+
+    assert tables.customers is not None
+    c = tables.customers.copy()
+    c = c[~_future(c["acquired_at"], as_of)]
+    c["churned_at"] = _replan(c["churned_at"], as_of, rng)
+    new_customers = pd.DataFrame(dict(
+        customer_id=[f"N{i}" for i in range(n)], source="partner", partner_id=rng.choice(pids, n),
+        acquired_at=_later(n, as_of, rng), acquisition_cost=1.0,
+    ))  # fmt: skip
+    no_churn = pd.Series(pd.NaT, index=new_customers.index, dtype=c["churned_at"].dtype)
+    new_customers["churned_at"] = no_churn
+    c = pd.concat([c, new_customers], ignore_index=True)
+    return Tables(p, d, a, s, c)

@@ -40,8 +40,9 @@ def test_rules_and_models_describe_what_is_loaded(client: TestClient, loaded: Lo
     assert models[0]["features"] == loaded.models.churn.features
 
 
-def test_metrics_count_requests_latency_errors_and_versions(client: TestClient,
-                                                            feature_frame: Frame) -> None:
+def test_metrics_count_requests_latency_errors_and_versions(
+    client: TestClient, feature_frame: Frame
+) -> None:
     client.post("/v1/score", json=score_body(*feature_frame), headers=headers("scorer"))
     client.post("/v1/score", json={}, headers=headers("scorer"))
     text = client.get("/metrics").text
@@ -75,8 +76,9 @@ def test_an_empty_registry_starts_not_ready(make_client: MakeClient, tmp_path: P
     assert c.get("/readyz").status_code == 503
 
 
-def test_the_service_loads_champions_from_the_registry_at_start(make_client: MakeClient,
-                                                                loaded: Loaded) -> None:
+def test_the_service_loads_champions_from_the_registry_at_start(
+    make_client: MakeClient, loaded: Loaded
+) -> None:
     c = make_client(preload=False)
     r = c.get("/readyz")
     assert r.status_code == 200
@@ -89,8 +91,9 @@ def test_reload_is_admin_only(client: TestClient) -> None:
     assert client.post("/v1/admin/reload", headers=headers("manager")).status_code == 403
 
 
-def test_reload_swaps_rulebook_and_models(make_client: MakeClient, settings: Settings,
-                                          loaded: Loaded, tmp_path: Path) -> None:
+def test_reload_swaps_rulebook_and_models(
+    make_client: MakeClient, settings: Settings, loaded: Loaded, tmp_path: Path
+) -> None:
     rules = tmp_path / "rules"
     rules.mkdir()
     for f in settings.rules_dir.glob("*.yaml"):
@@ -106,10 +109,13 @@ def test_reload_swaps_rulebook_and_models(make_client: MakeClient, settings: Set
     assert c.get("/v1/rules", headers=headers("admin")).json()["version"].startswith("reloaded-")
 
 
-def test_a_failed_reload_keeps_serving_the_previous_set(make_client: MakeClient,
-                                                        settings: Settings, loaded: Loaded,
-                                                        feature_frame: Frame,
-                                                        tmp_path: Path) -> None:
+def test_a_failed_reload_keeps_serving_the_previous_set(
+    make_client: MakeClient,
+    settings: Settings,
+    loaded: Loaded,
+    feature_frame: Frame,
+    tmp_path: Path,
+) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "rulebook.yaml").write_text("version: 1\ntracks: [oops\n")
@@ -125,8 +131,9 @@ def test_a_failed_reload_keeps_serving_the_previous_set(make_client: MakeClient,
     assert 'tierwise_reloads_total{result="failed"} 1.0' in c.get("/metrics").text
 
 
-def test_reload_if_changed_only_reloads_when_something_moved(settings: Settings,
-                                                              loaded: Loaded) -> None:
+def test_reload_if_changed_only_reloads_when_something_moved(
+    settings: Settings, loaded: Loaded
+) -> None:
     calls: list[Any] = []
 
     def loader(s: Settings) -> Loaded:
@@ -142,8 +149,9 @@ def test_reload_if_changed_only_reloads_when_something_moved(settings: Settings,
     assert len(calls) == 2
 
 
-def test_a_failing_registry_check_keeps_the_loaded_models(settings: Settings,
-                                                          loaded: Loaded) -> None:
+def test_a_failing_registry_check_keeps_the_loaded_models(
+    settings: Settings, loaded: Loaded
+) -> None:
     def down(s: Settings) -> tuple[str, str, str]:
         raise ConnectionError("tracking server down")
 
@@ -155,11 +163,23 @@ def test_a_failing_registry_check_keeps_the_loaded_models(settings: Settings,
 
 def test_openapi_has_examples_and_docs_for_every_endpoint(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    own = [p for p in spec["paths"] if not p.startswith(("/v1/plans", "/v1/actions", "/review",
-                                                         "/static", "/login", "/logout"))]
-    assert {"/v1/score", "/v1/score/batch", "/v1/partners/{partner_id}/score",
-            "/v1/deal-registrations/score", "/v1/rules", "/v1/models", "/healthz", "/readyz",
-            "/metrics", "/v1/admin/reload"} <= set(own)
+    own = [
+        p
+        for p in spec["paths"]
+        if not p.startswith(("/v1/plans", "/v1/actions", "/review", "/static", "/login", "/logout"))
+    ]
+    assert {
+        "/v1/score",
+        "/v1/score/batch",
+        "/v1/partners/{partner_id}/score",
+        "/v1/deal-registrations/score",
+        "/v1/rules",
+        "/v1/models",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/v1/admin/reload",
+    } <= set(own)
     for path in own:
         for method, op in spec["paths"][path].items():
             assert op.get("summary") and op.get("description"), (path, method)
@@ -177,8 +197,7 @@ def test_the_score_request_example_is_itself_valid(client: TestClient) -> None:
     assert r.status_code == 200, r.text
 
 
-@pytest.mark.parametrize("path", ["/v1/score", "/v1/score/batch",
-                                  "/v1/deal-registrations/score"])
+@pytest.mark.parametrize("path", ["/v1/score", "/v1/score/batch", "/v1/deal-registrations/score"])
 def test_request_examples_exist_for_post_bodies(client: TestClient, path: str) -> None:
     spec = client.get("/openapi.json").json()
     ref = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]

@@ -23,8 +23,9 @@ def body(feature_frame: Frame) -> dict[str, Any]:
 
 
 def post_raw(client: TestClient, text: str, path: str = "/v1/score") -> Any:
-    return client.post(path, content=text.encode(),
-                       headers={**SCORER, "Content-Type": "application/json"})
+    return client.post(
+        path, content=text.encode(), headers={**SCORER, "Content-Type": "application/json"}
+    )
 
 
 def locs(r: Any) -> list[list[Any]]:
@@ -42,14 +43,19 @@ def test_every_bad_field_is_named_at_once(client: TestClient, body: dict[str, An
     r = client.post("/v1/score", json=body, headers=SCORER)
     assert r.status_code == 422
     assert r.json()["title"] == "Invalid input"
-    assert sorted(map(str, locs(r))) == sorted(map(str, [
-        ["body", "as_of"],
-        ["body", "features", "deals_won_90d"],
-        ["body", "features", "partner_type"],
-        ["body", "features", "onboarded"],
-        ["body", "features", "revenue_won_365"],
-        ["body", "features", "tenure_days"],
-    ]))
+    assert sorted(map(str, locs(r))) == sorted(
+        map(
+            str,
+            [
+                ["body", "as_of"],
+                ["body", "features", "deals_won_90d"],
+                ["body", "features", "partner_type"],
+                ["body", "features", "onboarded"],
+                ["body", "features", "revenue_won_365"],
+                ["body", "features", "tenure_days"],
+            ],
+        )
+    )
     unknown = next(e for e in r.json()["errors"] if e["loc"][-1] == "revenue_won_365")
     assert "did you mean 'revenue_won_365d'" in unknown["message"]
     negative = next(e for e in r.json()["errors"] if e["loc"][-1] == "deals_won_90d")
@@ -57,8 +63,9 @@ def test_every_bad_field_is_named_at_once(client: TestClient, body: dict[str, An
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
-def test_nan_and_infinity_are_refused(client: TestClient, body: dict[str, Any],
-                                      literal: str) -> None:
+def test_nan_and_infinity_are_refused(
+    client: TestClient, body: dict[str, Any], literal: str
+) -> None:
     doc = json.dumps(body)
     value = json.dumps(body["features"]["revenue_won_365d"])
     doc = doc.replace(f'"revenue_won_365d": {value}', f'"revenue_won_365d": {literal}', 1)
@@ -67,12 +74,20 @@ def test_nan_and_infinity_are_refused(client: TestClient, body: dict[str, Any],
     assert locs(r) == [["body", "features", "revenue_won_365d"]]
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("market_share", 1.5), ("satisfaction_latest", 11.0), ("certified_staff", "3"),
-    ("exited", 1), ("region", ""), ("recruited_via", "carrier pigeon"),
-])
-def test_out_of_range_and_wrong_typed_features(client: TestClient, body: dict[str, Any],
-                                               field: str, value: Any) -> None:
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("market_share", 1.5),
+        ("satisfaction_latest", 11.0),
+        ("certified_staff", "3"),
+        ("exited", 1),
+        ("region", ""),
+        ("recruited_via", "carrier pigeon"),
+    ],
+)
+def test_out_of_range_and_wrong_typed_features(
+    client: TestClient, body: dict[str, Any], field: str, value: Any
+) -> None:
     body["features"][field] = value
     r = client.post("/v1/score", json=body, headers=SCORER)
     assert r.status_code == 422
@@ -84,8 +99,9 @@ def test_null_is_missing_not_an_error(client: TestClient, body: dict[str, Any]) 
     assert client.post("/v1/score", json=body, headers=SCORER).status_code == 200
 
 
-def test_unknown_fields_at_the_top_level_are_refused(client: TestClient,
-                                                     body: dict[str, Any]) -> None:
+def test_unknown_fields_at_the_top_level_are_refused(
+    client: TestClient, body: dict[str, Any]
+) -> None:
     body["churn_risk"] = 0.01  # a client may not supply model outputs
     r = client.post("/v1/score", json=body, headers=SCORER)
     assert r.status_code == 422
@@ -94,8 +110,9 @@ def test_unknown_fields_at_the_top_level_are_refused(client: TestClient,
 
 def test_unknown_tier_and_action_are_named(client: TestClient, body: dict[str, Any]) -> None:
     body["previous"] = {"tier": "Diamond", "missed_evaluations": 0}
-    body["history"] = [{"action_id": "send_flowers",
-                        "last_done_or_dismissed_at": "2026-11-01T00:00:00Z"}]
+    body["history"] = [
+        {"action_id": "send_flowers", "last_done_or_dismissed_at": "2026-11-01T00:00:00Z"}
+    ]
     r = client.post("/v1/score", json=body, headers=SCORER)
     assert r.status_code == 422
     assert locs(r) == [["body", "previous", "tier"], ["body", "history", 0, "action_id"]]
@@ -117,8 +134,9 @@ def test_malformed_json_is_422_problem_json(client: TestClient, text: str) -> No
     assert r.headers["content-type"] == "application/problem+json"
 
 
-def test_an_oversized_body_is_413_by_content_length(make_client: MakeClient,
-                                                    body: dict[str, Any]) -> None:
+def test_an_oversized_body_is_413_by_content_length(
+    make_client: MakeClient, body: dict[str, Any]
+) -> None:
     c = make_client(max_body_bytes=2048)
     r = c.post("/v1/score", json=body, headers=SCORER)
     assert r.status_code == 413
@@ -126,17 +144,19 @@ def test_an_oversized_body_is_413_by_content_length(make_client: MakeClient,
     assert "2048" in r.json()["detail"]
 
 
-def test_an_oversized_streamed_body_is_413_while_reading(make_client: MakeClient,
-                                                         body: dict[str, Any]) -> None:
+def test_an_oversized_streamed_body_is_413_while_reading(
+    make_client: MakeClient, body: dict[str, Any]
+) -> None:
     c = make_client(max_body_bytes=2048)
     data = json.dumps(body).encode()
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: chunked transfer
         for i in range(0, len(data), 500):
-            yield data[i:i + 500]
+            yield data[i : i + 500]
 
-    r = c.post("/v1/score", content=chunks(),
-               headers={**SCORER, "Content-Type": "application/json"})
+    r = c.post(
+        "/v1/score", content=chunks(), headers={**SCORER, "Content-Type": "application/json"}
+    )
     assert r.status_code == 413
 
 
@@ -155,9 +175,14 @@ def test_unknown_routes_and_methods_are_problem_json(client: TestClient) -> None
 
 def test_garbage_never_gives_a_500(client: TestClient, body: dict[str, Any]) -> None:
     cases: list[Any] = [
-        {**body, "features": None}, {**body, "features": []}, {**body, "partner_id": ""},
-        {**body, "history": "x"}, {**body, "previous": {"tier": None}},
-        {**body, "as_of": "yesterday"}, {"partners": []}, 42,
+        {**body, "features": None},
+        {**body, "features": []},
+        {**body, "partner_id": ""},
+        {**body, "history": "x"},
+        {**body, "previous": {"tier": None}},
+        {**body, "as_of": "yesterday"},
+        {"partners": []},
+        42,
     ]
     for case in cases:
         for path in ("/v1/score", "/v1/score/batch", "/v1/deal-registrations/score"):

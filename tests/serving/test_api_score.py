@@ -24,8 +24,13 @@ def test_score_answers_tier_incentives_scorecard_risk_actions_and_versions(
     r = client.post("/v1/score", json=body, headers=headers("scorer"))
     assert r.status_code == 200, r.text
     got = r.json()
-    expected = recommend_one(body["features"], rulebook=loaded.rulebook, models=loaded.models,
-                             as_of=as_of, partner_id=body["partner_id"])
+    expected = recommend_one(
+        body["features"],
+        rulebook=loaded.rulebook,
+        models=loaded.models,
+        as_of=as_of,
+        partner_id=body["partner_id"],
+    )
     assert got["partner_id"] == body["partner_id"]
     assert got["tier"]["tier"] == expected.decision.tier
     assert got["churn_risk"] == pytest.approx(expected.churn_risk)
@@ -35,7 +40,8 @@ def test_score_answers_tier_incentives_scorecard_risk_actions_and_versions(
     assert v["rulebook_hash"] == loaded.rulebook.content_hash
     assert {m["name"]: m["version"] for m in v["models"]} == {
         "tierwise-churn": str(loaded.models.churn.version),
-        "tierwise-deal-acceptance": str(loaded.models.deal.version)}
+        "tierwise-deal-acceptance": str(loaded.models.deal.version),
+    }
     assert pd.Timestamp(v["as_of"]) == pd.Timestamp(as_of)
 
 
@@ -51,8 +57,9 @@ def test_score_explains_tier_checks_and_everything_on_request(
         assert short["tier"]["gap_to_next"]
 
 
-def test_previous_state_and_history_change_the_answer(client: TestClient, feature_frame: Frame,
-                                                      loaded: Loaded) -> None:
+def test_previous_state_and_history_change_the_answer(
+    client: TestClient, feature_frame: Frame, loaded: Loaded
+) -> None:
     frame, as_of = feature_frame
     for row in range(len(frame)):
         body = score_body(frame, as_of, row=row)
@@ -61,16 +68,21 @@ def test_previous_state_and_history_change_the_answer(client: TestClient, featur
             break
     top = first["actions"][0]["action_id"]
     body["history"] = [{"action_id": top, "last_done_or_dismissed_at": as_of.isoformat()}]
-    body["previous"] = {"tier": loaded.rulebook.tracks[0].tiers[0].id, "missed_evaluations": 0,
-                        "override_tier": first["tier"]["tier"], "override_reason": "pinned"}
+    body["previous"] = {
+        "tier": loaded.rulebook.tracks[0].tiers[0].id,
+        "missed_evaluations": 0,
+        "override_tier": first["tier"]["tier"],
+        "override_reason": "pinned",
+    }
     again = client.post("/v1/score", json=body, headers=headers("scorer")).json()
     assert top not in [a["action_id"] for a in again["actions"]]
     assert again["suppressed"][0]["action_id"] == top
     assert again["tier"]["basis"] == "override"
 
 
-def test_batch_scores_each_partner_like_single_calls(client: TestClient,
-                                                     feature_frame: Frame) -> None:
+def test_batch_scores_each_partner_like_single_calls(
+    client: TestClient, feature_frame: Frame
+) -> None:
     bodies = [score_body(*feature_frame, row=i) for i in range(5)]
     r = client.post("/v1/score/batch", json={"partners": bodies}, headers=headers("scorer"))
     assert r.status_code == 200, r.text
@@ -95,8 +107,9 @@ def test_partner_score_uses_the_data_directory_until_a_snapshot_is_stored(
     frame, as_of = feature_frame
     pid = str(frame["partner_id"].iloc[7])
     by_id = client.post(f"/v1/partners/{pid}/score", headers=headers("scorer"))
-    inline = client.post("/v1/score", json=score_body(frame, as_of, row=7),
-                         headers=headers("scorer"))
+    inline = client.post(
+        "/v1/score", json=score_body(frame, as_of, row=7), headers=headers("scorer")
+    )
     assert by_id.status_code == 200, by_id.text
     assert by_id.json()["churn_risk"] == pytest.approx(inline.json()["churn_risk"])
     assert by_id.json()["tier"] == inline.json()["tier"]
@@ -110,8 +123,9 @@ def test_an_unknown_partner_is_404_problem_json(client: TestClient) -> None:
     assert r.json()["errors"][0]["value"] == "P999999"
 
 
-def test_a_manager_scores_own_partners_only(client: TestClient, feature_frame: Frame,
-                                            a_manager: str) -> None:
+def test_a_manager_scores_own_partners_only(
+    client: TestClient, feature_frame: Frame, a_manager: str
+) -> None:
     frame, _ = feature_frame
     own = str(frame.loc[frame["manager_id"] == a_manager, "partner_id"].iloc[0])
     other = str(frame.loc[frame["manager_id"] != a_manager, "partner_id"].iloc[0])
@@ -130,26 +144,38 @@ def test_managers_may_not_score_inline_features(client: TestClient, feature_fram
 
 
 def deal_body(**changes: Any) -> dict[str, Any]:
-    deal = {"amount": 48000.0, "product": "platform", "deal_kind": "new",
-            "customer_has_open_direct_deal": False, "customer_is_existing": False,
-            "customer_open_partner_deals": 0.0, "partner_customer_deals": 1.0,
-            "partner_deals_in_flight": 2.0}
+    deal = {
+        "amount": 48000.0,
+        "product": "platform",
+        "deal_kind": "new",
+        "customer_has_open_direct_deal": False,
+        "customer_is_existing": False,
+        "customer_open_partner_deals": 0.0,
+        "partner_customer_deals": 1.0,
+        "partner_deals_in_flight": 2.0,
+    }
     return {"deal_id": "D1", "deal": {**deal, **changes}}
 
 
-def test_deal_registration_score_by_partner_id(client: TestClient, feature_frame: Frame,
-                                               loaded: Loaded) -> None:
+def test_deal_registration_score_by_partner_id(
+    client: TestClient, feature_frame: Frame, loaded: Loaded
+) -> None:
     pid = str(feature_frame[0]["partner_id"].iloc[2])
-    r = client.post("/v1/deal-registrations/score", json={**deal_body(), "partner_id": pid},
-                    headers=headers("scorer"))
+    r = client.post(
+        "/v1/deal-registrations/score",
+        json={**deal_body(), "partner_id": pid},
+        headers=headers("scorer"),
+    )
     assert r.status_code == 200, r.text
     got = r.json()
     p = got["acceptance_likelihood"]
     routing = loaded.rulebook.deal_routing
     assert 0 < p < 1
     assert got["routing"] == routing.route(p)
-    assert got["bands"] == {"fast_track": routing.fast_track,
-                            "likely_reject": routing.likely_reject}
+    assert got["bands"] == {
+        "fast_track": routing.fast_track,
+        "likely_reject": routing.likely_reject,
+    }
     assert 1 <= len(got["reasons"]) <= 5
     contributions = [abs(x["contribution"]) for x in got["reasons"]]
     assert contributions == sorted(contributions, reverse=True)
@@ -162,18 +188,90 @@ def test_deal_registration_inline_features_and_a_channel_conflict(
     frame, as_of = feature_frame
     partner = score_body(frame, as_of, row=2)["features"]
     base = {"partner_features": partner, "as_of": as_of.isoformat()}
-    clean = client.post("/v1/deal-registrations/score", json={**deal_body(), **base},
-                        headers=headers("scorer"))
-    by_id = client.post("/v1/deal-registrations/score",
-                        json={**deal_body(), "partner_id": str(frame["partner_id"].iloc[2])},
-                        headers=headers("scorer"))
+    clean = client.post(
+        "/v1/deal-registrations/score", json={**deal_body(), **base}, headers=headers("scorer")
+    )
+    by_id = client.post(
+        "/v1/deal-registrations/score",
+        json={**deal_body(), "partner_id": str(frame["partner_id"].iloc[2])},
+        headers=headers("scorer"),
+    )
     assert clean.status_code == 200, clean.text
     assert clean.json()["acceptance_likelihood"] == pytest.approx(
-        by_id.json()["acceptance_likelihood"])
+        by_id.json()["acceptance_likelihood"]
+    )
 
 
-def test_deal_registration_needs_exactly_one_partner_source(client: TestClient,
-                                                            feature_frame: Frame) -> None:
+def test_deal_registration_needs_exactly_one_partner_source(
+    client: TestClient, feature_frame: Frame
+) -> None:
     r = client.post("/v1/deal-registrations/score", json=deal_body(), headers=headers("scorer"))
     assert r.status_code == 422
     assert "exactly one of partner_id or partner_features" in r.text
+
+
+def test_partner_score_prefers_the_stored_snapshot_and_tier_state(
+    make_client: MakeClient, feature_frame: Frame, tmp_path: Any, a_manager: str
+) -> None:
+    from datetime import timedelta
+
+    from serving.db import (
+        FeatureSnapshot,
+        Partner,
+        TierDecision,
+        TierOverride,
+        get_engine,
+        session_scope,
+    )
+    from serving.db import upgrade as db_upgrade
+
+    frame, as_of = feature_frame
+    resell = frame[(frame["manager_id"] == a_manager) & (frame["partner_type"] != "referral")]
+    row = resell.iloc[0]  # "Silver" is a tier of the resell track
+    pid = str(row["partner_id"])
+    stored = score_body(frame, as_of, row=int(frame.index[frame["partner_id"] == pid][0]))
+    features = dict(stored["features"], tenure_days=9999.0)
+    week_as_of = as_of + timedelta(days=7)
+    url = f"sqlite:///{tmp_path / 'service.db'}"
+    engine = get_engine(url)
+    db_upgrade(engine)
+    with session_scope(engine) as s:
+        s.add(
+            Partner(
+                partner_id=pid,
+                name="Acme",
+                partner_type=str(row["partner_type"]),
+                region=str(row["region"]),
+                manager_id=a_manager,
+            )
+        )
+        s.add(FeatureSnapshot(partner_id=pid, as_of=week_as_of, week="2026-W49", features=features))
+        s.add(
+            TierDecision(
+                partner_id=pid,
+                week="2026-W49",
+                as_of=week_as_of,
+                tier="Registered",
+                change="new",
+                missed_evaluations=0,
+            )
+        )
+        s.add(
+            TierOverride(
+                partner_id=pid,
+                tier="Silver",
+                reason="strategic",
+                until=week_as_of + timedelta(days=60),
+                set_by="admin",
+            )
+        )
+    c = make_client(database_url=url)
+    r = c.post(f"/v1/partners/{pid}/score?explain=true", headers=headers("manager"))
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert pd.Timestamp(got["versions"]["as_of"]) == pd.Timestamp(week_as_of)
+    assert got["tier"]["basis"] == "override"
+    assert got["tier"]["override_tier"] == "Silver"
+    assert got["tier"]["override_reason"] == "strategic"
+    tenure = [c["actual"] for c in got["tier"]["checks"] if c["feature"] == "tenure_days"]
+    assert tenure and set(tenure) == {9999.0}  # the stored features, not the data dir's

@@ -16,8 +16,9 @@ from tierwise.settings import ApiKey, Settings
 
 
 def settings_with(*entries: tuple[str, str, str | None]) -> Settings:
-    keys = [ApiKey(key_sha256=hash_key(k), role=r, manager_id=m, name=f"{r}-key")
-            for k, r, m in entries]
+    keys = [
+        ApiKey(key_sha256=hash_key(k), role=r, manager_id=m, name=f"{r}-key") for k, r, m in entries
+    ]
     return Settings(api_keys=keys)
 
 
@@ -51,15 +52,20 @@ def test_a_manager_may_only_see_own_partners() -> None:
 
 def test_new_key_returns_a_key_whose_hash_is_the_entry() -> None:
     key, entry = new_key("manager", "M007", "alice")
-    assert entry == {"key_sha256": hash_key(key), "role": "manager", "name": "alice",
-                     "manager_id": "M007"}
+    assert entry == {
+        "key_sha256": hash_key(key),
+        "role": "manager",
+        "name": "alice",
+        "manager_id": "M007",
+    }
     settings = Settings(api_keys=[ApiKey.model_validate(entry)])
     assert authenticate_key(key, settings) == Principal("manager", "M007", "alice")
     assert new_key("scorer")[0] != new_key("scorer")[0]
 
 
-@pytest.mark.parametrize(("role", "manager_id"), [("owner", None), ("manager", None),
-                                                   ("scorer", "M1")])
+@pytest.mark.parametrize(
+    ("role", "manager_id"), [("owner", None), ("manager", None), ("scorer", "M1")]
+)
 def test_new_key_refuses_bad_role_or_binding(role: str, manager_id: str | None) -> None:
     with pytest.raises(InvalidInput):
         new_key(role, manager_id)
@@ -84,8 +90,12 @@ def test_keys_new_command_fails_on_a_bad_role() -> None:
 
 
 def test_no_key_or_a_bad_key_is_401_problem_json(client: TestClient) -> None:
-    for extra in ({}, {"X-API-Key": "nope"}, {"Authorization": "Bearer nope"},
-                  {"Authorization": "Basic c2NvcmVyLWtleQ=="}):
+    for extra in (
+        {},
+        {"X-API-Key": "nope"},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": "Basic c2NvcmVyLWtleQ=="},
+    ):
         r = client.get("/v1/rules", headers=extra)
         assert r.status_code == 401, extra
         assert r.headers["content-type"] == "application/problem+json"
@@ -93,8 +103,9 @@ def test_no_key_or_a_bad_key_is_401_problem_json(client: TestClient) -> None:
 
 
 def test_bearer_and_x_api_key_both_work(client: TestClient) -> None:
-    assert client.get("/v1/rules", headers={"Authorization": "Bearer scorer-key"}).status_code \
-        == 200
+    assert (
+        client.get("/v1/rules", headers={"Authorization": "Bearer scorer-key"}).status_code == 200
+    )
     assert client.get("/v1/rules", headers=headers("scorer")).status_code == 200
 
 

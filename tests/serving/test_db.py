@@ -122,3 +122,159 @@ def test_json_columns_keep_structure(engine: Engine) -> None:
         entry = session.scalars(select(AuditEntry)).one()
     assert entry.before == before
     assert entry.after == {"status": "accepted"}
+
+
+# --- bulk writes (the weekly job's path: COPY on PostgreSQL, executemany on SQLite) --------
+
+HOSTILE = "t\tn\nb\\s \"q\" 's' é \\N NULL"  # COPY's separators, escapes and NULL
+
+
+def _award_columns(n: int, **over: object) -> dict[str, object]:
+    columns: dict[str, object] = {
+        "partner_id": [f"P{i}" for i in range(n)],
+        "week": "2026-W48",
+        "as_of": datetime(2026, 11, 23, 1, 0, tzinfo=timezone(timedelta(hours=1))),
+        "incentive_id": [HOSTILE if i == 0 else f"inc{i}" for i in range(n)],
+        "reward_type": "mdf",
+        "amount": [float(i) + 0.5 for i in range(n)],
+    }
+    return {**columns, **over}
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["fast", "portable"])
+def test_bulk_insert_round_trips_every_kind_of_value(engine: Engine, portable: bool) -> None:
+    from serving.db import PlanAction, WeeklyPlan
+    from serving.db.bulk import insert_rows
+
+    as_of = datetime(2026, 11, 23, tzinfo=UTC)
+    with session_scope(engine) as session:
+        plan = WeeklyPlan(week="2026-W48", as_of=as_of)
+        session.add(plan)
+        session.flush()
+        columns = {
+            "plan_id": plan.id,
+            "week": "2026-W48",
+            "partner_id": ["P1", "P2"],
+            "manager_id": ["m1", "m2"],
+            "action_id": [HOSTILE, "call"],
+            "rank": [2.0, 1],  # a float rank from a NaN-widened column is stored as an int
+            "manager_rank": [1, 2],
+            "priority": [1.5, 1e300],
+            "propensity": [0.25, 0.0],
+            "value": [10.0, -3.0],
+            "weight": [1.0, 2.0],
+            "reasons": ['["a \\u00e9 \\"b\\""]', '[{"x": null, "y": [1, 2.5]}]'],
+            "tier": ["Gold", None],
+            "churn_risk": [None, 0.75],
+            "overflow": [True, False],
+            "status": "proposed",
+            "snooze_until": [datetime(2026, 12, 1, 8, tzinfo=timezone(timedelta(hours=2))), None],
+            "created_at": as_of,
+        }
+        assert insert_rows(session.connection(), PlanAction, columns, portable=portable) == 2
+    with session_scope(engine) as session:
+        rows = session.scalars(select(PlanAction).order_by(PlanAction.partner_id)).all()
+    first, second = rows
+    assert (first.action_id, first.rank, first.priority, first.overflow) == (HOSTILE, 2, 1.5, True)
+    assert first.reasons == ['a é "b"'] and second.reasons == [{"x": None, "y": [1, 2.5]}]
+    assert first.tier == "Gold" and second.tier is None
+    assert first.churn_risk is None and second.churn_risk == 0.75
+    assert second.priority == 1e300 and second.overflow is False
+    assert first.snooze_until == datetime(2026, 12, 1, 6, tzinfo=UTC)
+    assert first.snooze_until.tzinfo is not None and second.snooze_until is None
+    assert first.created_at == as_of and first.plan_id == second.plan_id
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["fast", "portable"])
+def test_bulk_upsert_inserts_new_rows_and_refreshes_known_ones(
+    engine: Engine, portable: bool
+) -> None:
+    from serving.db import Partner
+    from serving.db.bulk import upsert_rows
+
+    def partners(ids: list[str], manager: str, at: datetime) -> dict[str, object]:
+        return {
+            "partner_id": ids,
+            "name": [f"{HOSTILE} {i}" for i in ids],
+            "partner_type": "VAR",
+            "region": "EMEA",
+            "manager_id": manager,
+            "updated_at": at,
+        }
+
+    first, later = datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC)
+    with session_scope(engine) as session:
+        upsert_rows(
+            session.connection(), Partner, partners(["a", "b"], "m1", first), key="partner_id"
+        )
+    with session_scope(engine) as session:
+        upsert_rows(
+            session.connection(),
+            Partner,
+            partners(["b", "c"], "m2", later),
+            key="partner_id",
+            portable=portable,
+        )
+    with session_scope(engine) as session:
+        got = session.execute(
+            select(
+                Partner.partner_id, Partner.manager_id, Partner.updated_at, Partner.name
+            ).order_by(Partner.partner_id)
+        ).all()
+    assert [tuple(r) for r in got] == [
+        ("a", "m1", first, f"{HOSTILE} a"),
+        ("b", "m2", later, f"{HOSTILE} b"),
+        ("c", "m2", later, f"{HOSTILE} c"),
+    ]
+
+
+def test_bulk_writes_roll_back_with_the_transaction(engine: Engine) -> None:
+    from serving.db import IncentiveAward, Partner
+    from serving.db.bulk import insert_rows, upsert_rows
+
+    with pytest.raises(RuntimeError, match="killed"), session_scope(engine) as session:
+        insert_rows(session.connection(), IncentiveAward, _award_columns(3))
+        upsert_rows(
+            session.connection(),
+            Partner,
+            {
+                "partner_id": ["a"],
+                "name": "A",
+                "partner_type": "VAR",
+                "region": "NA",
+                "manager_id": "m1",
+                "updated_at": datetime.now(UTC),
+            },
+            key="partner_id",
+        )
+        raise RuntimeError("killed half-way")
+    with session_scope(engine) as session:
+        assert session.scalars(select(IncentiveAward)).all() == []
+        assert session.scalars(select(Partner)).all() == []
+
+
+def test_bulk_insert_of_many_rows_goes_in_batches(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from serving.db import IncentiveAward, bulk
+
+    monkeypatch.setattr(bulk, "BATCH", 7)
+    with session_scope(engine) as session:
+        assert bulk.insert_rows(session.connection(), IncentiveAward, _award_columns(30)) == 30
+    with session_scope(engine) as session:
+        amounts = session.scalars(select(IncentiveAward.amount).order_by(IncentiveAward.amount))
+        as_of = session.scalars(select(IncentiveAward.as_of)).first()
+        assert list(amounts) == [float(i) + 0.5 for i in range(30)]
+    assert as_of == datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def test_bulk_insert_refuses_ragged_columns_and_naive_times(engine: Engine) -> None:
+    from serving.db import IncentiveAward
+    from serving.db.bulk import insert_rows
+
+    with pytest.raises(ValueError, match="different lengths"), session_scope(engine) as s:
+        insert_rows(s.connection(), IncentiveAward, _award_columns(3, amount=[1.0]))
+    with pytest.raises(ValueError, match="naive datetime"), session_scope(engine) as s:
+        insert_rows(s.connection(), IncentiveAward, _award_columns(2, as_of=datetime(2026, 1, 1)))
+    with pytest.raises(KeyError, match="nope"), session_scope(engine) as s:
+        insert_rows(s.connection(), IncentiveAward, _award_columns(2, nope=[1, 2]))

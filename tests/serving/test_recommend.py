@@ -27,8 +27,9 @@ Frame = tuple[pd.DataFrame, datetime]
 
 
 def row_features(frame: pd.DataFrame, i: int) -> dict[str, Any]:
-    return {str(k): clean_value(v) for k, v in frame.iloc[i].items()
-            if k not in ("as_of", "manager_id")}
+    return {
+        str(k): clean_value(v) for k, v in frame.iloc[i].items() if k not in ("as_of", "manager_id")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -51,23 +52,39 @@ def previous(feature_frame: Frame, loaded: Loaded) -> pd.DataFrame:
     top = {t.id: t.tiers[0].id for t in loaded.rulebook.tracks}
     ref = "referral"
     tiers = np.where(frame["partner_type"].astype(str) == ref, top.get(ref, ""), top["resell"])
-    return pd.DataFrame({"partner_id": frame["partner_id"], "tier": tiers,
-                         "missed_evaluations": 1, "override_tier": None,
-                         "override_reason": None, "override_until": pd.NaT})
+    return pd.DataFrame(
+        {
+            "partner_id": frame["partner_id"],
+            "tier": tiers,
+            "missed_evaluations": 1,
+            "override_tier": None,
+            "override_reason": None,
+            "override_until": pd.NaT,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
-def recs(feature_frame: Frame, loaded: Loaded, previous: pd.DataFrame,
-         history: pd.DataFrame) -> Recommendations:
+def recs(
+    feature_frame: Frame, loaded: Loaded, previous: pd.DataFrame, history: pd.DataFrame
+) -> Recommendations:
     frame, as_of = feature_frame
-    return recommend_frame(frame, rulebook=loaded.rulebook, models=loaded.models,
-                           previous=previous, history=history, as_of=as_of)
+    return recommend_frame(
+        frame,
+        rulebook=loaded.rulebook,
+        models=loaded.models,
+        previous=previous,
+        history=history,
+        as_of=as_of,
+    )
 
 
 def history_of(history: pd.DataFrame, pid: str) -> dict[str, datetime]:
     mine = history[history["partner_id"] == pid]
-    return {a: t.to_pydatetime() for a, t in
-            zip(mine["action_id"], mine["last_done_or_dismissed_at"], strict=True)}
+    return {
+        a: t.to_pydatetime()
+        for a, t in zip(mine["action_id"], mine["last_done_or_dismissed_at"], strict=True)
+    }
 
 
 def state_of(previous: pd.DataFrame, pid: str) -> TierState:
@@ -77,7 +94,10 @@ def state_of(previous: pd.DataFrame, pid: str) -> TierState:
 
 
 def test_one_and_frame_agree_on_every_simulated_partner(
-    feature_frame: Frame, loaded: Loaded, recs: Recommendations, previous: pd.DataFrame,
+    feature_frame: Frame,
+    loaded: Loaded,
+    recs: Recommendations,
+    previous: pd.DataFrame,
     history: pd.DataFrame,
 ) -> None:
     frame, as_of = feature_frame
@@ -86,9 +106,15 @@ def test_one_and_frame_agree_on_every_simulated_partner(
     compared_actions = 0
     for i in range(len(frame)):
         pid = str(frame["partner_id"].iloc[i])
-        one = recommend_one(row_features(frame, i), rulebook=loaded.rulebook,
-                            models=loaded.models, previous=state_of(previous, pid),
-                            history=history_of(history, pid), as_of=as_of, partner_id=pid)
+        one = recommend_one(
+            row_features(frame, i),
+            rulebook=loaded.rulebook,
+            models=loaded.models,
+            previous=state_of(previous, pid),
+            history=history_of(history, pid),
+            as_of=as_of,
+            partner_id=pid,
+        )
         d = decisions.loc[pid]
         assert one.decision.tier == d["tier"]
         assert one.decision.tier_change == d["tier_change"]
@@ -109,8 +135,9 @@ def test_frame_actions_have_the_documented_columns(recs: Recommendations) -> Non
     assert recs.actions["reasons"].map(lambda r: isinstance(r, list) and len(r) >= 1).all()
 
 
-def test_at_most_k_actions_per_partner_ranked_from_one(recs: Recommendations,
-                                                       loaded: Loaded) -> None:
+def test_at_most_k_actions_per_partner_ranked_from_one(
+    recs: Recommendations, loaded: Loaded
+) -> None:
     k = loaded.rulebook.max_actions_per_partner
     per_partner = recs.actions.groupby("partner_id")["rank"]
     assert per_partner.max().max() <= k
@@ -126,8 +153,9 @@ def test_priority_is_propensity_times_value_times_weight(recs: Recommendations) 
     assert ordered.all()
 
 
-def test_actions_in_cooldown_are_suppressed(recs: Recommendations, history: pd.DataFrame,
-                                            feature_frame: Frame, loaded: Loaded) -> None:
+def test_actions_in_cooldown_are_suppressed(
+    recs: Recommendations, history: pd.DataFrame, feature_frame: Frame, loaded: Loaded
+) -> None:
     _, as_of = feature_frame
     cooldown = {a.id: a.cooldown_days for a in loaded.rulebook.actions}
     days = (pd.Timestamp(as_of) - history["last_done_or_dismissed_at"]).dt.days
@@ -138,9 +166,9 @@ def test_actions_in_cooldown_are_suppressed(recs: Recommendations, history: pd.D
     assert len(recs.suppressed) > 0
 
 
-def test_versions_name_the_rulebook_the_models_and_as_of(recs: Recommendations,
-                                                         loaded: Loaded,
-                                                         feature_frame: Frame) -> None:
+def test_versions_name_the_rulebook_the_models_and_as_of(
+    recs: Recommendations, loaded: Loaded, feature_frame: Frame
+) -> None:
     v = recs.versions
     assert v["rulebook_hash"] == loaded.rulebook.content_hash
     assert [m["name"] for m in v["models"]] == ["tierwise-churn", "tierwise-deal-acceptance"]
@@ -163,8 +191,9 @@ def test_recommend_one_builds_no_pandas_objects(
     assert 0 < rec.churn_risk < 1
 
 
-def test_a_missing_needed_feature_is_an_error_not_a_default(feature_frame: Frame,
-                                                            loaded: Loaded) -> None:
+def test_a_missing_needed_feature_is_an_error_not_a_default(
+    feature_frame: Frame, loaded: Loaded
+) -> None:
     from tierwise.errors import InvalidInput
 
     frame, as_of = feature_frame
@@ -196,15 +225,19 @@ AS_OF = datetime(2026, 11, 23, tzinfo=UTC)
 def test_ties_keep_rulebook_order_and_missing_value_counts_as_zero() -> None:
     cands = [("a", 1.0, 2.0, 1.0, 0), ("b", 1.0, 2.0, 1.0, 0), ("c", 1.0, math.nan, 5.0, 0)]
     ranked, suppressed = arbitrate_one(cands, history={}, as_of=AS_OF, k=3)
-    assert [(r.action_id, r.rank, r.priority) for r in ranked] == [("a", 1, 2.0), ("b", 2, 2.0),
-                                                                    ("c", 3, 0.0)]
+    assert [(r.action_id, r.rank, r.priority) for r in ranked] == [
+        ("a", 1, 2.0),
+        ("b", 2, 2.0),
+        ("c", 3, 0.0),
+    ]
     assert suppressed == []
 
 
 def test_cooldown_boundary_is_exclusive() -> None:
     cands = [("a", 1.0, 1.0, 1.0, 30)]
-    inside, _ = arbitrate_one(cands, history={"a": AS_OF - timedelta(days=29, hours=23)},
-                              as_of=AS_OF, k=3)
+    inside, _ = arbitrate_one(
+        cands, history={"a": AS_OF - timedelta(days=29, hours=23)}, as_of=AS_OF, k=3
+    )
     at_end, _ = arbitrate_one(cands, history={"a": AS_OF - timedelta(days=30)}, as_of=AS_OF, k=3)
     assert inside == []
     assert [r.action_id for r in at_end] == ["a"]
@@ -213,27 +246,40 @@ def test_cooldown_boundary_is_exclusive() -> None:
 def test_frame_arbitration_matches_one_partner_arbitration() -> None:
     rng = np.random.default_rng(1)
     n = 400
-    cand = pd.DataFrame({
-        "partner_id": rng.choice([f"P{i}" for i in range(60)], n),
-        "action_id": rng.choice(list("abcdef"), n),
-        "propensity": rng.choice([0.2, 0.5, 1.0], n),
-        "value": rng.choice([0.0, 1.0, 10.0, np.nan], n),
-        "weight": rng.choice([0.5, 1.0, 2.0], n),
-        "cooldown_days": rng.choice([0, 14, 30], n),
-    }).drop_duplicates(["partner_id", "action_id"])
+    cand = pd.DataFrame(
+        {
+            "partner_id": rng.choice([f"P{i}" for i in range(60)], n),
+            "action_id": rng.choice(list("abcdef"), n),
+            "propensity": rng.choice([0.2, 0.5, 1.0], n),
+            "value": rng.choice([0.0, 1.0, 10.0, np.nan], n),
+            "weight": rng.choice([0.5, 1.0, 2.0], n),
+            "cooldown_days": rng.choice([0, 14, 30], n),
+        }
+    ).drop_duplicates(["partner_id", "action_id"])
     cand = cand.sort_values(["partner_id", "action_id"], ignore_index=True)
     hist = cand.sample(50, random_state=2)[["partner_id", "action_id"]].assign(
-        last_done_or_dismissed_at=pd.Timestamp(AS_OF) - pd.to_timedelta(
-            rng.integers(0, 40, 50), unit="D"))
-    ranked, _ = arbitrate_frame(cand, history=hist, as_of=AS_OF, k=2,
-                                action_order=list("abcdef"))
+        last_done_or_dismissed_at=pd.Timestamp(AS_OF)
+        - pd.to_timedelta(rng.integers(0, 40, 50), unit="D")
+    )
+    ranked, _ = arbitrate_frame(cand, history=hist, as_of=AS_OF, k=2, action_order=list("abcdef"))
     for pid, group in cand.groupby("partner_id"):
         mine = hist[hist["partner_id"] == pid]
-        one, _ = arbitrate_one(list(group[["action_id", "propensity", "value", "weight",
-                                            "cooldown_days"]].itertuples(index=False)),
-                               history=dict(zip(mine["action_id"], mine[
-                                   "last_done_or_dismissed_at"].dt.to_pydatetime(),
-                                   strict=True)), as_of=AS_OF, k=2)
+        one, _ = arbitrate_one(
+            list(
+                group[["action_id", "propensity", "value", "weight", "cooldown_days"]].itertuples(
+                    index=False
+                )
+            ),
+            history=dict(
+                zip(
+                    mine["action_id"],
+                    mine["last_done_or_dismissed_at"].dt.to_pydatetime(),
+                    strict=True,
+                )
+            ),
+            as_of=AS_OF,
+            k=2,
+        )
         got = ranked[ranked["partner_id"] == pid]
         assert [r.action_id for r in one] == list(got["action_id"])
         assert [r.priority for r in one] == list(got["priority"])

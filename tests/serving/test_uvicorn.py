@@ -33,13 +33,27 @@ def free_port() -> int:
 def server(served_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "TIERWISE_"))}
-    env.update({
-        "TIERWISE_API_KEYS": json.dumps([{"key_sha256": hash_key("live-key"), "role": "scorer"}]),
-        "TIERWISE_RELOAD_INTERVAL_S": "0",
-        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-    })
-    cmd = [sys.executable, "-c", "from tierwise.cli import app; app()", "serve",
-           "--data", str(served_dir), "--port", str(port), "--log-level", "warning"]
+    env.update(
+        {
+            "TIERWISE_API_KEYS": json.dumps(
+                [{"key_sha256": hash_key("live-key"), "role": "scorer"}]
+            ),
+            "TIERWISE_RELOAD_INTERVAL_S": "0",
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        }
+    )
+    cmd = [
+        sys.executable,
+        "-c",
+        "from tierwise.cli import app; app()",
+        "serve",
+        "--data",
+        str(served_dir),
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
     log = tmp_path_factory.mktemp("uvicorn") / "server.log"
     out = log.open("w")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -68,8 +82,9 @@ def server(served_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         out.close()
 
 
-def test_score_over_a_real_socket(server: str,
-                                  feature_frame: tuple[pd.DataFrame, datetime]) -> None:
+def test_score_over_a_real_socket(
+    server: str, feature_frame: tuple[pd.DataFrame, datetime]
+) -> None:
     body = score_body(*feature_frame, row=5)
     with httpx.Client(base_url=server, headers={"X-API-Key": "live-key"}) as c:
         first = c.post("/v1/score", json=body)
@@ -80,14 +95,18 @@ def test_score_over_a_real_socket(server: str,
 
 
 def test_errors_over_a_real_socket_are_problem_json(server: str) -> None:
-    r = httpx.post(f"{server}/v1/score", json={"partner_id": "P1"},
-                   headers={"X-API-Key": "live-key"})
+    r = httpx.post(
+        f"{server}/v1/score", json={"partner_id": "P1"}, headers={"X-API-Key": "live-key"}
+    )
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
     assert httpx.post(f"{server}/v1/score", json={}).status_code == 401
     big = b'{"x": "' + b"a" * 3_000_000 + b'"}'
-    r = httpx.post(f"{server}/v1/score", content=big,
-                   headers={"X-API-Key": "live-key", "Content-Type": "application/json"})
+    r = httpx.post(
+        f"{server}/v1/score",
+        content=big,
+        headers={"X-API-Key": "live-key", "Content-Type": "application/json"},
+    )
     assert r.status_code == 413
 
 
