@@ -125,6 +125,39 @@ def start(cmd: list[str], env: dict[str, str], ready: str, log: Path) -> subproc
     return proc
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU of a process and all its descendants (Linux /proc)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == parent and p not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(times.get(p, 0.0) for p in tree)
+
+
+def measured(proc: subprocess.Popen[bytes], url: str, body: bytes, headers: dict[str, str],
+             seconds: float) -> dict[str, float]:
+    """Load results plus the server's CPU per request (robust on a shared, noisy machine)."""
+    load(url, body, headers, 2)  # warm-up
+    cpu = tree_cpu_seconds(proc.pid)
+    result = load(url, body, headers, seconds)
+    used = tree_cpu_seconds(proc.pid) - cpu
+    result["cpu_us"] = used / max(result["rps"] * seconds, 1) * 1e6
+    return result
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:
@@ -245,8 +278,7 @@ def bench_tierwise(
         url = f"http://127.0.0.1:{port}/v1/score"
         payload = json.dumps(body).encode()
         headers = {"Content-Type": "application/json", "X-API-Key": KEY}
-        load(url, payload, headers, 2)  # warm-up
-        return load(url, payload, headers, seconds)
+        return measured(proc, url, payload, headers, seconds)
     finally:
         stop(proc)
 
@@ -284,8 +316,7 @@ def bench_mlflow(
         url = f"http://127.0.0.1:{port}/invocations"
         payload = json.dumps({"dataframe_records": [features]}).encode()
         headers = {"Content-Type": "application/json"}
-        load(url, payload, headers, 2)
-        return load(url, payload, headers, seconds)
+        return measured(proc, url, payload, headers, seconds)
     finally:
         stop(proc)
 

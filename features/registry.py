@@ -39,6 +39,8 @@ def _windowed(base: str, unit: str, table: str, text: str) -> list[Feature]:
     ]
 
 
+# The declarations keep one or two lines each: easier to scan than the formatter's layout.
+# fmt: off
 _PROFILE = [
     Feature("partner_type", "category", "", "partners",
             "VAR, MSP, SI, referral, reseller or distributor"),
@@ -115,6 +117,8 @@ _CUSTOMERS = [
     Feature("customer_retention", "number", "ratio", "customers",
             "Share of partner-sourced customers not churned (missing when none)"),
 ]
+
+# fmt: on
 
 FEATURES: dict[str, Feature] = {
     f.name: f for f in (*_PROFILE, *_DEALS, *_ACTIVITIES, *_SURVEYS, *_CUSTOMERS)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from serving.serve_cli import run_server
+
+if TYPE_CHECKING:
+    from serving.weekly import WeekRun
 
 __all__ = ["register", "run_server"]
 
@@ -28,9 +32,6 @@ def weekly(
     out: Path = typer.Option(None, "--out", help="Digest folder [<data>/digest]"),
 ) -> None:
     """Plan a week: features → recommend → capacity per manager → one transaction; digest."""
-    from rich.console import Console
-    from rich.table import Table
-
     from serving.weekly import run_week
     from tierwise.settings import get_settings
 
@@ -38,6 +39,14 @@ def weekly(
     source = data or str(settings.data_dir)
     out_dir = out or Path(source) / "digest"
     run = run_week(settings, data_dir=source, week=week, out_dir=out_dir)
+    show_week(run, week=week, out_dir=out_dir)
+
+
+def show_week(run: WeekRun, *, week: str, out_dir: Path) -> None:
+    """Print what a weekly run did: the summary table, stage timings and the digest folder."""
+    from rich.console import Console
+    from rich.table import Table
+
     s = run.summary
     table = Table(title=f"Weekly plan {week}")
     table.add_column("")

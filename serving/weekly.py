@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from serving import store
-from serving.db import JobRun, get_engine, session_scope, upgrade
+from serving.db import JobRun, bulk_writes, get_engine, session_scope, upgrade
 from serving.db.types import jsonable
 from serving.db.week import WeekData, reviewed_actions, save_week
 from tierwise.errors import InvalidInput, Problem
@@ -194,7 +194,16 @@ def _details(decisions: pd.DataFrame) -> list[dict[str, object]]:
     kept = [c for c in decisions.columns if c not in STORED_APART]
     if not kept:
         return [{} for _ in range(len(decisions))]
-    return [{str(k): v for k, v in r.items()} for r in decisions[kept].to_dict("records")]
+    names = [str(c) for c in kept]
+    columns = [_cells(decisions[c]) for c in kept]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _cells(column: pd.Series) -> list[object]:
+    """Plain Python values; timestamps as ISO text (as `jsonable` writes them)."""
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        return [None if pd.isna(v) else v.isoformat() for v in column]
+    return column.tolist()
 
 
 def incentive_awards(incentives: pd.DataFrame) -> pd.DataFrame:
@@ -337,7 +346,8 @@ def run_week(
                 versions=dict(getattr(recs, "versions", {}) or {}),
                 summary=summary,
             )
-            save_week(session, data)
+            with bulk_writes(session):
+                save_week(session, data)
             session.add(
                 JobRun(
                     job="weekly",

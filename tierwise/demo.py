@@ -77,10 +77,12 @@ def train_models(data: Path, settings: Settings) -> None:
 
 
 def plan_week(data: Path, settings: Settings, week: str) -> None:
+    from serving.cli import show_week
     from serving.weekly import run_week
 
-    run = run_week(settings, data_dir=data, week=week, out_dir=data / "out" / week)
-    console.print(run.summary_text() if hasattr(run, "summary_text") else str(run))
+    out_dir = data / "digest"
+    run = run_week(settings, data_dir=data, week=week, out_dir=out_dir)
+    show_week(run, week=week, out_dir=out_dir)
 
 
 def demo_keys(data: Path, manager_id: str) -> dict[str, str]:
@@ -131,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     data: Path = args.data.resolve()
     data.mkdir(parents=True, exist_ok=True)
     os.environ["TIERWISE_DATA_DIR"] = str(data)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     settings = Settings(data_dir=data)
 
     _step("1. simulate a partner program")
@@ -162,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
                       settings.mlflow_tracking_uri, "--port", "5000"])
     )
     console.print(f"KPI report:  {data / 'out' / 'kpis.html'}")
-    console.print(f"Digests:     {data / 'out' / week}")
+    console.print(f"Digests:     {data / 'digest' / week}")
     console.print(f"Review page: {url}/review  (sign in as manager {manager} with key "
                   f"[bold]{keys['manager']}[/])")
     console.print(f"Admin key:   {keys['admin']}   (keys are in {data / 'demo-keys.json'})")

@@ -1,6 +1,7 @@
 """Persistence: typed models, engine/session helpers and Alembic migrations."""
 
 from serving.db.engine import (
+    bulk_writes,
     current_revision,
     dispose_engine,
     downgrade,
@@ -36,6 +37,7 @@ __all__ = [
     "TierDecision",
     "TierOverride",
     "WeeklyPlan",
+    "bulk_writes",
     "current_revision",
     "dispose_engine",
     "downgrade",

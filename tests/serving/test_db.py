@@ -278,3 +278,22 @@ def test_bulk_insert_refuses_ragged_columns_and_naive_times(engine: Engine) -> N
         insert_rows(s.connection(), IncentiveAward, _award_columns(2, as_of=datetime(2026, 1, 1)))
     with pytest.raises(KeyError, match="nope"), session_scope(engine) as s:
         insert_rows(s.connection(), IncentiveAward, _award_columns(2, nope=[1, 2]))
+
+
+def test_bulk_writes_tunes_sqlite_only_while_the_job_writes(engine: Engine) -> None:
+    from serving.db import bulk_writes
+
+    with session_scope(engine) as session:
+        connection = session.connection()
+        sqlite = connection.dialect.name == "sqlite"
+        before = connection.exec_driver_sql("PRAGMA cache_size").scalar() if sqlite else None
+        with bulk_writes(session):
+            if sqlite:
+                during = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+                assert during == -256 * 1024
+            session.add(JobRun(job="weekly", started_at=datetime.now(UTC), status="running"))
+            session.flush()
+        if sqlite:
+            assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == before
+    with session_scope(engine) as session:
+        assert len(session.scalars(select(JobRun)).all()) == 1

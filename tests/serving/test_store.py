@@ -360,3 +360,51 @@ def test_override_in_the_past_is_refused(session: Session) -> None:
             reviewer=ANN,
             now=NOW,
         )
+
+
+# --- JSON encoding of the bulk writes ------------------------------------------------------
+
+
+def test_json_records_is_one_object_per_row_even_with_boundary_like_text() -> None:
+    import json
+
+    from serving.db.week import json_records
+
+    frame = pd.DataFrame(
+        {
+            "a": [1.5, float("nan"), float("inf")],
+            "b": ['x},{"a":1', "é/\n", None],
+            "c": [True, False, True],
+        }
+    )
+    docs = json_records(frame)
+    assert [json.loads(d) for d in docs] == [
+        {"a": 1.5, "b": 'x},{"a":1', "c": True},
+        {"a": None, "b": "é/\n", "c": False},
+        {"a": None, "b": None, "c": True},
+    ]
+    assert json_records(frame.iloc[:0]) == []
+    assert json_records(pd.DataFrame(index=[0, 1])) == ["{}", "{}"]
+
+
+def test_json_lines_encodes_nested_documents_like_jsonable() -> None:
+    import json
+
+    import numpy as np
+
+    from serving.db.types import jsonable
+    from serving.db.week import json_lines
+
+    values: list[object] = [
+        ["a/b", 'say "hi"'],
+        [],
+        [{"x": 1}, {"v": np.float64(2.5)}],  # `},{"v":` inside: the slower split is used
+        {"k": [1, {"v": float("nan")}], "n": np.int64(3)},
+        {"when": pd.Timestamp("2026-11-23", tz="UTC")},
+    ]
+    docs = json_lines(values)
+    assert len(docs) == len(values)
+    decoded = [json.loads(d) for d in docs]
+    assert decoded[:4] == [jsonable(v) for v in values[:4]]
+    assert decoded[4]["when"].startswith("2026-11-23T00:00:00")
+    assert json_lines([]) == []
