@@ -147,8 +147,9 @@ def tree_cpu_seconds(root: int) -> float:
     return sum(times.get(p, 0.0) for p in tree)
 
 
-def measured(proc: subprocess.Popen[bytes], url: str, body: bytes, headers: dict[str, str],
-             seconds: float) -> dict[str, float]:
+def measured(
+    proc: subprocess.Popen[bytes], url: str, body: bytes, headers: dict[str, str], seconds: float
+) -> dict[str, float]:
     """Load results plus the server's CPU per request (robust on a shared, noisy machine)."""
     load(url, body, headers, 2)  # warm-up
     cpu = tree_cpu_seconds(proc.pid)
@@ -345,7 +346,8 @@ def main() -> None:
         results[workers] = r
         print(
             f"tierwise POST /v1/score, {workers} worker(s), {CONNECTIONS} connections: "
-            f"{r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms "
+            f"{r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
+            f"server CPU {r['cpu_us']:.0f} µs/request "
             f"({'python' if r['tool'] else 'wrk'} load generator)",
             flush=True,
         )
@@ -353,11 +355,16 @@ def main() -> None:
     ml = bench_mlflow(args.data, features, args.seconds, logs)
     print(
         f"mlflow models serve (churn model only), {CONNECTIONS} connections: "
-        f"{ml['rps']:,.0f} req/s, p50 {ml['p50_ms']:.2f} ms, p99 {ml['p99_ms']:.2f} ms"
+        f"{ml['rps']:,.0f} req/s, p50 {ml['p50_ms']:.2f} ms, p99 {ml['p99_ms']:.2f} ms, "
+        f"server CPU {ml['cpu_us']:.0f} µs/request"
     )
     print(
         f"throughput ratio tierwise/mlflow: {best['rps'] / ml['rps']:.1f}x (aim >= 10x); "
         f"targets: >= 2,000 req/s and p99 < 10 ms"
+    )
+    print(
+        f"machine load average during the run: {Path('/proc/loadavg').read_text().split()[:3]} "
+        f"on {os.cpu_count()} cores (other processes share them)"
     )
     print(
         f"reproduce: .venv/bin/python bench/bench_serving.py --data {args.data} "

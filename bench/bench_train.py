@@ -63,9 +63,11 @@ def main() -> None:
         store.mkdir()
         settings = Settings(data_dir=store)
         started = time.perf_counter()
+        models = ("churn", "deal") if args.model == "both" else (args.model,)
         last = train_all(
             root / "data",
             settings=settings,
+            models=models,  # type: ignore[arg-type]
             oracle=not args.no_oracle,
             oracle_paths=args.oracle_paths,
             make_plots=not args.no_plots,

@@ -414,6 +414,26 @@ def test_the_digest_has_a_csv_and_an_html_page_per_manager(
     assert "&lt;b&gt;retention_call&lt;/b&gt;" in html
 
 
+def test_the_digest_matches_what_the_review_page_shows(
+    settings: Settings, program: Path, tmp_path: Path
+) -> None:
+    from markupsafe import escape
+
+    from serving import store
+    from serving.digest import plan_csv
+
+    run = _run(settings, program, FakeRecommender(), out=tmp_path / "digest")
+    with session_scope(get_engine(settings.db_url)) as s:
+        awards = store.incentive_awards(s, week=WEEK)
+        for path in (p for p in run.digest if p.suffix == ".csv"):
+            mine = store.plan_actions(s, week=WEEK, manager_id=path.stem, include_overflow=False)
+            assert path.read_text(encoding="utf-8") == plan_csv(mine)
+            html = path.with_suffix(".html").read_text(encoding="utf-8")
+            assert f"{len(mine)} action(s) this week" in html
+            for name in awards.loc[awards["manager_id"] == path.stem, "partner_name"]:
+                assert str(escape(name)) in html
+
+
 def test_a_failing_recommender_records_a_failed_run(settings: Settings, program: Path) -> None:
     with pytest.raises(RuntimeError, match="model exploded"):
         _run(settings, program, FakeRecommender(fail=True))
