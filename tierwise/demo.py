@@ -71,9 +71,10 @@ def check_rules(settings: Settings) -> None:
 
 
 def train_models(data: Path, settings: Settings) -> None:
+    from training.report import show_trained
     from training.train import train_all
 
-    train_all(data, settings=settings)
+    show_trained(train_all(data, settings=settings), console, settings.mlflow_tracking_uri)
 
 
 def plan_week(data: Path, settings: Settings, week: str) -> None:

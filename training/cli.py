@@ -46,7 +46,7 @@ def train(
     model: ModelChoice = typer.Option(ModelChoice.both, "--model", help="Which model(s)"),
 ) -> None:
     """Train, evaluate, log and register the churn and/or deal-acceptance models."""
-    from training.report import caption, metrics_table
+    from training.report import show_trained
     from training.train import train_all
 
     settings = get_settings()
@@ -61,18 +61,7 @@ def train(
     except TierwiseError as exc:
         console.print(f"[red]training failed:[/] {exc}")
         raise typer.Exit(code=1) from exc
-    for result in results.values():
-        console.print(
-            metrics_table(f"{result.model_name} v{result.version} — test period", result.evaluation)
-        )
-        console.print(f"  {caption(result.evaluation)}")
-        if result.decision is not None:
-            console.print(f"  gate: {result.decision.reason}")
-    console.print(
-        f"MLflow store: {settings.mlflow_tracking_uri}\n"
-        f"  open the UI with: mlflow ui --backend-store-uri "
-        f"{settings.mlflow_tracking_uri}"
-    )
+    show_trained(results, console, settings.mlflow_tracking_uri)
 
 
 def evaluate(

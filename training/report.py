@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
 from rich.table import Table
 
 from training.evaluation import Evaluation
 from training.metrics import METRICS
+
+if TYPE_CHECKING:
+    from training.train import Trained
 
 
 def metrics_table(title: str, evaluation: Evaluation) -> Table:
@@ -26,3 +33,18 @@ def caption(evaluation: Evaluation) -> str:
     if evaluation.oracle_coverage is not None and evaluation.oracle_coverage < 1:
         parts.append(f"truth covers {100 * evaluation.oracle_coverage:.1f}%")
     return "; ".join(parts)
+
+
+def show_trained(results: Mapping[Any, Trained], console: Console, tracking_uri: str) -> None:
+    """What `train` did: metrics per model on the test period, the gate, where MLflow is."""
+    for result in results.values():
+        console.print(
+            metrics_table(f"{result.model_name} v{result.version} — test period", result.evaluation)
+        )
+        console.print(f"  {caption(result.evaluation)}")
+        if result.decision is not None:
+            console.print(f"  gate: {result.decision.reason}")
+    console.print(
+        f"MLflow store: {tracking_uri}\n"
+        f"  open the UI with: mlflow ui --backend-store-uri {tracking_uri}"
+    )
