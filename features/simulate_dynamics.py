@@ -110,6 +110,8 @@ class Week:
     passed: np.ndarray  # per event: a cert_attempt that passed
     partner_events: np.ndarray  # per row: events that show the partner is alive
     churned: np.ndarray  # per row: churned at the end of this week
+    intensity: np.ndarray  # (n, 3) per row: expected events per sensitivity level, unscaled
+    hazard: np.ndarray  # per row: the week's churn probability (0 when not active)
 
 
 @dataclass(frozen=True)
@@ -166,13 +168,20 @@ def weekly_hazard(state: State, latent: Latent, onboarded: np.ndarray) -> np.nda
 
 
 def draw_events(state: State, prep: Prepared, active: np.ndarray, onboarded: np.ndarray,
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+                rng: np.random.Generator, level_scale: np.ndarray | None = None,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row, kind) of every event this week: Poisson counts of each kind, drawn as one Poisson
-    total per row, split by level, then by kind within the level (the same distribution)."""
+    total per row, split by level, then by kind within the level (the same distribution).
+
+    Also returns the (n, 3) expected events per level. `level_scale` (3,) thins the events
+    of each level (a Poisson thinning: each event kept with that probability); the expected
+    events returned are before thinning.
+    """
     stage = onboarded.astype(np.int64)
     who = np.arange(stage.size) if prep.who is None else prep.who
-    lam = level_multiplier(state.engagement) * prep.level_rates[stage, who]
-    lam *= active[:, None]
+    intensity = level_multiplier(state.engagement) * prep.level_rates[stage, who]
+    intensity *= active[:, None]
+    lam = intensity if level_scale is None else intensity * level_scale
     total = lam @ np.ones(len(SENSITIVITY))
     size = rng.poisson(total)
     hit = np.nonzero(size)[0]
@@ -191,16 +200,20 @@ def draw_events(state: State, prep: Prepared, active: np.ndarray, onboarded: np.
         r = rows[at]
         cum = prep.within[stage[r], who[r], first:first + count - 1]
         kinds[at] = first + (u[at, 1][:, None] >= cum).sum(axis=1)
-    return rows, kinds
+    return rows, kinds, intensity
 
 
 def step(state: State, latent: Latent, prep: Prepared, week: int,
-         rng: np.random.Generator) -> Week:
-    """Advance every row by one week, in place; return the week's events and churns."""
+         rng: np.random.Generator, level_scale: np.ndarray | None = None) -> Week:
+    """Advance every row by one week, in place; return the week's events and churns.
+
+    `level_scale` (3,) keeps each event of a sensitivity level with that probability (the
+    churn oracle uses it to simulate a week with the events it conditions away removed).
+    """
     n = state.engagement.shape[0]
     active = state.alive & (latent.join_week <= week)
     onboarded = latent.onboard_week <= week
-    rows, kinds = draw_events(state, prep, active, onboarded, rng)
+    rows, kinds, intensity = draw_events(state, prep, active, onboarded, rng, level_scale)
     attempt = kinds == CERT_ATTEMPT
     passed = np.zeros(rows.size, dtype=bool)
     passed[attempt] = rng.random(int(attempt.sum())) < pass_probability(
@@ -226,7 +239,8 @@ def step(state: State, latent: Latent, prep: Prepared, week: int,
     target = SAT_FROM_ENGAGEMENT * state.engagement + SAT_FROM_QUALITY * latent.quality
     sat_drift = (SAT_KAPPA * (target + latent.sat_base - state.satisfaction)
                  + SAT_SIGMA * noise[:, 1] + SAT_LIFT_CONTACT * care)
-    churned = active & (u[:, 1] < weekly_hazard(state, latent, onboarded))
+    hazard = np.where(active, weekly_hazard(state, latent, onboarded), 0.0)
+    churned = active & (u[:, 1] < hazard)
 
     state.engagement = np.where(active, state.engagement + drift + lift + shock,
                                 state.engagement)
@@ -235,4 +249,4 @@ def step(state: State, latent: Latent, prep: Prepared, week: int,
     state.alive = state.alive & ~churned
     partner_events = np.bincount(rows[PARTNER_KINDS[kinds]], minlength=n)
     return Week(rows=rows, kinds=kinds, passed=passed, partner_events=partner_events,
-                churned=churned)
+                churned=churned, intensity=intensity, hazard=hazard)

@@ -1,8 +1,8 @@
 """Conditions compiled once, at load time, into two evaluators that must agree.
 
 - scalar: ``ev(features, log) -> True | False | None`` for one partner; every leaf appends
-  ``(leaf, actual, outcome)`` to ``log`` (outcome None = missing) — explanations are built
-  from that log only when someone reads them.
+  one flat `Entry` to ``log`` (rule, condition, actual value, pass/fail/missing) — checks are
+  made from that log only when someone reads them, without formatting anything.
 - vector: ``vev(columns) -> (true_mask, false_mask)`` over a whole frame, no row loop.
 
 Both use three-valued logic: a missing value makes its leaf unknown, ``not`` keeps it
@@ -22,7 +22,10 @@ from rules.columns import Columns
 from rules.conditions import All, Condition, Leaf, Not
 from tierwise.errors import InvalidInput, Problem
 
-Log = list[tuple[Leaf, Any, Any]]
+# one entry per leaf checked: section, rule id, condition text, feature, op, threshold (as
+# shown), actual value, outcome (pass | fail | missing) — the fields of `rules.explain.Check`
+Entry = tuple[str, str, str, str, str, Any, Any, str]
+Log = list[Entry]
 Scalar = Callable[[Mapping[str, Any], Log], Any]
 Masks = tuple[np.ndarray, np.ndarray]
 Vector = Callable[[Columns], Masks]
@@ -52,20 +55,22 @@ def _bad_value(leaf: Leaf, value: Any) -> InvalidInput:
     )
 
 
-def compile_scalar(cond: Condition | None) -> Scalar:
+def compile_scalar(cond: Condition | None, section: str = "", rule_id: str = "") -> Scalar:
+    """The one-partner evaluator of ``cond``, which belongs to rule ``rule_id`` of ``section``
+    (both recorded in each log entry, so an entry is a ready-made `Check`)."""
     if cond is None:
         return lambda f, log: True
     if isinstance(cond, Leaf):
-        return _scalar_leaf(cond)
+        return _scalar_leaf(cond, section, rule_id)
     if isinstance(cond, Not):
-        child = compile_scalar(cond.child)
+        child = compile_scalar(cond.child, section, rule_id)
 
         def ev_not(f: Mapping[str, Any], log: Log) -> Any:
             r = child(f, log)
             return None if r is None else not r
 
         return ev_not
-    children = tuple(compile_scalar(c) for c in cond.children)
+    children = tuple(compile_scalar(c, section, rule_id) for c in cond.children)
     return _scalar_all(children) if isinstance(cond, All) else _scalar_any(children)
 
 
@@ -99,54 +104,62 @@ def _scalar_any(children: tuple[Scalar, ...]) -> Scalar:
     return ev_any
 
 
-def _scalar_leaf(leaf: Leaf) -> Scalar:
+def _scalar_leaf(leaf: Leaf, section: str, rule_id: str) -> Scalar:
     if leaf.kind == "number":
-        return _scalar_number(leaf)
+        return _scalar_number(leaf, section, rule_id)
     if leaf.kind == "boolean":
-        return _scalar_boolean(leaf)
-    return _scalar_category(leaf)
+        return _scalar_boolean(leaf, section, rule_id)
+    return _scalar_category(leaf, section, rule_id)
 
 
-def _scalar_number(leaf: Leaf) -> Scalar:
+# The leaf evaluators below append one flat tuple per leaf, laid out as `rules.explain.Check`
+# (section, rule_id, condition, feature, op, threshold, actual, outcome): everything but the
+# actual value is a constant of the closure, so logging costs one small tuple.
+
+
+def _scalar_number(leaf: Leaf, section: str, rule_id: str) -> Scalar:
     name, value, op = leaf.name, leaf.value, OPS[leaf.op]
+    text, sym, shown = leaf.text, leaf.op, leaf.threshold
 
     def ev_num(f: Mapping[str, Any], log: Log) -> Any:
         v = f[name]
         try:
             if op(v, value):
-                log.append((leaf, v, True))
+                log.append((section, rule_id, text, name, sym, shown, v, "pass"))
                 return True
             if v == v:  # not NaN
-                log.append((leaf, v, False))
+                log.append((section, rule_id, text, name, sym, shown, v, "fail"))
                 return False
         except TypeError:  # None, pd.NA, or not a number at all
             if not _is_missing(v):
                 raise _bad_value(leaf, v) from None
-        log.append((leaf, v, None))
+        log.append((section, rule_id, text, name, sym, shown, v, "missing"))
         return None
 
     return ev_num
 
 
-def _scalar_boolean(leaf: Leaf) -> Scalar:
+def _scalar_boolean(leaf: Leaf, section: str, rule_id: str) -> Scalar:
     name, value = leaf.name, leaf.value
+    text, sym, shown = leaf.text, leaf.op, leaf.threshold
 
     def ev_bool(f: Mapping[str, Any], log: Log) -> Any:
         v = f[name]
         if _is_missing(v):
-            log.append((leaf, v, None))
+            log.append((section, rule_id, text, name, sym, shown, v, "missing"))
             return None
         if not isinstance(v, _NUMBERS):
             raise _bad_value(leaf, v)
         r = bool(v) is value
-        log.append((leaf, v, r))
+        log.append((section, rule_id, text, name, sym, shown, v, "pass" if r else "fail"))
         return r
 
     return ev_bool
 
 
-def _scalar_category(leaf: Leaf) -> Scalar:
+def _scalar_category(leaf: Leaf, section: str, rule_id: str) -> Scalar:
     name, value = leaf.name, leaf.value
+    text, sym, shown = leaf.text, leaf.op, leaf.threshold
     wanted = leaf.op == "in"
 
     def ev_cat(f: Mapping[str, Any], log: Log) -> Any:
@@ -156,9 +169,9 @@ def _scalar_category(leaf: Leaf) -> Scalar:
         except TypeError as exc:
             raise _bad_value(leaf, v) from exc
         if (not r or not wanted) and v.__class__ is not str and _is_missing(v):
-            log.append((leaf, v, None))
+            log.append((section, rule_id, text, name, sym, shown, v, "missing"))
             return None
-        log.append((leaf, v, r))
+        log.append((section, rule_id, text, name, sym, shown, v, "pass" if r else "fail"))
         return r
 
     return ev_cat

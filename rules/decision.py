@@ -11,10 +11,9 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from rules.compile import Log
-from rules.explain import Check, GapItem, checks_from, fmt_value, gap_items
+from rules.explain import Check, GapItem, checks_of, fmt_value, gap_items, log_gap
 from rules.model import STATE_COLUMNS, Rulebook, TierState
-
-Span = tuple[str, str, int, int, Any]  # section, rule id, log start, log end, outcome
+from rules.plan import Span, Trace, spans_of, tier_entries
 
 
 class Award(NamedTuple):
@@ -52,8 +51,8 @@ class PartnerDecision:
     actions: list[Candidate]
     next_tier: str | None
     features: Mapping[str, Any] = field(repr=False)
-    log: Log = field(repr=False)
-    spans: list[Span] = field(repr=False)
+    log: Log = field(repr=False)  # one entry per condition checked, in evaluation order
+    trace: Trace = field(repr=False)  # the outcome of every rule evaluated
 
     @property
     def rulebook_version(self) -> str:
@@ -70,16 +69,30 @@ class PartnerDecision:
         return dict(tier.benefits) if tier else {}
 
     @cached_property
+    def spans(self) -> list[Span]:
+        """(section, rule id, log start, log end, outcome) of every rule evaluated."""
+        return spans_of(self.rulebook.plan, self.trace)
+
+    @cached_property
     def checks(self) -> list[Check]:
         """Every condition checked, in evaluation order, with actual value and outcome."""
-        return checks_from(self.log, self.spans)
+        return checks_of(self.log)  # the spans cover the whole log, in order
 
     @cached_property
     def gap(self) -> list[GapItem]:
         """Each unmet requirement of the next tier and by how much ([] at the top tier)."""
-        track = self.rulebook.track(self.track)
-        nxt = track.tier(self.next_tier) if track and self.next_tier else None
-        return gap_items(nxt.when, self.features) if nxt else []
+        if self.next_tier is None:
+            return []
+        plan = self.rulebook.plan
+        track = plan.tracks[self.trace.track].track
+        at = len(track.tiers) - 1 - track.ranks[self.next_tier]  # tiers are highest first
+        flat, where = (
+            plan.tracks[self.trace.track].tiers[at].flat,
+            tier_entries(plan, self.trace, at),
+        )
+        if flat is not None and where is not None:  # evaluated: its log tells what failed
+            return log_gap(flat, self.log[where[0] : where[1]])
+        return gap_items(track.tiers[at].when, self.features)
 
     def score_parts(self) -> list[dict[str, Any]]:
         """Each scorecard part: feature, actual value and its 0-100 score."""

@@ -7,6 +7,7 @@ and weight serving needs to arbitrate. The two paths agree row for row (tested).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -17,8 +18,9 @@ import pandas as pd
 from rules import policy
 from rules.columns import Columns
 from rules.compile import Log
-from rules.decision import Award, Candidate, FrameDecision, PartnerDecision, Span
-from rules.model import STATE_COLUMNS, Rulebook, TierState, Track
+from rules.decision import Award, Candidate, FrameDecision, PartnerDecision
+from rules.model import STATE_COLUMNS, Rulebook, TierState
+from rules.plan import Plan, Trace
 from tierwise.errors import InvalidInput, Problem
 
 
@@ -63,108 +65,132 @@ def _missing(v: Any) -> bool:
 def evaluate_partner(
     rulebook: Rulebook, features: Mapping[str, Any], *, previous: TierState | None, as_of: datetime
 ) -> PartnerDecision:
-    """One partner: tier (with state), incentives, scores, actions, all explained."""
+    """One partner: tier (with state), incentives, scores, actions, all explained.
+
+    The hot path walks `Rulebook.plan` (flat tuples) and keeps only each rule's outcome and
+    one flat log entry per condition; `PartnerDecision.checks`, `.gap` and `.spans` are
+    built from those when read.
+    """
     if not features.keys() >= rulebook.features_needed:
         raise _absent(rulebook.features_needed - set(features), "input")
-    as_of = _utc(as_of)
+    if as_of.tzinfo is not UTC:
+        as_of = _utc(as_of)
+    plan = rulebook.plan
     log: Log = []
-    spans: list[Span] = []
-    track = _first_track(rulebook, features, log, spans)
-    evaluated = _first_tier(track, features, log, spans)
+    track_rs: list[Any] = []
+    for tp in plan.tracks:
+        r = tp.ev(features, log)
+        track_rs.append(r)
+        if r:
+            break
+    else:
+        raise AssertionError("the last track is a fallback")  # guaranteed by the loader
+    tier_rs: list[Any] = []
+    for tier in tp.tiers:
+        r = tier.ev(features, log)
+        tier_rs.append(r)
+        if r:
+            break
+    else:
+        raise AssertionError("the last tier is a fallback")  # guaranteed by the loader
+    evaluated = tier.rank
     rank, change, basis, state = policy.decide(
-        track, evaluated, _state(previous), as_of, rulebook.demotion_grace
+        tp.track, evaluated, _state(previous), as_of, rulebook.demotion_grace
     )
-    tier = track.tiers[len(track.tiers) - 1 - rank].id
-    context = {**features, "tier": tier, "tier_change": policy.CHANGES[change], "track": track.id}
-    incentives = []
-    for inc in rulebook.incentives:
-        start = len(log)
-        r = inc.ev(context, log)
-        spans.append(("incentive", inc.id, start, len(log), r))
-        if r:
-            reward = inc.reward
-            amount = reward.amount
-            if reward.basis is not None:
-                b = context[reward.basis]
-                amount = 0.0 if _missing(b) else amount * float(b)
-            incentives.append(Award(inc.id, reward.type, amount, reward.unit))
-    actions = []
-    for act in rulebook.actions:
-        start = len(log)
-        r = act.ev(context, log)
-        spans.append(("action", act.id, start, len(log), r))
-        if r:
-            p = 1.0 if act.propensity is None else _float(context[act.propensity])
-            actions.append(
-                Candidate(
-                    act.id,
-                    1.0 - p if act.invert else p,
-                    1.0 if act.value is None else _float(context[act.value]),
-                    act.weight,
-                    act.cooldown_days,
-                )
-            )
-    next_rank = rank + 1
-    next_tier = (
-        track.tiers[len(track.tiers) - 1 - next_rank].id if next_rank < len(track.tiers) else None
-    )
+    names = tp.names
+    tier_id, tier_change = names[rank], policy.CHANGES[change]
+    context = {**features, "tier": tier_id, "tier_change": tier_change, "track": tp.id}
+    inc_rs = [ev(context, log) for ev in plan.incentive_evs]
+    act_rs = [ev(context, log) for ev in plan.action_evs]
     return PartnerDecision(
         rulebook=rulebook,
         as_of=as_of,
         partner_id=features.get("partner_id"),
-        track=track.id,
-        evaluated_tier=track.tiers[len(track.tiers) - 1 - evaluated].id,
-        tier=tier,
-        tier_change=policy.CHANGES[change],
+        track=tp.id,
+        evaluated_tier=names[evaluated],
+        tier=tier_id,
+        tier_change=tier_change,
         tier_basis=policy.BASES[basis],
         state=state,
-        incentives=incentives,
-        scores=_scores(rulebook, features),
-        actions=actions,
-        next_tier=next_tier,
+        incentives=_awards(plan, inc_rs, context),
+        scores=_scores(plan, features),
+        actions=_candidates(plan, act_rs, context),
+        next_tier=names[rank + 1] if rank + 1 < len(names) else None,
         features=features,
         log=log,
-        spans=spans,
+        trace=Trace(len(track_rs) - 1, track_rs, tier_rs, inc_rs, act_rs),
     )
+
+
+_new = tuple.__new__  # Award/Candidate from a ready tuple, skipping the generated __new__
+
+
+def _awards(plan: Plan, hits: list[Any], context: Mapping[str, Any]) -> list[Award]:
+    out: list[Award] = []
+    for r, (inc_id, reward_type, amount, reward_unit, basis) in zip(
+        hits, plan.incentives, strict=True
+    ):
+        if r:
+            if basis is not None:
+                b = context[basis]
+                amount = 0.0 if _missing(b) else amount * float(b)
+            out.append(_new(Award, (inc_id, reward_type, amount, reward_unit)))
+    return out
+
+
+def _candidates(plan: Plan, hits: list[Any], context: Mapping[str, Any]) -> list[Candidate]:
+    out: list[Candidate] = []
+    for r, (act_id, propensity, invert, value, weight, cooldown) in zip(
+        hits, plan.actions, strict=True
+    ):
+        if r:
+            p = 1.0 if propensity is None else _float(context[propensity])
+            out.append(
+                _new(
+                    Candidate,
+                    (
+                        act_id,
+                        1.0 - p if invert else p,
+                        1.0 if value is None else _float(context[value]),
+                        weight,
+                        cooldown,
+                    ),
+                )
+            )
+    return out
 
 
 def _float(v: Any) -> float:
     return float("nan") if _missing(v) else float(v)
 
 
-def _first_track(book: Rulebook, f: Mapping[str, Any], log: Log, spans: list[Span]) -> Track:
-    for track in book.tracks:
-        start = len(log)
-        r = track.ev(f, log)
-        spans.append(("track", track.id, start, len(log), r))
-        if r:
-            return track
-    raise AssertionError("the last track is a fallback")  # guaranteed by the loader
-
-
-def _first_tier(track: Track, f: Mapping[str, Any], log: Log, spans: list[Span]) -> int:
-    for tier in track.tiers:
-        start = len(log)
-        r = tier.ev(f, log)
-        spans.append(("tier", f"{track.id}/{tier.id}", start, len(log), r))
-        if r:
-            return tier.rank
-    raise AssertionError("the last tier is a fallback")  # guaranteed by the loader
-
-
-def _scores(book: Rulebook, f: Mapping[str, Any]) -> dict[str, float]:
+def _scores(plan: Plan, f: Mapping[str, Any]) -> dict[str, float]:
+    """Weighted piecewise-linear 0-100 scores, clamped at both ends, with the arithmetic of
+    ``np.interp`` (which `ScorePart.scores` uses on a frame), so both paths agree."""
     out: dict[str, float] = {}
-    total = weights = 0.0
-    for comp in book.scorecard:
+    total = 0.0
+    for comp_id, comp_weight, part_weights, parts in plan.scorecard:
         s = 0.0
-        for p in comp.parts:
-            s += p.weight * p.score(f[p.feature])
-        s /= comp.total_weight
-        out[comp.id] = s
-        total += comp.weight * s
-        weights += comp.weight
-    if book.scorecard:
-        out["overall"] = total / weights
+        for feature, weight, xs, ys, slopes, missing in parts:
+            x = f[feature]
+            try:
+                known = x is not None and x == x
+            except (TypeError, ValueError):  # pd.NA
+                known = False
+            if not known:
+                s += weight * missing
+            elif x <= xs[0]:
+                s += weight * ys[0]
+            elif x >= xs[-1]:
+                s += weight * ys[-1]
+            else:
+                j = bisect_right(xs, x) - 1
+                s += weight * (slopes[j] * (x - xs[j]) + ys[j])
+        s = float(s) / part_weights  # float: numpy scalars in, plain floats out
+        out[comp_id] = s
+        total += comp_weight * s
+    if plan.scorecard:
+        out["overall"] = total / plan.score_weight
     return out
 
 

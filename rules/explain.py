@@ -1,14 +1,15 @@
 """Explanations: every condition checked, and the gap to the next tier, in program words.
 
-Built only when read (the evaluator just logs ``(leaf, actual, outcome)`` tuples), with
-amounts formatted by the unit the feature registry declares: "$42,000 more
-revenue_won_365d", "1 more certified_staff".
+Built only when read: the evaluator logs one flat tuple per condition, laid out as a `Check`,
+so a check costs one tuple copy; text is formatted only when rendered, with amounts in the
+unit the feature registry declares: "$42,000 more revenue_won_365d", "1 more certified_staff".
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from itertools import repeat
 from typing import Any, NamedTuple
 
 from features import registry
@@ -47,9 +48,21 @@ class GapItem(NamedTuple):
     text: str
 
 
+_UNITS: dict[str, str] = {}  # the registry is fixed once imported: look each name up once
+
+
 def unit(name: str) -> str:
-    feature = registry.get(name)
-    return feature.unit if feature else "ratio" if name in ("churn_risk", "deal_acceptance") else ""
+    u = _UNITS.get(name)
+    if u is None:
+        feature = registry.get(name)
+        u = _UNITS[name] = (
+            feature.unit
+            if feature
+            else "ratio"
+            if name in ("churn_risk", "deal_acceptance")
+            else ""
+        )
+    return u
 
 
 def fmt_amount(name: str, amount: float) -> str:
@@ -71,32 +84,24 @@ def fmt_value(name: str, value: Any) -> str:
         return repr(value)
 
 
-_WORDS = {True: "pass", False: "fail", None: "missing"}
-
-
 def outcome_word(outcome: Any) -> str:
     return "missing" if outcome is None else "pass" if outcome else "fail"
 
 
-def checks_from(log: Log, spans: list[tuple[str, str, int, int, Any]]) -> list[Check]:
-    new, cls = tuple.__new__, Check  # skips the generated __new__: checks are built in bulk
-    return [
-        new(
-            cls,
-            (
-                section,
-                rule_id,
-                leaf.text,
-                leaf.name,
-                leaf.op,
-                leaf.threshold,
-                actual,
-                _WORDS[outcome],
-            ),
-        )
-        for section, rule_id, start, end, _ in spans
-        for leaf, actual, outcome in log[start:end]
-    ]
+_new = tuple.__new__  # a log entry already holds a Check's fields: one C call per check
+
+
+def checks_of(log: Log) -> list[Check]:
+    """Every entry of ``log`` as a `Check`."""
+    return list(map(_new, repeat(Check, len(log)), log))
+
+
+def checks_from(log: Log, spans: Iterable[tuple[str, str, int, int, Any]]) -> list[Check]:
+    """The checks of the log entries inside ``spans`` (section, rule id, start, end, outcome)."""
+    out: list[Check] = []
+    for _, _, start, end, _ in spans:
+        out += map(_new, repeat(Check, end - start), log[start:end])
+    return out
 
 
 def _missing(v: Any) -> bool:
@@ -145,6 +150,12 @@ def leaf_gap(leaf: Leaf, v: Any, alternative: bool = False) -> GapItem:
     want = str(thr).lower() if leaf.kind == "boolean" else fmt_value(name, thr)
     verb = "must not be" if leaf.op == "!=" else "must be"
     return GapItem(name, leaf.op, thr, v, None, alternative, f"{name} {verb} {want}")
+
+
+def log_gap(leaves: tuple[Leaf, ...], entries: Log) -> list[GapItem]:
+    """The gap of a condition that requires all of ``leaves``, from the log entries its
+    evaluation wrote (same order): every leaf that did not pass."""
+    return [leaf_gap(leaf, e[6]) for leaf, e in zip(leaves, entries, strict=True) if e[7] != "pass"]
 
 
 def gap_items(

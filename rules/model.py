@@ -5,12 +5,16 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rules.compile import Scalar, Vector
 from rules.conditions import Condition
+
+if TYPE_CHECKING:
+    from rules.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -36,10 +40,14 @@ class Track(Rule):
     tiers: tuple[Tier, ...] = ()  # highest first: FIRST hit wins
     ranks: dict[str, int] = field(init=False, repr=False, compare=False)  # tier id → rank
     by_rank: dict[int, str] = field(init=False, repr=False, compare=False)  # rank → tier id
+    # rank → the state of a partner at that tier with no misses and no override (shared:
+    # TierState is immutable, and building a frozen dataclass per evaluation is not free)
+    fresh: dict[int, TierState] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ranks", {t.id: t.rank for t in self.tiers})
         object.__setattr__(self, "by_rank", {t.rank: t.id for t in self.tiers})
+        object.__setattr__(self, "fresh", {t.rank: TierState(t.id) for t in self.tiers})
 
     def tier(self, name: str | None) -> Tier | None:
         return next((t for t in self.tiers if t.id == name), None)
@@ -147,6 +155,13 @@ class Rulebook:
 
     def track(self, name: str) -> Track | None:
         return next((t for t in self.tracks if t.id == name), None)
+
+    @cached_property
+    def plan(self) -> Plan:
+        """The rulebook flattened into tuples for the evaluators (built on first use)."""
+        from rules.plan import build_plan  # rules.plan needs this module's classes
+
+        return build_plan(self)
 
     def stamp(self) -> dict[str, str]:
         """What every decision carries so it can be replayed."""

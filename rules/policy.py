@@ -31,7 +31,9 @@ def decide(
     track: Track, evaluated: int, previous: TierState | None, as_of: datetime, grace: int
 ) -> tuple[int, int, int, TierState]:
     """(rank decided, change code, basis code, new state) for one partner."""
-    prev = previous or _EMPTY
+    if previous is None:  # a partner seen for the first time: the rules alone decide
+        return evaluated, NEW, RULES, track.fresh[evaluated]
+    prev = previous
     by_name = track.ranks
     prev_rank = by_name.get(prev.tier, -1) if prev.tier is not None else -1
     if prev.override_active(as_of):
@@ -51,10 +53,7 @@ def decide(
         else:
             missed = 0
     change = UNCHANGED if basis == GRACE else _compare(rank, prev_rank)
-    return rank, change, basis, TierState(names[rank], missed)
-
-
-_EMPTY = TierState()
+    return rank, change, basis, TierState(names[rank], missed) if missed else track.fresh[rank]
 
 
 def _bad_override(track: Track, tiers: list[Any], partners: list[Any]) -> InvalidInput:
