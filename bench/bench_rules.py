@@ -5,7 +5,7 @@ Targets: < 50 µs per partner; 1,000,000 partners in < 3 s.
 
     .venv/bin/python bench/bench_rules.py                    # 1,000,000 partners
     .venv/bin/python bench/bench_rules.py --partners 200000 --repeat 5
-    .venv/bin/python bench/bench_rules.py --baseline HEAD    # before/after, side by side
+    .venv/bin/python bench/bench_rules.py --baseline a58eaa7 # before/after, side by side
 
 With ``--baseline REF`` the rules/ package of git revision REF (extracted read-only with
 ``git archive`` into a temporary directory) is measured against the working tree, each in

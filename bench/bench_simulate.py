@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from features.simulate import Simulation
+    from features.truth_oracle import Method
 
 END = datetime(2026, 11, 23, tzinfo=UTC)
 
@@ -42,11 +43,12 @@ def time_truth(sim: Simulation, reference_paths: int) -> dict[str, object]:
     import numpy as np
     import pandas as pd
 
-    from features.truth import SE_TARGET, Truth
+    from features.truth import Truth
+    from features.truth_oracle import PILOT_PATHS, SE_TARGET
 
-    out: dict[str, object] = {"se_target": SE_TARGET}
+    out: dict[str, object] = {"se_target": SE_TARGET, "pilot": PILOT_PATHS}
     estimates: dict[str, list[pd.DataFrame]] = {}
-    runs: tuple[tuple[str, int | None], ...] = (("plain", reference_paths), ("conditional", None))
+    runs: list[tuple[Method, int | None]] = [("plain", reference_paths), ("conditional", None)]
     for method, paths in runs:
         truth = Truth(deal_acceptance=sim.truth.deal_acceptance, latent=sim.truth.latent)
         seconds = []
@@ -130,7 +132,7 @@ def main() -> None:
     for name, rows in results[0]["rows"].items():
         print(f"  {name:<11} {rows:>12,} rows")
     if args.truth:
-        print_truth([r["truth"] for r in results], args.reference_paths)  # type: ignore[misc]
+        print_truth([r["truth"] for r in results], args.reference_paths)
     extra = f" --truth --reference-paths {args.reference_paths}" if args.truth else ""
     print(f"reproduce: .venv/bin/python bench/bench_simulate.py --partners {args.partners} "
           f"--years {args.years:g} --runs {args.runs}{extra}")
@@ -150,7 +152,8 @@ def print_truth(runs: list[dict[str, Any]], reference_paths: int) -> None:
         se = first[f"{method}_se"]
         print(f"    {label:<36} total median {total:6.1f} s  (per as_of "
               f"{', '.join(f'{x:.1f}' for x in per)})  SE median {se[0]:.4f} "
-              f"p99 {se[1]:.4f} max {se[2]:.4f}  paths/partner {first[f'{method}_paths']:.1f}")
+              f"p99 {se[1]:.4f} max {se[2]:.4f}  paths/partner {first[f'{method}_paths']:.1f}"
+              + (f" (+ {first['pilot']} pilot)" if method == "conditional" else ""))
     before = med(sum(r["plain_seconds"]) for r in runs)
     after = med(sum(r["conditional_seconds"]) for r in runs)
     print(f"    speed-up {before / after:.1f}x; mean P(churn) before {first['mean'][0]:.4f} "

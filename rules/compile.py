@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from rules.columns import Columns
-from rules.conditions import All, Condition, Leaf, Not
+from rules.conditions import All, AnyOf, Condition, Leaf, Not
 from tierwise.errors import InvalidInput, Problem
 
 # one entry per leaf checked: section, rule id, condition text, feature, op, threshold (as
@@ -55,22 +55,32 @@ def _bad_value(leaf: Leaf, value: Any) -> InvalidInput:
     )
 
 
-def compile_scalar(cond: Condition | None, section: str = "", rule_id: str = "") -> Scalar:
+def compile_scalar(
+    cond: Condition | None, section: str = "", rule_id: str = "", *, flat: bool = True
+) -> Scalar:
     """The one-partner evaluator of ``cond``, which belongs to rule ``rule_id`` of ``section``
-    (both recorded in each log entry, so an entry is a ready-made `Check`)."""
+    (both recorded in each log entry, so an entry is a ready-made `Check`).
+
+    With ``flat`` (the default), an all/any of numeric comparisons only (most tiers) becomes
+    one loop over them instead of one closure call per comparison; without it every leaf is
+    its own closure. Both give the same results and log (tested)."""
     if cond is None:
         return lambda f, log: True
+    if flat and isinstance(cond, (All, AnyOf)):
+        numbers = tuple(c for c in cond.children if isinstance(c, Leaf) and c.kind == "number")
+        if len(numbers) == len(cond.children):
+            return _scalar_numbers(numbers, isinstance(cond, All), section, rule_id)
     if isinstance(cond, Leaf):
         return _scalar_leaf(cond, section, rule_id)
     if isinstance(cond, Not):
-        child = compile_scalar(cond.child, section, rule_id)
+        child = compile_scalar(cond.child, section, rule_id, flat=flat)
 
         def ev_not(f: Mapping[str, Any], log: Log) -> Any:
             r = child(f, log)
             return None if r is None else not r
 
         return ev_not
-    children = tuple(compile_scalar(c, section, rule_id) for c in cond.children)
+    children = tuple(compile_scalar(c, section, rule_id, flat=flat) for c in cond.children)
     return _scalar_all(children) if isinstance(cond, All) else _scalar_any(children)
 
 
@@ -175,6 +185,41 @@ def _scalar_category(leaf: Leaf, section: str, rule_id: str) -> Scalar:
         return r
 
     return ev_cat
+
+
+def _scalar_numbers(leaves: tuple[Leaf, ...], is_all: bool, section: str, rule_id: str) -> Scalar:
+    """All (``is_all``) or any of numeric ``leaves`` in one closure: `_scalar_number` inlined
+    in a loop (same outcomes, log entries and errors; one call per rule, not per leaf)."""
+    specs = tuple(
+        (leaf.name, leaf.value, OPS[leaf.op], leaf.text, leaf.op, leaf.threshold, leaf)
+        for leaf in leaves
+    )
+    decided = not is_all  # all: a fail decides (False); any: a pass decides (True)
+
+    def ev_numbers(f: Mapping[str, Any], log: Log) -> Any:
+        out: Any = is_all
+        for name, value, op, text, sym, shown, leaf in specs:
+            v = f[name]
+            try:
+                if op(v, value):
+                    log.append((section, rule_id, text, name, sym, shown, v, "pass"))
+                    if decided:
+                        out = True
+                    continue
+                if v == v:  # not NaN
+                    log.append((section, rule_id, text, name, sym, shown, v, "fail"))
+                    if is_all:
+                        out = False
+                    continue
+            except TypeError:  # None, pd.NA, or not a number at all
+                if not _is_missing(v):
+                    raise _bad_value(leaf, v) from None
+            log.append((section, rule_id, text, name, sym, shown, v, "missing"))
+            if out is is_all:
+                out = None
+        return out
+
+    return ev_numbers
 
 
 def compile_vector(cond: Condition | None) -> Vector:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, Self, TypeVar, overload
 
 import pandas as pd
 
@@ -14,6 +13,29 @@ from rules.compile import Log
 from rules.explain import Check, GapItem, checks_of, fmt_value, gap_items, log_gap
 from rules.model import STATE_COLUMNS, Rulebook, TierState
 from rules.plan import Span, Trace, spans_of, tier_entries
+
+T = TypeVar("T")
+
+
+class lazy(Generic[T]):  # noqa: N801 - used like functools.cached_property
+    """`functools.cached_property` without its lock (Python 3.11 takes an RLock on every
+    first read, which costs more than building a decision's gap): computed on first read,
+    then a plain instance attribute."""
+
+    def __init__(self, fn: Callable[[Any], T]) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    @overload
+    def __get__(self, obj: None, cls: type | None = None) -> Self: ...
+    @overload
+    def __get__(self, obj: object, cls: type | None = None) -> T: ...
+    def __get__(self, obj: object | None, cls: type | None = None) -> Self | T:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.fn(obj)
+        return value
 
 
 class Award(NamedTuple):
@@ -68,17 +90,17 @@ class PartnerDecision:
         tier = track.tier(self.tier) if track else None
         return dict(tier.benefits) if tier else {}
 
-    @cached_property
+    @lazy
     def spans(self) -> list[Span]:
         """(section, rule id, log start, log end, outcome) of every rule evaluated."""
         return spans_of(self.rulebook.plan, self.trace)
 
-    @cached_property
+    @lazy
     def checks(self) -> list[Check]:
         """Every condition checked, in evaluation order, with actual value and outcome."""
         return checks_of(self.log)  # the spans cover the whole log, in order
 
-    @cached_property
+    @lazy
     def gap(self) -> list[GapItem]:
         """Each unmet requirement of the next tier and by how much ([] at the top tier)."""
         if self.next_tier is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -53,13 +54,6 @@ def _state(previous: TierState | None) -> TierState | None:
             until.replace(tzinfo=UTC),
         )
     return previous
-
-
-def _missing(v: Any) -> bool:
-    try:
-        return v is None or bool(v != v)
-    except (TypeError, ValueError):
-        return True
 
 
 def evaluate_partner(
@@ -118,50 +112,41 @@ def evaluate_partner(
         next_tier=names[rank + 1] if rank + 1 < len(names) else None,
         features=features,
         log=log,
-        trace=Trace(len(track_rs) - 1, track_rs, tier_rs, inc_rs, act_rs),
+        trace=_new(Trace, (len(track_rs) - 1, track_rs, tier_rs, inc_rs, act_rs)),
     )
 
 
-_new = tuple.__new__  # Award/Candidate from a ready tuple, skipping the generated __new__
+_new = tuple.__new__  # a NamedTuple from a ready tuple, skipping its generated __new__
 
 
 def _awards(plan: Plan, hits: list[Any], context: Mapping[str, Any]) -> list[Award]:
     out: list[Award] = []
-    for r, (inc_id, reward_type, amount, reward_unit, basis) in zip(
-        hits, plan.incentives, strict=True
-    ):
-        if r:
-            if basis is not None:
-                b = context[basis]
-                amount = 0.0 if _missing(b) else amount * float(b)
-            out.append(_new(Award, (inc_id, reward_type, amount, reward_unit)))
+    for inc_id, reward_type, amount, reward_unit, basis in compress(plan.incentives, hits):
+        if basis is not None:
+            b = _float(context[basis])
+            amount = 0.0 if b != b else amount * b
+        out.append(_new(Award, (inc_id, reward_type, amount, reward_unit)))
     return out
 
 
 def _candidates(plan: Plan, hits: list[Any], context: Mapping[str, Any]) -> list[Candidate]:
     out: list[Candidate] = []
-    for r, (act_id, propensity, invert, value, weight, cooldown) in zip(
-        hits, plan.actions, strict=True
-    ):
-        if r:
-            p = 1.0 if propensity is None else _float(context[propensity])
-            out.append(
-                _new(
-                    Candidate,
-                    (
-                        act_id,
-                        1.0 - p if invert else p,
-                        1.0 if value is None else _float(context[value]),
-                        weight,
-                        cooldown,
-                    ),
-                )
-            )
+    for act_id, propensity, invert, value, weight, cooldown in compress(plan.actions, hits):
+        p = 1.0 if propensity is None else _float(context[propensity])
+        v = 1.0 if value is None else _float(context[value])
+        out.append(_new(Candidate, (act_id, 1.0 - p if invert else p, v, weight, cooldown)))
     return out
 
 
+_NAN = float("nan")
+
+
 def _float(v: Any) -> float:
-    return float("nan") if _missing(v) else float(v)
+    """``v`` as a float, NaN when missing (None, NaN, pd.NA)."""
+    try:
+        return float(v) if v == v else _NAN  # NaN != NaN
+    except TypeError:  # None (float(None)), pd.NA (its truth value)
+        return _NAN
 
 
 def _scores(plan: Plan, f: Mapping[str, Any]) -> dict[str, float]:
@@ -259,8 +244,10 @@ def _tier_codes(book: Rulebook, track_idx: np.ndarray, rank: np.ndarray) -> np.n
     return table[track_idx, rank]
 
 
-def _cat(codes: np.ndarray, names: tuple[str, ...] | list[str]) -> Any:
-    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(list(names)))
+def _cat(codes: np.ndarray, book: Rulebook, kind: str) -> Any:
+    """A categorical of ``codes`` with the rulebook's dtype for ``kind`` (built once: a new
+    CategoricalDtype validates its categories, the main fixed cost on a small frame)."""
+    return pd.Categorical.from_codes(codes, dtype=book.plan.dtypes[kind])
 
 
 def _tier_table(
@@ -272,29 +259,33 @@ def _tier_table(
     prev: pd.DataFrame | None,
 ) -> pd.DataFrame:
     active = decided["active"]
-    names = book.tier_names
-    out = pd.DataFrame(
+    overrides: dict[str, Any]
+    if prev is None:
+        none = np.full(len(pids), None, dtype=object)
+        overrides = {
+            "override_tier": none,
+            "override_reason": none.copy(),
+            "override_until": pd.Series(pd.NaT, index=pids.index, dtype="datetime64[ns, UTC]"),
+        }
+    else:
+        overrides = {
+            "override_tier": prev["override_tier"].where(active, None).to_numpy(dtype=object),
+            "override_reason": prev["override_reason"].where(active, None).to_numpy(dtype=object),
+            "override_until": prev["override_until"].where(active).set_axis(pids.index),
+        }
+    return pd.DataFrame(
         {
             "partner_id": pids,
-            "track": _cat(track_idx, [t.id for t in book.tracks]),
-            "evaluated_tier": _cat(_tier_codes(book, track_idx, evaluated), names),
-            "tier": _cat(_tier_codes(book, track_idx, decided["rank"]), names),
-            "tier_change": _cat(decided["change"], policy.CHANGES),
-            "tier_basis": _cat(decided["basis"], policy.BASES),
+            "track": _cat(track_idx, book, "track"),
+            "evaluated_tier": _cat(_tier_codes(book, track_idx, evaluated), book, "tier"),
+            "tier": _cat(_tier_codes(book, track_idx, decided["rank"]), book, "tier"),
+            "tier_change": _cat(decided["change"], book, "tier_change"),
+            "tier_basis": _cat(decided["basis"], book, "tier_basis"),
             "missed_evaluations": decided["missed"].astype("int64"),
+            **overrides,
         },
         copy=False,
     )
-    if prev is None:
-        none = np.full(len(out), None, dtype=object)
-        out["override_tier"] = none
-        out["override_reason"] = none.copy()
-        out["override_until"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns, UTC]")
-    else:
-        out["override_tier"] = prev["override_tier"].where(active, None).to_numpy(dtype=object)
-        out["override_reason"] = prev["override_reason"].where(active, None).to_numpy(dtype=object)
-        out["override_until"] = prev["override_until"].where(active).set_axis(out.index)
-    return out
 
 
 def _inject(book: Rulebook, cols: Columns, tiers: pd.DataFrame) -> None:
@@ -338,20 +329,20 @@ def _frame_incentives(book: Rulebook, cols: Columns, pids: np.ndarray) -> pd.Dat
     return pd.DataFrame(
         {
             "partner_id": pd.Series(pids[row], dtype=object, copy=False),
-            "incentive_id": _cat(code, [i.id for i in incs]),
-            "reward_type": _labels([i.reward.type for i in incs], code),
+            "incentive_id": _cat(code, book, "incentive_id"),
+            "reward_type": _labels([i.reward.type for i in incs], code, book, "reward_type"),
             "amount": amount,
-            "unit": _labels([i.reward.unit for i in incs], code),
+            "unit": _labels([i.reward.unit for i in incs], code, book, "unit"),
         },
         copy=False,
     )
 
 
-def _labels(per_rule: list[str], code: np.ndarray) -> Any:
+def _labels(per_rule: list[str], code: np.ndarray, book: Rulebook, kind: str) -> Any:
     """A categorical of each row's label, given each rule's label and the rows' rule codes."""
-    names = list(dict.fromkeys(per_rule))
+    names = list(book.plan.dtypes[kind].categories)
     lookup = np.array([names.index(x) for x in per_rule] or [0], dtype=np.int64)
-    return _cat(lookup[code], names)
+    return _cat(lookup[code], book, kind)
 
 
 def _frame_scores(book: Rulebook, cols: Columns, pids: pd.Series) -> pd.DataFrame:
@@ -389,7 +380,7 @@ def _frame_actions(
     return pd.DataFrame(
         {
             "partner_id": pd.Series(pids[row], dtype=object, copy=False),
-            "action_id": _cat(code, [a.id for a in acts]),
+            "action_id": _cat(code, book, "action_id"),
             "propensity": prop,
             "value": value,
             "weight": np.array([a.weight for a in acts] or [0.0])[code],

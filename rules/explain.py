@@ -122,34 +122,30 @@ def _holds(leaf: Leaf, v: Any) -> bool:
 
 
 def leaf_gap(leaf: Leaf, v: Any, alternative: bool = False) -> GapItem:
-    name, thr = leaf.name, leaf.value
+    name, op, thr = leaf.name, leaf.op, leaf.value
     if _missing(v):
-        return GapItem(name, leaf.op, thr, v, None, alternative, f"{name} is missing")
-    if leaf.kind == "number" and leaf.op in (">=", ">", "<=", "<"):
-        up = leaf.op in (">=", ">")
+        return _new(GapItem, (name, op, thr, v, None, alternative, f"{name} is missing"))
+    if leaf.kind == "number" and op in _BOUNDS:
+        up = op in (">=", ">")
         short = float(thr - v) if up else float(v - thr)
         if unit(name) == "count":
-            short = math.floor(short) + 1 if leaf.op in (">", "<") else math.ceil(short)
+            short = math.floor(short) + 1 if op in (">", "<") else math.ceil(short)
             text = f"{fmt_amount(name, short)} {'more' if up else 'fewer'} {name}"
         else:
-            strict = "just over " if leaf.op in (">", "<") else ""
+            strict = "just over " if op in (">", "<") else ""
             text = f"{strict}{fmt_amount(name, short)} {'more' if up else 'less'} {name}"
-        return GapItem(name, leaf.op, thr, v, short, alternative, text)
+        return _new(GapItem, (name, op, thr, v, short, alternative, text))
     if leaf.kind == "category":
         values = ", ".join(leaf.values())
-        need = "one of" if leaf.op == "in" else "none of"
-        return GapItem(
-            name,
-            leaf.op,
-            leaf.values(),
-            v,
-            None,
-            alternative,
-            f"{name} must be {need} [{values}] (is {v})",
-        )
+        need = "one of" if op == "in" else "none of"
+        text = f"{name} must be {need} [{values}] (is {v})"
+        return _new(GapItem, (name, op, leaf.values(), v, None, alternative, text))
     want = str(thr).lower() if leaf.kind == "boolean" else fmt_value(name, thr)
-    verb = "must not be" if leaf.op == "!=" else "must be"
-    return GapItem(name, leaf.op, thr, v, None, alternative, f"{name} {verb} {want}")
+    verb = "must not be" if op == "!=" else "must be"
+    return _new(GapItem, (name, op, thr, v, None, alternative, f"{name} {verb} {want}"))
+
+
+_BOUNDS = frozenset((">=", ">", "<=", "<"))
 
 
 def log_gap(leaves: tuple[Leaf, ...], entries: Log) -> list[GapItem]:

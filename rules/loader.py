@@ -156,7 +156,9 @@ def _tracks(
 ) -> list[Track | None]:
     duplicates(check, "tracks", [(i, t.id) for i, t in tracks])
     track_vocab = vocab.without(DECIDED, "tracks are decided before tiers")
-    tier_vocab = vocab.without(("tier", "tier_change"), "tiers are decided by these conditions")
+    tier_vocab = vocab.without(
+        ("tier", "tier_change"), "tiers are decided by these conditions"
+    ).without(("track",), "a tier already belongs to one track")
     conds = [check.condition(t.when, track_vocab, ("tracks", i), t.id) for i, t in tracks]
     reach(
         check,

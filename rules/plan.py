@@ -11,6 +11,7 @@ categories, which is most of the fixed cost on a small frame).
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
@@ -30,6 +31,7 @@ class TierPlan(NamedTuple):
     span_id: str  # "track/tier", as in the log
     rank: int
     size: int  # log entries one evaluation writes
+    offset: int  # log entries the tiers above it write (they are tried first)
     flat: tuple[Leaf, ...] | None  # the leaves, in log order, when they are all required
 
 
@@ -53,6 +55,7 @@ ComponentPlan = tuple[str, float, float, tuple[PartPlan, ...]]  # id, weight, Σ
 class Plan(NamedTuple):
     tracks: tuple[TrackPlan, ...]
     track_index: dict[str, int]
+    track_offsets: tuple[int, ...]  # [k]: log entries tracks 0..k-1 write (tried before k)
     incentive_evs: tuple[Scalar, ...]
     incentives: tuple[IncentivePlan, ...]
     incentive_sizes: tuple[int, ...]
@@ -98,10 +101,9 @@ def tier_entries(plan: Plan, trace: Trace, at: int) -> tuple[int, int] | None:
     evaluated (tiers are tried from the top until one holds)."""
     if at >= len(trace.tiers):
         return None
-    tiers = plan.tracks[trace.track].tiers
-    start = sum(plan.tracks[k].size for k in range(len(trace.tracks)))
-    start += sum(t.size for t in tiers[:at])
-    return start, start + tiers[at].size
+    tier = plan.tracks[trace.track].tiers[at]
+    start = plan.track_offsets[trace.track] + plan.tracks[trace.track].size + tier.offset
+    return start, start + tier.size
 
 
 def _flat(cond: Condition | None) -> tuple[Leaf, ...] | None:
@@ -112,7 +114,12 @@ def _flat(cond: Condition | None) -> tuple[Leaf, ...] | None:
     return None
 
 
+def _offsets(sizes: list[int]) -> tuple[int, ...]:
+    return tuple(itertools.accumulate(sizes[:-1], initial=0))
+
+
 def _track(track: Track) -> TrackPlan:
+    sizes = [len(leaves(t.when)) for t in track.tiers]
     names = tuple(track.by_rank[r] for r in range(len(track.tiers)))
     return TrackPlan(
         track.ev,
@@ -120,8 +127,8 @@ def _track(track: Track) -> TrackPlan:
         len(leaves(track.when)),
         track,
         tuple(
-            TierPlan(t.ev, f"{track.id}/{t.id}", t.rank, len(leaves(t.when)), _flat(t.when))
-            for t in track.tiers
+            TierPlan(t.ev, f"{track.id}/{t.id}", t.rank, size, offset, _flat(t.when))
+            for t, size, offset in zip(track.tiers, sizes, _offsets(sizes), strict=True)
         ),
         names,
         tuple(track.fresh[r] for r in range(len(names))),
@@ -141,6 +148,7 @@ def build_plan(book: Rulebook) -> Plan:
     return Plan(
         tracks=tuple(_track(t) for t in book.tracks),
         track_index={t.id: k for k, t in enumerate(book.tracks)},
+        track_offsets=_offsets([len(leaves(t.when)) for t in book.tracks]),
         incentive_evs=tuple(i.ev for i in incs),
         incentives=tuple(
             (i.id, i.reward.type, i.reward.amount, i.reward.unit, i.reward.basis) for i in incs

@@ -13,6 +13,7 @@ import pytest
 
 from features.schema import SCHEMAS
 from features.simulate import Simulation, default_end, load_truth, simulate, write_simulation
+from features.simulate_dynamics import KINDS, prepare, step
 from features.tables import Tables
 from features.truth import churn_probability
 from tests.conftest import SIM_END
@@ -332,6 +333,25 @@ def test_churn_truth_ignores_everything_after_as_of(sim: Simulation) -> None:
     before = churn_probability(lh, as_of, 30, paths=16)
     after = churn_probability(replace(lh, history=scrambled), as_of, 30, paths=16)
     pd.testing.assert_series_equal(before, after)
+
+
+def test_step_thins_events_by_level_and_reports_intensity_and_hazard(sim: Simulation) -> None:
+    lh = sim.truth.latent
+    week = lh.weeks // 2
+    rows = np.arange(lh.partner_ids.size)
+    latent = lh.latent.take(rows)
+    prep = prepare(latent)
+    full = step(lh.history.state(week, rows), latent, prep, week, np.random.default_rng(1))
+    thinned = step(lh.history.state(week, rows), latent, prep, week, np.random.default_rng(1),
+                   level_scale=np.array([0.0, 0.0, 1.0]))
+    assert full.partner_events.sum() > 0
+    assert thinned.rows.size > 0 and (thinned.kinds == KINDS.index("manager_contact")).all()
+    assert thinned.partner_events.sum() == 0
+    np.testing.assert_array_equal(thinned.intensity, full.intensity)  # before thinning
+    active = lh.history.alive[week] & (latent.join_week <= week)
+    assert (full.intensity[~active] == 0).all() and (full.hazard[~active] == 0).all()
+    assert (full.hazard[active] > 0).all() and (full.hazard < 1).all()
+    assert not full.churned[~active].any()
 
 
 def test_churn_truth_refuses_dates_outside_the_window(sim: Simulation) -> None:

@@ -73,6 +73,12 @@ BROKEN = [
         "unknown model output 'churn_riks' (did you mean 'churn_risk'?)",
     ),
     ("unknown_tier.yaml", 14, "gold_commission", "unknown tier 'Goldd' (did you mean 'Gold'?)"),
+    (
+        "track_in_tier.yaml",
+        9,
+        "resell/Gold",
+        "'track' cannot be used here: a tier already belongs to one track",
+    ),
 ]
 
 

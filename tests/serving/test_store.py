@@ -172,7 +172,8 @@ def test_action_history_places_late_reviews_inside_the_plan_week(session: Sessio
     )
     history = store.action_history(session, ["P000"])
     start = pd.Timestamp("2026-11-23", tz="UTC")
-    assert start <= history.loc[0, "last_done_or_dismissed_at"] < start + pd.Timedelta(days=7)
+    decided = pd.Timestamp(history["last_done_or_dismissed_at"].iloc[0])
+    assert start <= decided < start + pd.Timedelta(days=7)
     assert store.action_history(session, ["P000"], before=start.to_pydatetime()).empty
 
 

@@ -1,0 +1,88 @@
+"""The one-partner evaluators: the flat loop over numeric leaves and the closure per leaf
+must give the same outcome, the same log and the same errors."""
+
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rules.compile import Log, compile_scalar
+from rules.conditions import All, AnyOf, Condition, Leaf, Not
+from rules.explain import Check
+from tierwise.errors import InvalidInput
+
+NAMES = ("a", "b", "c")
+OPS = (">=", ">", "<=", "<", "==", "!=")
+VALUES = st.sampled_from([0.0, 1.0, 2.0, 2.5, math.nan, None, 3, True])
+
+
+def leaf(name: str, op: str, value: float) -> Leaf:
+    return Leaf(name, op, value, "number", f"{name} {op} {value}")
+
+
+LEAVES = st.builds(leaf, st.sampled_from(NAMES), st.sampled_from(OPS), st.sampled_from([1.0, 2.0]))
+
+
+@st.composite
+def conditions(draw: st.DrawFn) -> Condition:
+    children = tuple(draw(st.lists(LEAVES, min_size=1, max_size=4)))
+    return (All if draw(st.booleans()) else AnyOf)(children)
+
+
+def run(cond: Condition, features: dict[str, Any], *, flat: bool) -> tuple[Any, Log]:
+    log: Log = []
+    return compile_scalar(cond, "tier", "t/Gold", flat=flat)(features, log), log
+
+
+@settings(max_examples=300, deadline=None)
+@given(conditions(), st.fixed_dictionaries({n: VALUES for n in NAMES}))
+def test_flat_and_closure_evaluators_agree(cond: Condition, features: dict[str, Any]) -> None:
+    assert run(cond, features, flat=True) == run(cond, features, flat=False)
+
+
+@pytest.mark.parametrize("flat", [True, False])
+def test_all_any_three_valued(flat: bool) -> None:
+    ge1, ge2 = leaf("a", ">=", 1.0), leaf("b", ">=", 2.0)
+    cases: list[tuple[dict[str, Any], bool | None, bool | None]] = [
+        ({"a": 1.0, "b": 2.0}, True, True),
+        ({"a": 1.0, "b": 0.0}, False, True),
+        ({"a": math.nan, "b": 2.0}, None, True),
+        ({"a": math.nan, "b": 0.0}, False, None),
+        ({"a": None, "b": None}, None, None),
+        ({"a": 0.0, "b": 0.0}, False, False),
+    ]
+    for features, all_, any_ in cases:
+        assert run(All((ge1, ge2)), features, flat=flat)[0] is all_, features
+        assert run(AnyOf((ge1, ge2)), features, flat=flat)[0] is any_, features
+
+
+@pytest.mark.parametrize("flat", [True, False])
+def test_log_entries_are_checks_with_rule_and_outcome(flat: bool) -> None:
+    cond = All((leaf("a", ">=", 1.0), leaf("b", "<", 2.0), leaf("c", "==", 1.0)))
+    nan = math.nan
+    outcome, log = run(cond, {"a": 3.0, "b": 2.0, "c": nan}, flat=flat)
+    checks = [Check(*entry) for entry in log]
+    assert outcome is False
+    assert [(c.section, c.rule_id, c.feature, c.op, c.threshold, c.outcome) for c in checks] == [
+        ("tier", "t/Gold", "a", ">=", 1.0, "pass"),
+        ("tier", "t/Gold", "b", "<", 2.0, "fail"),
+        ("tier", "t/Gold", "c", "==", 1.0, "missing"),
+    ]
+    assert checks[2].actual is nan
+
+
+@pytest.mark.parametrize("flat", [True, False])
+def test_a_string_where_a_number_belongs_is_an_error_naming_it(flat: bool) -> None:
+    cond = All((leaf("a", ">=", 1.0), leaf("b", ">=", 1.0)))
+    with pytest.raises(InvalidInput) as info:
+        run(cond, {"a": 1.0, "b": "lots"}, flat=flat)
+    (problem,) = info.value.problems
+    assert (problem.column, problem.value) == ("b", "lots")
+
+
+def test_nested_conditions_keep_leaf_closures_and_agree() -> None:
+    cond = AnyOf((Not(leaf("a", ">=", 1.0)), All((leaf("b", ">", 1.0), leaf("c", "<", 2.0)))))
+    for features in ({"a": 0.0, "b": 0.0, "c": 0.0}, {"a": 2.0, "b": 2.0, "c": math.nan}):
+        assert run(cond, features, flat=True) == run(cond, features, flat=False)
