@@ -27,14 +27,20 @@ def register(app: typer.Typer) -> None:
 
 
 def weekly(
-    week: str = typer.Option(..., "--week", help="ISO week to plan, e.g. 2026-W48"),
+    week: str = typer.Option(
+        "current", "--week", help="ISO week to plan, e.g. 2026-W48 (default: this week, UTC)"
+    ),
     data: str = typer.Option(None, "--data", help="Data directory [TIERWISE_DATA_DIR]"),
     out: Path = typer.Option(None, "--out", help="Digest folder [<data>/digest]"),
 ) -> None:
     """Plan a week: features → recommend → capacity per manager → one transaction; digest."""
-    from serving.weekly import run_week
+    from datetime import UTC, datetime
+
+    from serving.weekly import run_week, week_of
     from tierwise.settings import get_settings
 
+    if week in ("", "current"):
+        week = week_of(datetime.now(UTC))
     settings = get_settings()
     source = data or str(settings.data_dir)
     out_dir = out or Path(source) / "digest"
