@@ -24,9 +24,10 @@ estimate of P(label = 1):
     * a *full* path (all events, as in the simulator) that never churns, with
       S_t = Π_{s<t} (1 − h_s): E[X] = E[Σ_t S_t h_t e_t].
   Neither draws the churn or the event counts it averages over, so one path carries far more
-  information than a 0/1 label (the same standard error with ~50x fewer paths). A quiet path
-  whose weight A has fallen below `SETTLED` (its partner has almost surely shown a sign of
-  life) is dropped: the most it could still add is A, so the estimate moves by < 1e-9.
+  information than a 0/1 label (the same standard error with ~50x fewer paths for the hardest
+  partners, far fewer still for most). A quiet path whose weight A has fallen below
+  `SETTLED` (its partner has almost surely shown a sign of life) is dropped: the most it
+  could still add is A, so the estimate moves by < 1e-9.
 """
 
 from __future__ import annotations

@@ -27,14 +27,17 @@ SE_TARGET = 0.005
 PILOT_PATHS = 4
 POOL_PARTNERS = 64  # partners of similar pilot mean whose spread a partner's run allows for
 MIN_PATHS, MAX_PATHS = 8, 256
-BLOCK_ROWS = 65_536  # partner x path rows simulated at once (bounds memory)
-ADAPTIVE_BLOCK_PATHS = 16  # block size of the adaptive runs: BLOCK_ROWS / this many partners
+# Partners are estimated in fixed blocks of BLOCK_PARTNERS (fewer when `paths` is large):
+# a subset costs the blocks it touches; a block's rows are simulated BLOCK_ROWS at a time.
+BLOCK_PARTNERS = 1024
+BLOCK_ROWS = 65_536
 
 Method = Literal["conditional", "plain"]
 Estimator = Callable[
     [Latent, History, np.ndarray, Window, np.ndarray, np.random.Generator], np.ndarray
 ]
-CacheKey = tuple[str, int, int, int, int, int]  # method, as_of, horizon, paths, target, block
+# method, as_of, horizon, paths, se target, block layout (partners, rows), block
+CacheKey = tuple[str, int, int, int, int, int, int, int]
 ESTIMATORS: dict[str, Estimator] = {"conditional": conditional_paths, "plain": plain_paths}
 METHOD_IDS = {"conditional": 1, "plain": 2}
 
@@ -123,7 +126,7 @@ def churn_estimate(
     window = Window(start_ns=lh.start_ns, week=week, at=at, stop=at + horizon_days * DAY_NS)
     target = 0 if paths is not None else round(se_target * 1e9)  # in the seed and the key
     for b in np.unique(wanted // size).tolist():
-        key = (method, at, horizon_days, paths or 0, target, b)
+        key = (method, at, horizon_days, paths or 0, target, size, BLOCK_ROWS, b)
         block = cache.get(key) if cache is not None else None
         if block is None:
             members = np.arange(b * size, min((b + 1) * size, n))
@@ -143,8 +146,9 @@ def churn_estimate(
 
 
 def block_size(paths: int | None) -> int:
-    """Partners per block: about BLOCK_ROWS simulated rows at a time (bounds memory)."""
-    return max(1, BLOCK_ROWS // (paths or ADAPTIVE_BLOCK_PATHS))
+    """Partners per block: BLOCK_PARTNERS, or fewer so that a fixed number of paths per
+    partner fits in BLOCK_ROWS rows."""
+    return max(1, min(BLOCK_PARTNERS, BLOCK_ROWS // (paths or 1)))
 
 
 def _estimate_block(
@@ -222,7 +226,7 @@ def _log_se(se: np.ndarray, paths: np.ndarray, method: str) -> None:
     finite = se[np.isfinite(se)]
     if finite.size:
         log.debug(
-            "churn truth (%s): %d paths per simulated partner on average; standard error "
+            "churn truth (%s): %.1f paths per simulated partner on average; standard error "
             "median %.4f, 99%% %.4f, max %.4f",
             method, paths[paths > 0].mean() if (paths > 0).any() else 0, np.median(finite),
             np.quantile(finite, 0.99), finite.max(),

@@ -26,9 +26,10 @@ import pandas as pd
 from features.registry import registry_version
 from rules import evaluate_frame, evaluate_partner
 from rules.decision import PartnerDecision
-from rules.explain import Check, checks_from, fmt_value
+from rules.explain import Check, checks_from
 from rules.model import Rulebook, TierState
 from serving.arbitration import Ranked, Suppressed, arbitrate_frame, arbitrate_one
+from serving.reasons import action_by_id, frame_reasons, reasons
 from training.scorer import Scorer
 
 MODEL_OUTPUTS = ("churn_risk", "deal_acceptance")
@@ -215,7 +216,7 @@ def _action_checks(decision: PartnerDecision, ids: set[str]) -> dict[str, list[C
 
 
 def _recommended(rulebook: Rulebook, r: Ranked, checks: Sequence[Check]) -> RecommendedAction:
-    action = _action(rulebook, r.action_id)
+    action = action_by_id(rulebook, r.action_id)
     return RecommendedAction(
         r.action_id,
         action.description,
@@ -226,30 +227,6 @@ def _recommended(rulebook: Rulebook, r: Ranked, checks: Sequence[Check]) -> Reco
         r.weight,
         reasons(rulebook, r, checks),
     )
-
-
-def _action(rulebook: Rulebook, action_id: str) -> Any:
-    return next(a for a in rulebook.actions if a.id == action_id)
-
-
-def reasons(rulebook: Rulebook, r: Ranked, checks: Sequence[Check]) -> list[str]:
-    """The conditions that made the action eligible, then the numbers that ranked it."""
-    action = _action(rulebook, r.action_id)
-    out = [
-        f"{c.condition} (actual {fmt_value(c.feature, c.actual)})"
-        for c in checks
-        if c.outcome == "pass"
-    ]
-    source = action.propensity or "none"
-    if action.propensity and action.invert:
-        source = f"1 - {action.propensity}"
-    value_name = action.value or "none"
-    out.append(
-        f"priority {r.priority:.4g} = propensity {r.propensity:.3f} ({source}) "
-        f"× value {fmt_value(action.value or '', r.value)} ({value_name}) "
-        f"× weight {r.weight:g}"
-    )
-    return out
 
 
 # --- every partner ------------------------------------------------------------------------
@@ -291,7 +268,7 @@ def recommend_frame(
         k=rulebook.max_actions_per_partner,
         action_order=[a.id for a in rulebook.actions],
     )
-    ranked["reasons"] = _frame_reasons(rulebook, ranked, scored, decision)
+    ranked["reasons"] = frame_reasons(rulebook, ranked, scored, decision.tiers)
     decisions = _decisions(frame, outputs, decision)
     return Recommendations(
         decisions,
@@ -315,63 +292,3 @@ def _decisions(frame: pd.DataFrame, outputs: pd.DataFrame, decision: Any) -> pd.
         ],
         axis=1,
     )
-
-
-def _frame_reasons(
-    rulebook: Rulebook, ranked: pd.DataFrame, scored: pd.DataFrame, decision: Any
-) -> list[list[str]]:
-    """Reasons for the selected actions only, from the same explanation as `recommend_one`."""
-    if ranked.empty:
-        return []
-    rows = pd.Index(scored["partner_id"].astype(str)).get_indexer(
-        pd.Index(ranked["partner_id"].astype(str))
-    )
-    by_action = {a.id: a for a in rulebook.actions}
-    context = _condition_context(rulebook, scored, decision)
-    numbers = (
-        ranked[["rank", "priority", "propensity", "value", "weight"]]
-        .to_numpy(dtype=np.float64)
-        .tolist()
-    )
-    action_ids = ranked["action_id"].astype(str).tolist()
-    out = []
-    for row, action_id, (rank, prio, prop, value, weight) in zip(
-        rows, action_ids, numbers, strict=True
-    ):
-        values = {name: col[row] for name, col in context.items()}
-        checks = action_checks(by_action[action_id], values)
-        out.append(
-            reasons(rulebook, Ranked(action_id, int(rank), prio, prop, value, weight), checks)
-        )
-    return out
-
-
-def _condition_context(
-    rulebook: Rulebook, scored: pd.DataFrame, decision: Any
-) -> dict[str, np.ndarray]:
-    """The columns action conditions may read: needed features, model outputs, tier."""
-    names = (set(rulebook.features_needed) | set(MODEL_OUTPUTS)) & set(scored.columns)
-    cols = {c: scored[c].to_numpy(dtype=object) for c in names}
-    for name in ("tier", "tier_change", "track"):
-        cols[name] = decision.tiers[name].to_numpy(dtype=object)
-    return cols
-
-
-def action_checks(action: Any, values: Mapping[str, Any]) -> list[Check]:
-    """The checks of one action's condition for one partner (the rules' own evaluator)."""
-    log: list[Any] = []
-    outcome = action.ev(_Clean(values), log)
-    return checks_from(log, [("action", action.id, 0, len(log), outcome)])
-
-
-class _Clean(dict[str, Any]):
-    """Object-array cells → plain values (NaN stays NaN: the rules report it missing)."""
-
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        super().__init__({k: _plain(v) for k, v in values.items()})
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    return v

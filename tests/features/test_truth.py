@@ -28,9 +28,9 @@ def _fresh(sim: Simulation) -> Truth:
 
 @pytest.fixture
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> int:
-    """Blocks of 25 partners at 16 paths (and in adaptive runs), so a call spans many."""
-    monkeypatch.setattr(truth_module, "BLOCK_ROWS", 16 * 25)
-    monkeypatch.setattr(truth_module, "ADAPTIVE_BLOCK_PATHS", 16)
+    """Blocks of 25 partners, simulated 100 rows at a time, so a call spans many of both."""
+    monkeypatch.setattr(truth_module, "BLOCK_PARTNERS", 25)
+    monkeypatch.setattr(truth_module, "BLOCK_ROWS", 100)
     return 25
 
 

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rules.model import TierState
+from rules.model import Rulebook, TierState
 from serving.arbitration import arbitrate_frame, arbitrate_one
 from serving.recommend import (
     ACTION_COLUMNS,
+    Models,
     Recommendations,
     recommend_frame,
     recommend_one,
@@ -93,23 +94,26 @@ def state_of(previous: pd.DataFrame, pid: str) -> TierState:
     return TierState(str(tiers[pid]), int(missed[pid]))
 
 
-def test_one_and_frame_agree_on_every_simulated_partner(
-    feature_frame: Frame,
-    loaded: Loaded,
+def assert_one_and_frame_agree(
+    frame: pd.DataFrame,
+    rulebook: Rulebook,
+    models: Models,
     recs: Recommendations,
     previous: pd.DataFrame,
     history: pd.DataFrame,
-) -> None:
-    frame, as_of = feature_frame
+    as_of: datetime,
+) -> list[list[str]]:
+    """`recommend_one` on every row gives what `recommend_frame` gave; returns every
+    action's reasons compared (identical strings, in order)."""
     decisions = recs.decisions.set_index("partner_id")
     actions = recs.actions.groupby("partner_id")
-    compared_actions = 0
+    compared: list[list[str]] = []
     for i in range(len(frame)):
         pid = str(frame["partner_id"].iloc[i])
         one = recommend_one(
             row_features(frame, i),
-            rulebook=loaded.rulebook,
-            models=loaded.models,
+            rulebook=rulebook,
+            models=models,
             previous=state_of(previous, pid),
             history=history_of(history, pid),
             as_of=as_of,
@@ -125,9 +129,134 @@ def test_one_and_frame_agree_on_every_simulated_partner(
         assert [a.action_id for a in one.actions] == list(mine["action_id"].astype(str))
         assert [a.rank for a in one.actions] == list(mine["rank"])
         assert [a.priority for a in one.actions] == pytest.approx(list(mine["priority"]))
-        assert [a.reasons for a in one.actions] == list(mine["reasons"])
-        compared_actions += len(one.actions)
-    assert compared_actions > len(frame) // 2  # the comparison is not vacuous
+        assert [a.reasons for a in one.actions] == list(mine["reasons"]), pid
+        compared += [a.reasons for a in one.actions]
+    assert len(compared) > len(frame) // 2  # the comparison is not vacuous
+    return compared
+
+
+def test_one_and_frame_agree_on_every_simulated_partner(
+    feature_frame: Frame,
+    loaded: Loaded,
+    recs: Recommendations,
+    previous: pd.DataFrame,
+    history: pd.DataFrame,
+) -> None:
+    frame, as_of = feature_frame
+    compared = assert_one_and_frame_agree(
+        frame, loaded.rulebook, loaded.models, recs, previous, history, as_of
+    )
+    assert {r[-1].split(" = ")[0].split()[0] for r in compared} == {"priority"}
+    assert any(len(r) > 1 for r in compared)  # conditions are listed, not only the numbers
+
+
+# Actions exercising every kind of condition leaf and number format the reasons show:
+# category `not in`, booleans, a negated `any` (eligible rows list no passing condition),
+# `any` with a nested `all` (rows list different subsets), tier/track/tier_change, model
+# outputs, an inverted propensity, USD values below $1, -0.0, ratios, a fractional weight.
+RICH_ACTIONS = """
+actions:
+  - id: categories_and_flags
+    description: category not-in and booleans
+    when:
+      - partner_type not in [referral, nobody]
+      - exited == false
+      - onboarded
+    propensity: {output: churn_risk, invert: true}
+    value: avg_deal_value_365d
+    weight: 0.25
+  - id: any_of_many
+    description: any of several, one of them a nested all
+    when:
+      any:
+        - days_since_last_manager_contact >= 30
+        - manager_contacts_365d == 0
+        - all: [market_share >= 0.01, satisfaction_latest >= 3]
+        - tier_change == promoted
+        - track == referral
+    value: market_share
+    weight: 1.5
+  - id: negated
+    description: holds when neither holds
+    when: {not: {any: [deals_won_365d >= 3, certified_staff >= 2]}}
+    propensity: deal_acceptance
+    value: open_pipeline
+  - id: tiers_and_models
+    description: tier membership and model outputs
+    when:
+      - tier not in [Platinum, Ambassador]
+      - deal_acceptance >= 0.05
+      - churn_risk < 0.95
+    propensity: churn_risk
+    value: revenue_won_365d
+    weight: 2
+"""
+
+
+@pytest.fixture(scope="module")
+def rich_rulebook(tmp_path_factory: pytest.TempPathFactory) -> Rulebook:
+    import shutil
+    from pathlib import Path
+
+    import rules
+    from rules import load_rulebook
+
+    folder = tmp_path_factory.mktemp("rich-rules")
+    for item in (Path(rules.__file__).parent / "default").glob("*.yaml"):
+        if item.name not in ("actions.yaml", "tests.yaml"):
+            shutil.copy(item, folder / item.name)
+    (folder / "actions.yaml").write_text(RICH_ACTIONS)
+    return load_rulebook(folder)
+
+
+def test_one_and_frame_agree_on_every_kind_of_condition_and_number(
+    feature_frame: Frame,
+    loaded: Loaded,
+    rich_rulebook: Rulebook,
+    previous: pd.DataFrame,
+    history: pd.DataFrame,
+) -> None:
+    frame, as_of = feature_frame
+    frame = frame.copy()
+    rng = np.random.default_rng(3)
+    n = len(frame)
+    amounts = np.array([0.5, -0.0, 0.0, 0.004, 1234567.891, np.nan, 999.5])
+    pick = rng.random(n) < 0.5
+    deal = frame["avg_deal_value_365d"].to_numpy(dtype=np.float64, copy=True)
+    deal[pick] = rng.choice(amounts, int(pick.sum()))
+    frame["avg_deal_value_365d"] = deal
+    for name, every in (("days_since_last_manager_contact", 5), ("manager_contacts_365d", 7)):
+        column = frame[name].astype("float64")
+        column.iloc[::every] = np.nan  # missing: never listed as a reason
+        frame[name] = column
+    share = frame["market_share"].astype("float64")
+    share.iloc[1::4] = 1.0  # an integer-valued ratio is shown without decimals
+    frame["market_share"] = share
+    history = history.assign(
+        action_id=rng.choice([a.id for a in rich_rulebook.actions], len(history))
+    )
+    recs = recommend_frame(
+        frame,
+        rulebook=rich_rulebook,
+        models=loaded.models,
+        previous=previous,
+        history=history,
+        as_of=as_of,
+    )
+    compared = assert_one_and_frame_agree(
+        frame, rich_rulebook, loaded.models, recs, previous, history, as_of
+    )
+    lines = [line for r in compared for line in r]
+    # the edge cases above were really shown, so the comparison covered them
+    assert any("× value $-0 (avg_deal_value_365d)" in line for line in lines)
+    assert any("× value $0.50 (avg_deal_value_365d)" in line for line in lines)
+    assert any("partner_type not in [referral, nobody] (actual " in line for line in lines)
+    assert any(line.startswith("exited == false (actual False)") for line in lines)
+    assert "market_share >= 0.01 (actual 1)" in lines  # a ratio of exactly 1: no decimals
+    by_action = recs.actions.groupby(recs.actions["action_id"].astype(str))["reasons"]
+    sizes = by_action.apply(lambda rs: sorted({len(r) for r in rs}))
+    assert sizes["negated"] == [1]  # no condition of a negated any passed
+    assert len(sizes["any_of_many"]) > 1  # different rows passed different alternatives
 
 
 def test_frame_actions_have_the_documented_columns(recs: Recommendations) -> None:
