@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+MAX_SERIES = 4096
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
@@ -17,6 +19,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
         self.requests = Counter(
             "tierwise_requests",
             "HTTP requests answered",
@@ -50,10 +53,22 @@ class Metrics:
         )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
-        if status >= 400:
-            self.errors.labels(route, str(status)).inc()
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:  # label lookups cost µs per request; resolve each series once
+            code = str(status)
+            children = (
+                self.requests.labels(method, route, code),
+                self.latency.labels(route),
+                self.errors.labels(route, code) if status >= 400 else None,
+            )
+            if len(self._children) < MAX_SERIES:  # unmatched paths all share "unmatched"
+                self._children[key] = children
+        requests, latency, errors = children
+        requests.inc()
+        latency.observe(seconds)
+        if errors is not None:
+            errors.inc()
 
     def set_loaded(self, versions: Iterable[tuple[str, str, str]]) -> None:
         """Replace the loaded-version series with (kind, name, version) triples."""
