@@ -20,11 +20,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 ## demo: simulate a program, validate it, build features, train, plan the week, serve
 demo: $(STAMP)
-	$(BIN)/python -m tierwise.demo --data $(DATA) --partners $(PARTNERS) --years $(YEARS) --seed $(SEED)
+	$(BIN)/python -m tierwise.shell.demo --data $(DATA) --partners $(PARTNERS) --years $(YEARS) --seed $(SEED)
 
 ## test: lint, types and the whole suite (slow, PostgreSQL and browser tests included)
 test: $(STAMP) browser
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 --dist loadgroup
 

@@ -1,6 +1,6 @@
 """Benchmark the point-in-time feature builder: one snapshot, 12 monthly snapshots, deal features.
 
-Generates a program (the simulator when `features.simulate` is available, else a synthetic
+Generates a program (the simulator when `simulation.program` is available, else a synthetic
 program with the same tables and realistic event mix), writes it to Parquet once, then runs
 each measurement in a fresh process (so peak RSS is that of the measurement alone: loading
 the Parquet tables + building) and prints medians.
@@ -139,7 +139,7 @@ def synthetic(partners: int, years: float, seed: int, events_per_partner: float)
 
 def generate(source: str, partners: int, years: float, seed: int, per_partner: float) -> Tables:
     if source == "simulate":
-        from features.simulate import simulate
+        from simulation.program import simulate
 
         return simulate(partners=partners, years=years, seed=seed, end=END.to_pydatetime()).tables
     return synthetic(partners, years, seed, per_partner)
@@ -147,7 +147,7 @@ def generate(source: str, partners: int, years: float, seed: int, per_partner: f
 
 def default_source() -> str:
     try:
-        import features.simulate  # noqa: F401
+        import simulation.program  # noqa: F401
     except ImportError:
         return "synthetic"
     return "simulate"

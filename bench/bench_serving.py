@@ -40,7 +40,7 @@ def prepare(data: Path) -> None:
     """A small simulated program with both champions registered (skipped when present)."""
     if (data / "mlflow.db").exists():
         return
-    from features.simulate import simulate, write_simulation
+    from simulation.program import simulate, write_simulation
     from tierwise.settings import Settings
     from training.train import train_all
 
@@ -274,7 +274,7 @@ def bench_tierwise(
     cmd = [
         sys.executable,
         "-c",
-        "from tierwise.cli import app; app()",
+        "from tierwise.shell.cli import app; app()",
         "serve",
         "--data",
         str(data),

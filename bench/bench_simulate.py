@@ -29,8 +29,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from features.simulate import Simulation
-    from features.truth_oracle import Method
+    from simulation.program import Simulation
+    from simulation.truth_oracle import Method
 
 END = datetime(2026, 11, 23, tzinfo=UTC)
 
@@ -44,8 +44,8 @@ def time_truth(sim: Simulation, reference_paths: int) -> dict[str, object]:
     import numpy as np
     import pandas as pd
 
-    from features.truth import Truth
-    from features.truth_oracle import PILOT_PATHS, SE_TARGET
+    from simulation.truth import Truth
+    from simulation.truth_oracle import PILOT_PATHS, SE_TARGET
 
     out: dict[str, object] = {"se_target": SE_TARGET, "pilot": PILOT_PATHS}
     estimates: dict[str, list[pd.DataFrame]] = {}
@@ -61,8 +61,11 @@ def time_truth(sim: Simulation, reference_paths: int) -> dict[str, object]:
         out[f"{method}_seconds"] = seconds
         both = pd.concat(estimates[method])
         se = both["se"].to_numpy()
-        out[f"{method}_se"] = [float(np.nanmedian(se)), float(np.nanquantile(se, 0.99)),
-                               float(np.nanmax(se))]
+        out[f"{method}_se"] = [
+            float(np.nanmedian(se)),
+            float(np.nanquantile(se, 0.99)),
+            float(np.nanmax(se)),
+        ]
         simulated = both["paths"].to_numpy()
         out[f"{method}_paths"] = float(simulated[simulated > 0].mean())
         if method == "conditional":
@@ -70,10 +73,11 @@ def time_truth(sim: Simulation, reference_paths: int) -> dict[str, object]:
             truth.churn_estimate(AS_OFS[0], HORIZON, paths=paths)
             out["cached_seconds"] = time.perf_counter() - started
             first = estimates[method][0].index
-            for name, ids in (("subset", first[:1000]),
-                              ("scattered", first[:: max(1, len(first) // 1000)][:1000])):
-                fresh = Truth(deal_acceptance=sim.truth.deal_acceptance,
-                              latent=sim.truth.latent)
+            for name, ids in (
+                ("subset", first[:1000]),
+                ("scattered", first[:: max(1, len(first) // 1000)][:1000]),
+            ):
+                fresh = Truth(deal_acceptance=sim.truth.deal_acceptance, latent=sim.truth.latent)
                 started = time.perf_counter()
                 fresh.churn_estimate(AS_OFS[0], HORIZON, paths=paths, partner_ids=ids)
                 out[f"{name}_seconds"] = time.perf_counter() - started
@@ -90,7 +94,7 @@ def time_truth(sim: Simulation, reference_paths: int) -> dict[str, object]:
 def one_run(
     partners: int, years: float, seed: int, truth: bool, reference_paths: int
 ) -> dict[str, object]:
-    from features.simulate import simulate
+    from simulation.program import simulate
 
     started = time.perf_counter()
     sim = simulate(partners=partners, years=years, seed=seed, end=END)
@@ -112,62 +116,92 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--truth", action="store_true", help="also time the churn truth")
-    parser.add_argument("--reference-paths", type=int, default=256,
-                        help="paths of the original (plain) churn truth estimator")
+    parser.add_argument(
+        "--reference-paths",
+        type=int,
+        default=256,
+        help="paths of the original (plain) churn truth estimator",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(one_run(args.partners, args.years, args.seed, args.truth,
-                                 args.reference_paths)))
+        print(
+            json.dumps(
+                one_run(args.partners, args.years, args.seed, args.truth, args.reference_paths)
+            )
+        )
         return
     results = []
     for _ in range(args.runs):
-        cmd = [sys.executable, __file__, "--child", "--partners", str(args.partners),
-               "--years", str(args.years), "--seed", str(args.seed)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            "--partners",
+            str(args.partners),
+            "--years",
+            str(args.years),
+            "--seed",
+            str(args.seed),
+        ]
         if args.truth:
             cmd += ["--truth", "--reference-paths", str(args.reference_paths)]
         done = subprocess.run(cmd, check=True, capture_output=True, text=True)
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     seconds = [float(r["seconds"]) for r in results]
     print(f"simulate: {args.partners:,} partners x {args.years:g} years, seed {args.seed}")
-    print(f"  wall time  median {statistics.median(seconds):.1f} s "
-          f"(runs: {', '.join(f'{s:.1f}' for s in seconds)})")
+    print(
+        f"  wall time  median {statistics.median(seconds):.1f} s "
+        f"(runs: {', '.join(f'{s:.1f}' for s in seconds)})"
+    )
     print(f"  peak RSS   median {statistics.median(float(r['peak_mb']) for r in results):,.0f} MB")
     for name, rows in results[0]["rows"].items():
         print(f"  {name:<11} {rows:>12,} rows")
     if args.truth:
         print_truth([r["truth"] for r in results], args.reference_paths)
     extra = f" --truth --reference-paths {args.reference_paths}" if args.truth else ""
-    print(f"reproduce: .venv/bin/python bench/bench_simulate.py --partners {args.partners} "
-          f"--years {args.years:g} --runs {args.runs}{extra}")
+    print(
+        f"reproduce: .venv/bin/python bench/bench_simulate.py --partners {args.partners} "
+        f"--years {args.years:g} --runs {args.runs}{extra}"
+    )
 
 
 def print_truth(runs: list[dict[str, Any]], reference_paths: int) -> None:
     first = runs[0]
     med = statistics.median
     days = ", ".join(a.date().isoformat() for a in AS_OFS)
-    print(f"  churn truth, {HORIZON}-day horizon, as_of {days} "
-          f"({', '.join(f'{n:,}' for n in first['partners'])} active partners)")
-    labels = {"plain": f"before: plain, {reference_paths} paths",
-              "conditional": f"after:  conditional, SE target {first['se_target']}"}
+    print(
+        f"  churn truth, {HORIZON}-day horizon, as_of {days} "
+        f"({', '.join(f'{n:,}' for n in first['partners'])} active partners)"
+    )
+    labels = {
+        "plain": f"before: plain, {reference_paths} paths",
+        "conditional": f"after:  conditional, SE target {first['se_target']}",
+    }
     for method, label in labels.items():
         per = [med(float(r[f"{method}_seconds"][i]) for r in runs) for i in range(len(AS_OFS))]
         total = med(sum(r[f"{method}_seconds"]) for r in runs)
         se = first[f"{method}_se"]
-        print(f"    {label:<36} total median {total:6.1f} s  (per as_of "
-              f"{', '.join(f'{x:.1f}' for x in per)})  SE median {se[0]:.4f} "
-              f"p99 {se[1]:.4f} max {se[2]:.4f}  paths/partner {first[f'{method}_paths']:.1f}"
-              + (f" (+ {first['pilot']} pilot)" if method == "conditional" else ""))
+        print(
+            f"    {label:<36} total median {total:6.1f} s  (per as_of "
+            f"{', '.join(f'{x:.1f}' for x in per)})  SE median {se[0]:.4f} "
+            f"p99 {se[1]:.4f} max {se[2]:.4f}  paths/partner {first[f'{method}_paths']:.1f}"
+            + (f" (+ {first['pilot']} pilot)" if method == "conditional" else "")
+        )
     before = med(sum(r["plain_seconds"]) for r in runs)
     after = med(sum(r["conditional_seconds"]) for r in runs)
-    print(f"    speed-up {before / after:.1f}x; mean P(churn) before {first['mean'][0]:.4f} "
-          f"after {first['mean'][1]:.4f}; mean |after - before| {first['mean_abs_diff']:.4f}; "
-          f"summed difference {first['mean_diff_in_se']:+.2f} combined SE")
+    print(
+        f"    speed-up {before / after:.1f}x; mean P(churn) before {first['mean'][0]:.4f} "
+        f"after {first['mean'][1]:.4f}; mean |after - before| {first['mean_abs_diff']:.4f}; "
+        f"summed difference {first['mean_diff_in_se']:+.2f} combined SE"
+    )
     cached = med(float(r["cached_seconds"]) for r in runs)
     subset = med(float(r["subset_seconds"]) for r in runs)
     scattered = med(float(r["scattered_seconds"]) for r in runs)
-    print(f"    repeated call (cached) median {cached:.3f} s; 1,000 partners (fresh): "
-          f"consecutive median {subset:.2f} s, spread over all blocks {scattered:.2f} s")
+    print(
+        f"    repeated call (cached) median {cached:.3f} s; 1,000 partners (fresh): "
+        f"consecutive median {subset:.2f} s, spread over all blocks {scattered:.2f} s"
+    )
 
 
 if __name__ == "__main__":

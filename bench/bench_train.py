@@ -40,7 +40,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
 
-    from features.simulate import simulate, write_simulation
+    from simulation.program import simulate, write_simulation
     from tierwise.settings import Settings
     from training.train import train_all
 

@@ -34,7 +34,7 @@ END = datetime(2026, 11, 30, tzinfo=UTC)
 
 
 def simulate_once(folder: Path, partners: int, years: float) -> None:
-    from features.simulate import simulate, write_simulation
+    from simulation.program import simulate, write_simulation
 
     marker = folder / f".done-{partners}-{years}"
     if marker.exists():

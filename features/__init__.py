@@ -1,1 +1,1 @@
-"""Data contract, loaders, the partner-program simulator, point-in-time features and KPIs."""
+"""Data contract, loaders, validation, point-in-time features and program KPIs."""

@@ -27,25 +27,6 @@ def parse_as_of(value: str) -> datetime:
     return ts.to_pydatetime()
 
 
-def simulate(
-    partners: int = typer.Option(2000, min=1, help="Number of partners"),
-    years: float = typer.Option(2.0, min=0.25, help="Years of history"),
-    seed: int = typer.Option(7, help="Random seed (same seed, same program)"),
-    out: Path = typer.Option(None, "--out", help="Output directory [TIERWISE_DATA_DIR]"),
-    end: str = typer.Option(None, "--end", help="Last simulated day (default: today)"),
-) -> None:
-    """Simulate a partner program and write its five tables (+ ground truth in _truth/)."""
-    from features.simulate import simulate as run
-    from features.simulate import write_simulation
-
-    out_dir = out or get_settings().data_dir
-    sim = run(partners=partners, years=years, seed=seed, end=parse_as_of(end) if end else None)
-    write_simulation(sim, out_dir)
-    for name, frame in sim.tables.items():
-        console.print(f"  {name:<11} {len(frame):>10,} rows")
-    console.print(f"wrote a simulated program to [bold]{out_dir}[/] (truth in {out_dir}/_truth)")
-
-
 def validate(
     source: str = typer.Argument(None, help="Data directory or SQLAlchemy URL"),
     quarantine: Path = typer.Option(None, "--quarantine", help="Write bad rows here"),
@@ -131,7 +112,6 @@ def kpis(
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the `tierwise` CLI."""
-    app.command()(simulate)
     app.command()(validate)
     app.add_typer(features_app, name="features")
     app.command()(kpis)

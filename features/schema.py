@@ -91,8 +91,13 @@ DEALS = TableSchema(
     required=True,
     columns=(
         Column("deal_id", "id"),
-        Column("partner_id", "id", nullable=True, references=("partners", "partner_id"),
-               description="null = direct sale"),
+        Column(
+            "partner_id",
+            "id",
+            nullable=True,
+            references=("partners", "partner_id"),
+            description="null = direct sale",
+        ),
         Column("customer_id", "id"),
         Column("product", "category"),
         Column("deal_kind", "category", allowed=DEAL_KINDS),

@@ -57,10 +57,15 @@ def show_week(run: WeekRun, *, week: str, out_dir: Path) -> None:
     table = Table(title=f"Weekly plan {week}")
     table.add_column("")
     table.add_column("", justify="right")
-    for label, key in (("partners scored", "partners_scored"), ("promotions", "promotions"),
-                       ("demotions", "demotions"), ("in grace period", "in_grace"),
-                       ("actions planned", "actions_planned"),
-                       ("overflow", "actions_overflow"), ("incentive awards", "incentive_awards")):
+    for label, key in (
+        ("partners scored", "partners_scored"),
+        ("promotions", "promotions"),
+        ("demotions", "demotions"),
+        ("in grace period", "in_grace"),
+        ("actions planned", "actions_planned"),
+        ("overflow", "actions_overflow"),
+        ("incentive awards", "incentive_awards"),
+    ):
         table.add_row(label, f"{s[key]:,}")
     table.add_row("incentive cost", f"${s['incentive_cost']:,.0f}")
     for action, count in sorted(s["actions_per_type"].items(), key=lambda kv: -kv[1]):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from features.simulate import Simulation, simulate, write_simulation
 from features.tables import Tables
+from simulation.program import Simulation, simulate, write_simulation
 
 SIM_PARTNERS = 300
 SIM_YEARS = 2.0

@@ -1,7 +1,7 @@
 """Tierwise: rules engine and recommendation service for channel-partner programs.
 
-This small package is the application shell shared by the four domain packages
-(`features`, `rules`, `training`, `serving`): settings, typed errors and the CLI.
+`tierwise` itself is the core every package may import — settings, typed errors, logging —
+and imports no domain package. `tierwise.shell` (the CLI and `make demo`) imports them all.
 """
 
 __version__ = "0.1.0"

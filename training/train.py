@@ -116,7 +116,7 @@ def load_data(source: str | Path) -> tuple[Tables, Any]:
     truth = None
     local = isinstance(source, Path) or "://" not in str(source)
     if local and (Path(source) / "_truth").is_dir():
-        from features.simulate import load_truth
+        from simulation.program import load_truth
 
         truth = load_truth(Path(source))
     return tables, truth

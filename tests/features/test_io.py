@@ -7,11 +7,11 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from features.io import load_tables, read_raw, validate_source, write_tables
-from features.simulate import simulate
 from features.tables import Tables
+from simulation.program import simulate
 from tests.features.test_validate import program
-from tierwise.cli import app
 from tierwise.errors import DataValidationError
+from tierwise.shell.cli import app
 
 
 @pytest.fixture(scope="module")

@@ -27,8 +27,8 @@ from tests.features.kpi_program import (
     program,
     svgs,
 )
-from tierwise.cli import app
 from tierwise.errors import DataValidationError, InvalidInput
+from tierwise.shell.cli import app
 
 
 @pytest.fixture(scope="module")

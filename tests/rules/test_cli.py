@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tierwise.cli import app
+from tierwise.shell.cli import app
 
 from .conftest import BROKEN_DIR, DEFAULT_DIR, base_features, random_frame
 

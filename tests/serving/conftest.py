@@ -37,7 +37,7 @@ def program_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     try:
         source = Path(request.getfixturevalue("sim_dir"))
     except pytest.FixtureLookupError:
-        from features.simulate import simulate, write_simulation
+        from simulation.program import simulate, write_simulation
 
         source = tmp_path_factory.mktemp("sim")
         write_simulation(simulate(partners=300, years=2.0, seed=11, end=END), source)

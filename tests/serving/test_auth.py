@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from serving.auth import Principal, authenticate_key, ensure_owner, hash_key, new_key
 from tests.serving.conftest import headers
-from tierwise.cli import app as cli
 from tierwise.errors import Forbidden, InvalidInput
 from tierwise.settings import ApiKey, Settings
+from tierwise.shell.cli import app as cli
 
 
 def settings_with(*entries: tuple[str, str, str | None]) -> Settings:

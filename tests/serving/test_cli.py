@@ -12,16 +12,14 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from serving.weekly import week_of
-from tierwise.cli import app
 from tierwise.settings import get_settings
+from tierwise.shell.cli import app
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def data(
-    served_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
+def data(served_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A private copy of the served program (tables + MLflow store with both champions)."""
     copy = tmp_path / "data"
     shutil.copytree(served_dir, copy)

@@ -45,7 +45,7 @@ def server(served_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     cmd = [
         sys.executable,
         "-c",
-        "from tierwise.cli import app; app()",
+        "from tierwise.shell.cli import app; app()",
         "serve",
         "--data",
         str(served_dir),

@@ -236,7 +236,7 @@ class _Recs:
 
 @pytest.fixture(scope="module")
 def program(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from features.simulate import simulate, write_simulation
+    from simulation.program import simulate, write_simulation
 
     folder = tmp_path_factory.mktemp("program")
     sim = simulate(partners=60, years=1.0, seed=11, end=datetime(2026, 12, 14, tzinfo=UTC))

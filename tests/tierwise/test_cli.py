@@ -4,7 +4,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from tierwise.cli import app
+from tierwise.shell.cli import app
 
 runner = CliRunner()
 
@@ -29,11 +29,23 @@ def test_features_without_as_of_is_a_usage_error() -> None:
 
 def test_console_script_turns_a_tierwise_error_into_exit_1(tmp_path: Path) -> None:
     (tmp_path / "partners.csv").write_text("partner_id\nP1\n")
-    script = "from tierwise.cli import app; app()"
+    script = "from tierwise.shell.cli import app; app()"
     proc = subprocess.run(
-        [sys.executable, "-c", script, "features", "--data", str(tmp_path),
-         "--as-of", "2026-01-01", "--out", str(tmp_path / "f.parquet")],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-c",
+            script,
+            "features",
+            "--data",
+            str(tmp_path),
+            "--as-of",
+            "2026-01-01",
+            "--out",
+            str(tmp_path / "f.parquet"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr

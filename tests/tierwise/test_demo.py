@@ -6,13 +6,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tierwise import demo
+from tierwise.shell import demo
 
 
 @pytest.mark.slow
-def test_demo_runs_the_main_job_end_to_end(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_demo_runs_the_main_job_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("TIERWISE_API_KEYS", raising=False)
     monkeypatch.delenv("TIERWISE_DATA_DIR", raising=False)

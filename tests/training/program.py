@@ -2,7 +2,7 @@
 
 Engagement `e` drives deal volume, acceptance and the time to churn, so the models have
 something real to learn; `FakeTruth` returns the probabilities the data were drawn with.
-The full simulator (features.simulate) is exercised by the slow tests and the bench.
+The full simulator (simulation.program) is exercised by the slow tests and the bench.
 """
 
 from __future__ import annotations

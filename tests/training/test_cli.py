@@ -7,8 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from features.io import write_tables
-from tierwise.cli import app
 from tierwise.settings import get_settings
+from tierwise.shell.cli import app
 
 from .program import make_program
 

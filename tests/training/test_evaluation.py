@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.simulate import simulate
+from simulation.program import simulate
 from training.evaluation import evaluate_scores, oracle_probabilities
 from training.examples import churn_examples
 from training.labels import monthly_as_ofs

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from features.simulate import simulate, write_simulation
+from simulation.program import simulate, write_simulation
 from tierwise.settings import Settings
 from training.train import train_all
 

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import features.truth_oracle as truth_module
-from features.simulate import Simulation, load_truth
-from features.truth import Truth, churn_estimate
+import simulation.truth_oracle as truth_module
+from simulation.program import Simulation, load_truth
+from simulation.truth import Truth, churn_estimate
 from tierwise.errors import InvalidInput
 
 AS_OF = pd.Timestamp("2026-04-08 15:30", tz="UTC")  # a Wednesday afternoon: a partial week
@@ -36,6 +36,7 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> int:
 
 # ---- determinism -----------------------------------------------------------------------------
 
+
 def test_same_inputs_give_identical_values(sim: Simulation) -> None:
     a = _fresh(sim).churn_probability(AS_OF, 45)
     b = _fresh(sim).churn_probability(AS_OF, 45)
@@ -51,13 +52,19 @@ def test_values_survive_a_write_and_load_round_trip(sim: Simulation, sim_dir: Pa
 
 def test_values_do_not_depend_on_the_process(sim: Simulation, sim_dir: Path) -> None:
     code = (
-        "import json, sys; import pandas as pd; from features.simulate import load_truth; "
+        "import json, sys; import pandas as pd; from simulation.program import load_truth; "
         "p = load_truth(sys.argv[1]).churn_probability(pd.Timestamp(sys.argv[2]), 45); "
         "print(json.dumps({k: v.hex() for k, v in p.items()}))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    done = subprocess.run([sys.executable, "-c", code, str(sim_dir), AS_OF.isoformat()],
-                          cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(sim_dir), AS_OF.isoformat()],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     other = {k: float.fromhex(v) for k, v in json.loads(done.stdout).items()}
     here = _fresh(sim).churn_probability(AS_OF, 45)
     assert other == here.to_dict()
@@ -74,6 +81,7 @@ def test_inputs_that_change_the_question_change_the_draws(sim: Simulation) -> No
 
 
 # ---- a subset of partners --------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("paths", [16, None])
 def test_a_subset_gets_the_values_of_the_full_call(
@@ -108,6 +116,7 @@ def test_an_empty_subset_gives_an_empty_series(sim: Simulation) -> None:
 
 # ---- cache -----------------------------------------------------------------------------------
 
+
 def test_repeated_calls_reuse_the_cached_blocks(
     sim: Simulation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -133,6 +142,7 @@ def test_repeated_calls_reuse_the_cached_blocks(
 
 
 # ---- standard errors -------------------------------------------------------------------------
+
 
 def test_standard_errors_are_reported_and_shrink_with_paths(sim: Simulation) -> None:
     few = _fresh(sim).churn_estimate(AS_OF, 90, paths=8)
@@ -160,8 +170,7 @@ def test_adaptive_paths_aim_at_the_standard_error_target(sim: Simulation) -> Non
     target = 0.004
     est = _fresh(sim).churn_estimate(AS_OF, 90, se_target=target)
     simulated = est["paths"] > 0
-    assert est.loc[simulated, "paths"].between(truth_module.MIN_PATHS,
-                                                truth_module.MAX_PATHS).all()
+    assert est.loc[simulated, "paths"].between(truth_module.MIN_PATHS, truth_module.MAX_PATHS).all()
     assert est["paths"].nunique() > 3  # partners get different numbers of paths
     assert est.loc[simulated, "se"].median() < target
     assert (est.loc[simulated, "se"] > 3 * target).mean() < 0.02
@@ -170,6 +179,7 @@ def test_adaptive_paths_aim_at_the_standard_error_target(sim: Simulation) -> Non
 
 
 # ---- refused inputs --------------------------------------------------------------------------
+
 
 def test_bad_arguments_are_refused(sim: Simulation) -> None:
     with pytest.raises(InvalidInput, match="paths"):

@@ -12,17 +12,28 @@ import pandas as pd
 import pytest
 
 from features.schema import SCHEMAS
-from features.simulate import Simulation, default_end, load_truth, simulate, write_simulation
-from features.simulate_dynamics import KINDS, prepare, step
 from features.tables import Tables
-from features.truth import churn_probability
+from simulation.dynamics import KINDS, prepare, step
+from simulation.program import Simulation, default_end, load_truth, simulate, write_simulation
+from simulation.truth import churn_probability
 from tests.conftest import SIM_END
 from tierwise.errors import InvalidInput
 
-DTYPES = {"id": "str", "string": "str", "category": "str", "list": "str", "number": "float64",
-          "integer": "int64", "timestamp": "datetime64[ns, UTC]"}
-ID_PATTERNS = {"partner_id": r"P\d{6}", "deal_id": r"D\d{7}", "customer_id": r"C\d{7}",
-               "manager_id": r"M\d{3}"}
+DTYPES = {
+    "id": "str",
+    "string": "str",
+    "category": "str",
+    "list": "str",
+    "number": "float64",
+    "integer": "int64",
+    "timestamp": "datetime64[ns, UTC]",
+}
+ID_PATTERNS = {
+    "partner_id": r"P\d{6}",
+    "deal_id": r"D\d{7}",
+    "customer_id": r"C\d{7}",
+    "manager_id": r"M\d{3}",
+}
 HORIZON = timedelta(days=90)
 
 
@@ -39,10 +50,13 @@ def _partner_events(tables: Tables) -> pd.DataFrame:
     acts = tables.activities
     assert acts is not None
     acts = acts[acts["kind"] != "manager_contact"]
-    return pd.concat([
-        pd.DataFrame({"partner_id": deals["partner_id"], "at": deals["registered_at"]}),
-        pd.DataFrame({"partner_id": acts["partner_id"], "at": acts["occurred_at"]}),
-    ], ignore_index=True)
+    return pd.concat(
+        [
+            pd.DataFrame({"partner_id": deals["partner_id"], "at": deals["registered_at"]}),
+            pd.DataFrame({"partner_id": acts["partner_id"], "at": acts["occurred_at"]}),
+        ],
+        ignore_index=True,
+    )
 
 
 def _churn_labels(tables: Tables, as_of: pd.Timestamp) -> pd.Series:
@@ -57,6 +71,7 @@ def _churn_labels(tables: Tables, as_of: pd.Timestamp) -> pd.Series:
 
 
 # ---- the data contract ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", list(SCHEMAS))
 def test_tables_have_exactly_the_schema_columns_and_dtypes(tables: Tables, name: str) -> None:
@@ -84,8 +99,9 @@ def test_tables_respect_nullability_allowed_values_and_ranges(tables: Tables, na
 
 
 @pytest.mark.parametrize("name", list(SCHEMAS))
-def test_keys_are_unique_references_resolve_and_time_runs_forward(tables: Tables,
-                                                                  name: str) -> None:
+def test_keys_are_unique_references_resolve_and_time_runs_forward(
+    tables: Tables, name: str
+) -> None:
     frame = getattr(tables, name)
     schema = SCHEMAS[name]
     if schema.key:
@@ -121,6 +137,7 @@ def test_nothing_happens_at_or_after_the_end(tables: Tables) -> None:
 
 # ---- determinism and arguments ----------------------------------------------------------------
 
+
 def test_same_seed_same_program() -> None:
     a = simulate(partners=60, years=1, seed=3, end=SIM_END)
     b = simulate(partners=60, years=1, seed=3, end=SIM_END)
@@ -137,9 +154,11 @@ def test_another_seed_another_program() -> None:
 
 def test_default_end_is_monday_midnight_utc_of_the_current_week() -> None:
     assert default_end(datetime(2026, 11, 26, 15, 30, tzinfo=UTC)) == datetime(
-        2026, 11, 23, tzinfo=UTC)
+        2026, 11, 23, tzinfo=UTC
+    )
     assert default_end(datetime(2026, 11, 23, 0, 0, tzinfo=UTC)) == datetime(
-        2026, 11, 23, tzinfo=UTC)
+        2026, 11, 23, tzinfo=UTC
+    )
 
 
 def test_window_ends_at_end_and_spans_the_years(sim: Simulation) -> None:
@@ -148,17 +167,21 @@ def test_window_ends_at_end_and_spans_the_years(sim: Simulation) -> None:
     assert sim.tables.deals["registered_at"].min() >= sim.start
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"partners": 0, "years": 1, "seed": 1},
-    {"partners": 10, "years": 0, "seed": 1},
-    {"partners": 10, "years": 1, "seed": -1},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"partners": 0, "years": 1, "seed": 1},
+        {"partners": 10, "years": 0, "seed": 1},
+        {"partners": 10, "years": 1, "seed": -1},
+    ],
+)
 def test_bad_arguments_are_refused(kwargs: dict[str, int]) -> None:
     with pytest.raises(InvalidInput, match=next(k for k, v in kwargs.items() if v <= 0)):
         simulate(**kwargs, end=SIM_END)
 
 
 # ---- realism ----------------------------------------------------------------------------------
+
 
 def test_partners_join_over_the_whole_period_and_onboard_later(sim: Simulation) -> None:
     p = sim.tables.partners
@@ -175,8 +198,7 @@ def test_each_manager_owns_40_to_80_partners(tables: Tables) -> None:
 
 def test_every_activity_kind_occurs(tables: Tables) -> None:
     assert tables.activities is not None
-    assert set(tables.activities["kind"]) == set(SCHEMAS["activities"].column("kind").allowed
-                                                 or ())
+    assert set(tables.activities["kind"]) == set(SCHEMAS["activities"].column("kind").allowed or ())
 
 
 def test_referral_partners_register_leads_rather_than_deals(tables: Tables) -> None:
@@ -270,6 +292,7 @@ def test_acceptance_is_higher_for_certified_partners(tables: Tables) -> None:
 
 # ---- ground truth -----------------------------------------------------------------------------
 
+
 def test_deal_truth_is_aligned_with_the_partner_deals(sim: Simulation) -> None:
     truth = sim.truth.deal_acceptance
     partner_deals = sim.tables.deals.dropna(subset=["partner_id"])["deal_id"]
@@ -293,7 +316,10 @@ def test_truth_stays_out_of_the_tables(sim: Simulation, sim_dir: Path) -> None:
     files = {f.name for f in sim_dir.iterdir()}
     assert files == {f"{name}.parquet" for name in SCHEMAS} | {"_truth"}
     assert {f.name for f in (sim_dir / "_truth").iterdir()} == {
-        "deal_acceptance.parquet", "latent_state.npz", "meta.json"}
+        "deal_acceptance.parquet",
+        "latent_state.npz",
+        "meta.json",
+    }
 
 
 def test_churn_truth_covers_the_active_partners(sim: Simulation) -> None:
@@ -328,7 +354,7 @@ def test_churn_truth_ignores_everything_after_as_of(sim: Simulation) -> None:
     fields = ("engagement", "satisfaction", "certs", "progress", "alive")
     later = {name: getattr(lh.history, name).copy() for name in fields}
     for values in later.values():
-        values[week + 1:] = values[week + 1:][::-1]  # rewrite the future
+        values[week + 1 :] = values[week + 1 :][::-1]  # rewrite the future
     scrambled = replace(lh.history, **later)
     before = churn_probability(lh, as_of, 30, paths=16)
     after = churn_probability(replace(lh, history=scrambled), as_of, 30, paths=16)
@@ -342,8 +368,14 @@ def test_step_thins_events_by_level_and_reports_intensity_and_hazard(sim: Simula
     latent = lh.latent.take(rows)
     prep = prepare(latent)
     full = step(lh.history.state(week, rows), latent, prep, week, np.random.default_rng(1))
-    thinned = step(lh.history.state(week, rows), latent, prep, week, np.random.default_rng(1),
-                   level_scale=np.array([0.0, 0.0, 1.0]))
+    thinned = step(
+        lh.history.state(week, rows),
+        latent,
+        prep,
+        week,
+        np.random.default_rng(1),
+        level_scale=np.array([0.0, 0.0, 1.0]),
+    )
     assert full.partner_events.sum() > 0
     assert thinned.rows.size > 0 and (thinned.kinds == KINDS.index("manager_contact")).all()
     assert thinned.partner_events.sum() == 0
@@ -365,8 +397,10 @@ def test_truth_round_trips_through_files(sim: Simulation, sim_dir: Path) -> None
     loaded = load_truth(sim_dir)
     pd.testing.assert_series_equal(loaded.deal_acceptance, sim.truth.deal_acceptance)
     as_of = pd.Timestamp("2026-02-02", tz="UTC")
-    pd.testing.assert_series_equal(loaded.churn_probability(as_of, 90, paths=16),
-                                   sim.truth.churn_probability(as_of, 90, paths=16))
+    pd.testing.assert_series_equal(
+        loaded.churn_probability(as_of, 90, paths=16),
+        sim.truth.churn_probability(as_of, 90, paths=16),
+    )
 
 
 def test_load_truth_names_what_is_missing(tmp_path: Path) -> None:

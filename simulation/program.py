@@ -9,14 +9,14 @@
     D0000001    0.71
     >>> sim.truth.churn_probability(datetime(2026, 6, 1, tzinfo=UTC), 90)  # doctest: +SKIP
 
-How it works, week by week over the window (`features.simulate_dynamics`): partners of six
+How it works, week by week over the window (`simulation.dynamics`): partners of six
 types join (some before the window starts) and onboard after a delay; each has a latent
 engagement that drifts with shocks and is lifted by manager contact, training, reviews,
 certifications and milestone rewards; engagement drives deal registrations, activities of
 every kind, certifications and survey answers; low engagement and satisfaction raise a
 weekly churn hazard. Churned partners go quiet; some also exit formally. Deals (partner and
-direct), their acceptance and outcomes, and customers follow (`features.simulate_deals`).
-The ground truth (`features.truth`) stays out of the tables.
+direct), their acceptance and outcomes, and customers follow (`simulation.deals`).
+The ground truth (`simulation.truth`) stays out of the tables.
 """
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from features.simulate_deals import Context, simulate_deals
-from features.simulate_dynamics import DAY_NS, EXIT_DELAY_DAYS, KINDS, WEEK_NS
-from features.simulate_partners import draw_profiles
-from features.simulate_tables import (
+from features.tables import Tables
+from simulation.deals import Context, simulate_deals
+from simulation.dynamics import DAY_NS, EXIT_DELAY_DAYS, KINDS, WEEK_NS
+from simulation.partners import draw_profiles
+from simulation.tables import (
     activities_frame,
     customers_frame,
     deals_frame,
@@ -42,9 +43,8 @@ from features.simulate_tables import (
     partners_frame,
     surveys_frame,
 )
-from features.simulate_weeks import event_times, initial_state, run_weeks
-from features.tables import Tables
-from features.truth import NAT, LatentHistory, Truth, load_truth, write_truth
+from simulation.truth import NAT, LatentHistory, Truth, load_truth, write_truth
+from simulation.weeks import event_times, initial_state, run_weeks
 from tierwise.errors import InvalidInput
 
 log = logging.getLogger(__name__)

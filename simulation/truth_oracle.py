@@ -1,6 +1,6 @@
-"""The churn oracle: `churn_estimate` runs the Monte-Carlo estimators of `features.truth_churn`
+"""The churn oracle: `churn_estimate` runs the Monte-Carlo estimators of `simulation.truth_churn`
 over fixed blocks of partners, with stable seeds, paths sized to a standard-error target and
-a per-block cache (used by `features.truth.Truth`).
+a per-block cache (used by `simulation.truth.Truth`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from features.simulate_dynamics import DAY_NS, WEEK_NS, Latent
-from features.simulate_weeks import History
-from features.truth_churn import Window, conditional_paths, plain_paths, summarize
+from simulation.dynamics import DAY_NS, WEEK_NS, Latent
+from simulation.truth_churn import Window, conditional_paths, plain_paths, summarize
+from simulation.weeks import History
 from tierwise.errors import InvalidInput
 
 log = logging.getLogger(__name__)
@@ -79,9 +79,7 @@ def churn_probability(
     partner_ids: Iterable[str] | None = None,
 ) -> pd.Series:
     """partner_id → true P(churn label = 1) (see `Truth.churn_probability`)."""
-    return churn_estimate(lh, as_of, horizon_days, paths=paths, partner_ids=partner_ids)[
-        "p_churn"
-    ]
+    return churn_estimate(lh, as_of, horizon_days, paths=paths, partner_ids=partner_ids)["p_churn"]
 
 
 def churn_estimate(
@@ -130,10 +128,25 @@ def churn_estimate(
         block = cache.get(key) if cache is not None else None
         if block is None:
             members = np.arange(b * size, min((b + 1) * size, n))
-            entropy = [lh.seed, week, at - lh.start_ns - week * WEEK_NS, horizon_days,
-                       paths or 0, target, b, METHOD_IDS[method]]
-            block = _estimate_block(lh, members[active[members]], window, paths, se_target,
-                                    ESTIMATORS[method], np.random.default_rng(entropy))
+            entropy = [
+                lh.seed,
+                week,
+                at - lh.start_ns - week * WEEK_NS,
+                horizon_days,
+                paths or 0,
+                target,
+                b,
+                METHOD_IDS[method],
+            ]
+            block = _estimate_block(
+                lh,
+                members[active[members]],
+                window,
+                paths,
+                se_target,
+                ESTIMATORS[method],
+                np.random.default_rng(entropy),
+            )
             if cache is not None:
                 cache[key] = block
         p[block.partners], se[block.partners] = block.p_churn, block.se
@@ -169,7 +182,8 @@ def _estimate_block(
         if paths is None:  # size each partner's run from a pilot that is then set aside
             pilot = np.full(run.size, PILOT_PATHS)
             mean, pilot_se = summarize(
-                _simulate(lh, partners, window, pilot, estimator, rng), pilot)
+                _simulate(lh, partners, window, pilot, estimator, rng), pilot
+            )
             sd = _pooled_sd(mean, pilot_se * np.sqrt(PILOT_PATHS))
             counts[run] = np.clip(np.ceil((sd / se_target) ** 2), MIN_PATHS, MAX_PATHS)
         else:
@@ -204,8 +218,7 @@ def _simulate(
     while lo < partners.size:
         done = int(ends[lo - 1]) if lo else 0
         hi = max(lo + 1, int(np.searchsorted(ends, done + BLOCK_ROWS, side="right")))
-        parts.append(estimator(lh.latent, lh.history, partners[lo:hi], window,
-                               counts[lo:hi], rng))
+        parts.append(estimator(lh.latent, lh.history, partners[lo:hi], window, counts[lo:hi], rng))
         lo = hi
     return np.concatenate(parts)
 
@@ -216,9 +229,7 @@ def _positions(lh: LatentHistory, partner_ids: Iterable[str]) -> np.ndarray:
     unknown = asked[where < 0]
     if unknown.size:
         shown = ", ".join(unknown[:5].tolist())
-        raise InvalidInput(
-            f"{unknown.size} partner_ids are not in the simulation (e.g. {shown})"
-        )
+        raise InvalidInput(f"{unknown.size} partner_ids are not in the simulation (e.g. {shown})")
     return where.astype(np.int64)
 
 
@@ -228,8 +239,11 @@ def _log_se(se: np.ndarray, paths: np.ndarray, method: str) -> None:
         log.debug(
             "churn truth (%s): %.1f paths per simulated partner on average; standard error "
             "median %.4f, 99%% %.4f, max %.4f",
-            method, paths[paths > 0].mean() if (paths > 0).any() else 0, np.median(finite),
-            np.quantile(finite, 0.99), finite.max(),
+            method,
+            paths[paths > 0].mean() if (paths > 0).any() else 0,
+            np.median(finite),
+            np.quantile(finite, 0.99),
+            finite.max(),
         )
 
 

@@ -42,9 +42,10 @@ def _register() -> None:
     from features import cli as features_cli
     from rules import cli as rules_cli
     from serving import cli as serving_cli
+    from simulation import cli as simulation_cli
     from training import cli as training_cli
 
-    for module in (features_cli, rules_cli, training_cli, serving_cli):
+    for module in (simulation_cli, features_cli, rules_cli, training_cli, serving_cli):
         module.register(app)
 
 

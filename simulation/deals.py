@@ -12,9 +12,9 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from features.schema import DEAL_KINDS
-from features.simulate_dynamics import DAY_NS, DEAL, WEEK_NS, sigmoid
-from features.simulate_partners import REFERRAL, Profiles
-from features.simulate_weeks import History
+from simulation.dynamics import DAY_NS, DEAL, WEEK_NS, sigmoid
+from simulation.partners import REFERRAL, Profiles
+from simulation.weeks import History
 
 PRODUCTS = ("core", "analytics", "security", "integrations", "enterprise_suite")
 PRODUCT_AMOUNT = np.array([1.0, 0.8, 1.2, 0.6, 3.0])

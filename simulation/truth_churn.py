@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.simulate_dynamics import (
+from simulation.dynamics import (
     DAY_NS,
     EXIT_DELAY_DAYS,
     LEVEL,
@@ -50,7 +50,7 @@ from features.simulate_dynamics import (
     prepare,
     step,
 )
-from features.simulate_weeks import History
+from simulation.weeks import History
 
 SETTLED = 1e-9  # a quiet path's weight below which it can no longer move the estimate
 COMPACT_SHARE = 0.75  # drop settled rows once fewer than this share of the rows is left
@@ -61,8 +61,11 @@ def partner_levels() -> np.ndarray:
     the quiet path relies on no level mixing the two."""
     levels = np.asarray(LEVEL)
     partner = np.array([bool(PARTNER_KINDS[levels == lv].all()) for lv in range(len(SENSITIVITY))])
-    mixed = [lv for lv in range(len(SENSITIVITY))
-             if PARTNER_KINDS[levels == lv].any() and not partner[lv]]
+    mixed = [
+        lv
+        for lv in range(len(SENSITIVITY))
+        if PARTNER_KINDS[levels == lv].any() and not partner[lv]
+    ]
     if mixed:
         raise RuntimeError(f"sensitivity levels {mixed} mix partner and manager events")
     return partner
@@ -108,8 +111,9 @@ def summarize(values: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.nd
     return mean, se
 
 
-def _rows(latent: Latent, history: History, partners: np.ndarray, week: int,
-          counts: np.ndarray) -> tuple[State, Latent, Prepared]:
+def _rows(
+    latent: Latent, history: History, partners: np.ndarray, week: int, counts: np.ndarray
+) -> tuple[State, Latent, Prepared]:
     """One row per (partner, path), partner-major, and the rates for `step`."""
     block = latent.take(partners)
     who = np.repeat(np.arange(partners.size), counts)
@@ -117,8 +121,14 @@ def _rows(latent: Latent, history: History, partners: np.ndarray, week: int,
     return state, block.take(who), prepare(block).rows(who)
 
 
-def plain_paths(latent: Latent, history: History, partners: np.ndarray, window: Window,
-                counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def plain_paths(
+    latent: Latent,
+    history: History,
+    partners: np.ndarray,
+    window: Window,
+    counts: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Simulated labels, `counts[i]` paths of partner i, partner-major: 1, or the chance of
     a formal exit in the window when the path had an event (the reference estimator)."""
     state, lat, prep = _rows(latent, history, partners, window.week, counts)
@@ -138,16 +148,28 @@ def plain_paths(latent: Latent, history: History, partners: np.ndarray, window: 
     return np.where(events == 0, 1.0, exit_p)
 
 
-def conditional_paths(latent: Latent, history: History, partners: np.ndarray, window: Window,
-                      counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def conditional_paths(
+    latent: Latent,
+    history: History,
+    partners: np.ndarray,
+    window: Window,
+    counts: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Rao-Blackwellised path values (see the module docstring), `counts[i]` paths of
     partner i, partner-major."""
     quiet = _quiet_term(latent, history, partners, window, counts, rng)
     return quiet + _exit_term(latent, history, partners, window, counts, rng)
 
 
-def _quiet_term(latent: Latent, history: History, partners: np.ndarray, window: Window,
-                counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _quiet_term(
+    latent: Latent,
+    history: History,
+    partners: np.ndarray,
+    window: Window,
+    counts: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Per row: E[1{no in-window partner event} · (1 − formal exit in the window) | path]."""
     state, lat, prep = _rows(latent, history, partners, window.week, counts)
     n = state.engagement.size
@@ -174,8 +196,14 @@ def _quiet_term(latent: Latent, history: History, partners: np.ndarray, window: 
     return out
 
 
-def _exit_term(latent: Latent, history: History, partners: np.ndarray, window: Window,
-               counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _exit_term(
+    latent: Latent,
+    history: History,
+    partners: np.ndarray,
+    window: Window,
+    counts: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Per row: E[formal exit within the window | a full path that never churns]."""
     state, lat, prep = _rows(latent, history, partners, window.week, counts)
     n = state.engagement.size

@@ -21,7 +21,7 @@ from rich.rule import Rule
 from tierwise import logs
 from tierwise.settings import ApiKey, Settings
 
-log = logging.getLogger("tierwise.demo")
+log = logging.getLogger("tierwise.shell.demo")
 console = Console()
 
 
@@ -30,7 +30,7 @@ def _step(title: str) -> None:
 
 
 def simulate_program(data: Path, *, partners: int, years: float, seed: int) -> None:
-    from features.simulate import simulate, write_simulation
+    from simulation.program import simulate, write_simulation
 
     if (data / "partners.parquet").exists():
         console.print(f"reusing the simulated program in {data} (delete it to start afresh)")
@@ -104,8 +104,12 @@ def api_keys_setting(keys: dict[str, str]) -> str:
 
     entries = [
         ApiKey(key_sha256=hash_key(keys["scorer"]), role="scorer", name="demo PRM"),
-        ApiKey(key_sha256=hash_key(keys["manager"]), role="manager",
-               manager_id=keys["manager_id"], name=f"demo manager {keys['manager_id']}"),
+        ApiKey(
+            key_sha256=hash_key(keys["manager"]),
+            role="manager",
+            manager_id=keys["manager_id"],
+            name=f"demo manager {keys['manager_id']}",
+        ),
         ApiKey(key_sha256=hash_key(keys["admin"]), role="admin", name="demo admin"),
     ]
     return json.dumps([e.model_dump() for e in entries])
@@ -141,8 +145,8 @@ def main(argv: list[str] | None = None) -> None:
     simulate_program(data, partners=args.partners, years=args.years, seed=args.seed)
     _step("2. validate it against the data contract")
     validate_program(data)
-    from features.simulate import default_end
     from serving.weekly import week_of
+    from simulation.program import default_end
 
     as_of = default_end()
     week = week_of(as_of)
@@ -162,13 +166,23 @@ def main(argv: list[str] | None = None) -> None:
     _step("7. try it")
     console.print(
         "MLflow UI:   "
-        + shlex.join([".venv/bin/mlflow", "ui", "--backend-store-uri",
-                      settings.mlflow_tracking_uri, "--port", "5000"])
+        + shlex.join(
+            [
+                ".venv/bin/mlflow",
+                "ui",
+                "--backend-store-uri",
+                settings.mlflow_tracking_uri,
+                "--port",
+                "5000",
+            ]
+        )
     )
     console.print(f"KPI report:  {data / 'out' / 'kpis.html'}")
     console.print(f"Digests:     {data / 'digest' / week}")
-    console.print(f"Review page: {url}/review  (sign in as manager {manager} with key "
-                  f"[bold]{keys['manager']}[/])")
+    console.print(
+        f"Review page: {url}/review  (sign in as manager {manager} with key "
+        f"[bold]{keys['manager']}[/])"
+    )
     console.print(f"Admin key:   {keys['admin']}   (keys are in {data / 'demo-keys.json'})")
     console.print("Score a partner (paste into another terminal while the service runs):")
     console.print(

@@ -8,8 +8,8 @@
   (`partner_ids`). The label is the one `training.labels` uses: a formal exit in
   [as_of, as_of + h), or no deal registration and no partner activity (manager contacts do
   not count) in that window. It is estimated by forward Monte Carlo with exactly the
-  simulator's `step`, so it conditions on nothing after `as_of` (`features.truth_churn`: the
-  estimators; `features.truth_oracle`: blocks, seeds, path counts). `Truth.churn_estimate`
+  simulator's `step`, so it conditions on nothing after `as_of` (`simulation.truth_churn`: the
+  estimators; `simulation.truth_oracle`: blocks, seeds, path counts). `Truth.churn_estimate`
   adds each value's standard error and path count. Deterministic for the data, as_of,
   horizon and paths; cached per `Truth`.
 """
@@ -26,9 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.simulate_dynamics import WEEK_NS, Latent
-from features.simulate_weeks import History
-from features.truth_oracle import (
+from simulation.dynamics import WEEK_NS, Latent
+from simulation.truth_oracle import (
     NAT,
     SE_TARGET,
     Block,
@@ -41,10 +40,18 @@ from features.truth_oracle import (
     to_ns,
     to_time,
 )
+from simulation.weeks import History
 from tierwise.errors import InvalidInput
 
-__all__ = ["NAT", "LatentHistory", "Truth", "churn_estimate", "churn_probability", "load_truth",
-           "write_truth"]
+__all__ = [
+    "NAT",
+    "LatentHistory",
+    "Truth",
+    "churn_estimate",
+    "churn_probability",
+    "load_truth",
+    "write_truth",
+]
 
 
 @dataclass(frozen=True)
@@ -71,9 +78,9 @@ class Truth:
         (default) = as many as each partner needs for a standard error of about SE_TARGET.
         Deterministic for the data, as_of, horizon and paths; cached per Truth.
         """
-        return self.churn_estimate(
-            as_of, horizon_days, paths=paths, partner_ids=partner_ids
-        )["p_churn"]
+        return self.churn_estimate(as_of, horizon_days, paths=paths, partner_ids=partner_ids)[
+            "p_churn"
+        ]
 
     def churn_estimate(
         self,
@@ -89,8 +96,14 @@ class Truth:
         paths (se 0 for partners already quiet, NaN with a single path). `method="plain"`
         is the original estimator (a simulated 0/1 label per path), kept as the reference."""
         return churn_estimate(
-            self.latent, as_of, horizon_days, paths=paths, partner_ids=partner_ids,
-            se_target=se_target, method=method, cache=self._cache,
+            self.latent,
+            as_of,
+            horizon_days,
+            paths=paths,
+            partner_ids=partner_ids,
+            se_target=se_target,
+            method=method,
+            cache=self._cache,
         )
 
     def state(self, as_of: datetime | pd.Timestamp) -> pd.DataFrame:
@@ -136,8 +149,12 @@ def write_truth(truth: Truth, directory: Path) -> Path:
     lh = truth.latent
     arrays: dict[str, Any] = {f"latent_{k}": v for k, v in lh.latent.arrays().items()}
     arrays |= {f"history_{f.name}": getattr(lh.history, f.name) for f in fields(lh.history)}
-    arrays |= {"partner_ids": lh.partner_ids.astype(str), "joined_ns": lh.joined_ns,
-               "exit_ns": lh.exit_ns, "churn_ns": lh.churn_ns}
+    arrays |= {
+        "partner_ids": lh.partner_ids.astype(str),
+        "joined_ns": lh.joined_ns,
+        "exit_ns": lh.exit_ns,
+        "churn_ns": lh.churn_ns,
+    }
     np.savez(out / "latent_state.npz", **arrays)
     meta = {
         "start_ns": lh.start_ns,

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.simulate import Simulation
-from features.simulate_dynamics import DAY_NS, EXIT_DELAY_DAYS, WEEK_NS
-from features.truth import Truth
-from features.truth_churn import PARTNER_LEVELS, Window, exit_share, summarize
+from simulation.dynamics import DAY_NS, EXIT_DELAY_DAYS, WEEK_NS
+from simulation.program import Simulation
+from simulation.truth import Truth
+from simulation.truth_churn import PARTNER_LEVELS, Window, exit_share, summarize
 
 
 def _fresh(sim: Simulation) -> Truth:
@@ -48,7 +48,7 @@ def test_conditional_and_plain_estimate_the_same_probability(
 
 
 def test_the_truth_still_ranks_the_realised_labels(sim: Simulation) -> None:
-    from tests.features.test_simulate import _auc, _churn_labels
+    from tests.simulation.test_simulate import _auc, _churn_labels
 
     as_ofs = pd.date_range("2025-09-01", "2026-07-27", freq="10W-MON", tz="UTC")
     truth = _fresh(sim)

@@ -12,10 +12,10 @@ from features.schema import (
     PARTNER_TYPES,
     RECRUITMENT_CHANNELS,
 )
-from features.simulate_deals import PRODUCTS, Customers, Deals
-from features.simulate_dynamics import KINDS, WEEK_NS
-from features.simulate_partners import REGIONS, Profiles, manager_ids
-from features.simulate_weeks import Events
+from simulation.deals import PRODUCTS, Customers, Deals
+from simulation.dynamics import KINDS, WEEK_NS
+from simulation.partners import REGIONS, Profiles, manager_ids
+from simulation.weeks import Events
 
 TIME = "datetime64[ns, UTC]"
 
@@ -37,7 +37,8 @@ def times(ns: np.ndarray) -> pd.Series:
 def labels(values: tuple[str, ...] | pd.Series, idx: np.ndarray) -> pd.Series:
     """values[idx] as a str Series; idx -1 = missing (fast: one take on a str Index)."""
     taken = pd.Index(list(values) if isinstance(values, tuple) else values, dtype="str").take(
-        idx, allow_fill=True, fill_value=None)
+        idx, allow_fill=True, fill_value=None
+    )
     return pd.Series(taken, dtype="str")
 
 

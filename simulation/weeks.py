@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.simulate_dynamics import (
+from simulation.dynamics import (
     CERT_ATTEMPT,
     WEEK_NS,
     Latent,
@@ -16,7 +16,7 @@ from features.simulate_dynamics import (
     sigmoid,
     step,
 )
-from features.simulate_partners import YEAR_NS, Profiles
+from simulation.partners import YEAR_NS, Profiles
 
 SURVEY_RATE = 0.05  # weekly chance an engaged partner answers the partner survey
 
@@ -106,10 +106,16 @@ def run_weeks(
         churn_week[done.churned] = week
         parts.append((done.rows, done.kinds, offset + np.nonzero(done.passed)[0]))
         offset += done.rows.size
-        answered = np.nonzero(active & (rng.random(n) < SURVEY_RATE
-                                         * 2 * sigmoid(state.engagement)))[0]
-        score = np.clip(np.round(6.8 + 1.5 * state.satisfaction[answered]
-                                 + rng.normal(0.0, 1.0, answered.size)), 0, 10)
+        answered = np.nonzero(
+            active & (rng.random(n) < SURVEY_RATE * 2 * sigmoid(state.engagement))
+        )[0]
+        score = np.clip(
+            np.round(
+                6.8 + 1.5 * state.satisfaction[answered] + rng.normal(0.0, 1.0, answered.size)
+            ),
+            0,
+            10,
+        )
         surveys.append((answered, score))
     _record(hist, weeks, state)
     events = Events(

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from features.schema import LIST_SEPARATOR, PARTNER_TYPES, RECRUITMENT_CHANNELS
-from features.simulate_dynamics import (
+from simulation.dynamics import (
     CERT_ATTEMPT,
     CONTACT,
     DAY_NS,
@@ -26,8 +26,16 @@ from features.simulate_dynamics import (
 YEAR_NS = 365 * DAY_NS
 REGIONS = ("AMER", "EMEA", "APAC", "LATAM")
 REGION_SHARE = (0.42, 0.30, 0.18, 0.10)
-VERTICALS = ("healthcare", "finance", "retail", "manufacturing", "public_sector", "education",
-             "technology", "energy")
+VERTICALS = (
+    "healthcare",
+    "finance",
+    "retail",
+    "manufacturing",
+    "public_sector",
+    "education",
+    "technology",
+    "energy",
+)
 PRE_WINDOW_SHARE = 0.55  # partners already in the program when the window starts
 PARTNERS_PER_MANAGER = 60
 
@@ -47,11 +55,48 @@ CHANNEL_SHARE = np.array([0.14, 0.12, 0.10, 0.12, 0.14, 0.20, 0.18])
 CHANNEL_COST = np.array([3000.0, 900.0, 600.0, 1200.0, 1500.0, 4500.0, 500.0])
 CHANNEL_ENGAGEMENT = np.array([0.05, 0.0, -0.1, 0.05, 0.25, -0.2, 0.2])
 
-_NAME_A = np.array(["Apex", "Blue", "Cedar", "Delta", "Ember", "Falcon", "Granite", "Harbor",
-                    "Iris", "Juniper", "Keystone", "Lumen", "Maple", "Nova", "Orbit", "Pioneer",
-                    "Quartz", "Ridge", "Summit", "Tidal", "Vertex", "Willow"])
-_NAME_B = np.array(["Systems", "Networks", "Cloud", "Data", "Solutions", "Technologies",
-                    "Partners", "Digital", "IT", "Consulting", "Integration", "Software"])
+_NAME_A = np.array(
+    [
+        "Apex",
+        "Blue",
+        "Cedar",
+        "Delta",
+        "Ember",
+        "Falcon",
+        "Granite",
+        "Harbor",
+        "Iris",
+        "Juniper",
+        "Keystone",
+        "Lumen",
+        "Maple",
+        "Nova",
+        "Orbit",
+        "Pioneer",
+        "Quartz",
+        "Ridge",
+        "Summit",
+        "Tidal",
+        "Vertex",
+        "Willow",
+    ]
+)
+_NAME_B = np.array(
+    [
+        "Systems",
+        "Networks",
+        "Cloud",
+        "Data",
+        "Solutions",
+        "Technologies",
+        "Partners",
+        "Digital",
+        "IT",
+        "Consulting",
+        "Integration",
+        "Software",
+    ]
+)
 _NAME_C = np.array(["Inc", "Ltd", "GmbH", "LLC", "SA", "Pty", "BV", "Group", "AB", "KK"])
 
 
@@ -84,22 +129,31 @@ def draw_profiles(n: int, *, start_ns: int, weeks: int, rng: np.random.Generator
     region_idx = rng.choice(len(REGIONS), n, p=REGION_SHARE)
     channel_idx = rng.choice(len(RECRUITMENT_CHANNELS), n, p=CHANNEL_SHARE)
     size = np.maximum(1, np.round(TYPE_SIZE[type_idx] * rng.lognormal(0.0, 0.9, n))).astype(
-        np.int64)
+        np.int64
+    )
     fit = rng.beta(2.5, 2.0, n)
     quality = rng.standard_normal(n)
     share = np.clip(rng.beta(1.2, 40.0, n) * (size / 40.0) ** 0.3, 0.0, 1.0)
     customers = rng.poisson(np.clip(size, 1, 5000) ** 0.8 * 1.5).astype(np.int64)
     cost = CHANNEL_COST[channel_idx] * rng.lognormal(0.0, 0.35, n)
     delay_days = np.clip(
-        30.0 * TYPE_ONBOARD[type_idx] * (1.3 - 0.6 * fit) * rng.lognormal(0.0, 0.6, n), 3, 365)
+        30.0 * TYPE_ONBOARD[type_idx] * (1.3 - 0.6 * fit) * rng.lognormal(0.0, 0.6, n), 3, 365
+    )
     onboarded_ns = joined_ns + (delay_days * DAY_NS).astype(np.int64)
 
     manager_idx, n_managers = _assign_managers(region_idx, rng)
     diligence = rng.lognormal(0.0, 0.3, n_managers)[manager_idx]
 
     pre = joined_ns < start_ns
-    mu = (-0.4 + TYPE_ENGAGEMENT[type_idx] + CHANNEL_ENGAGEMENT[channel_idx] + 0.9 * (fit - 0.55)
-          + 0.25 * quality + 0.1 * pre + rng.normal(0.0, 0.45, n))
+    mu = (
+        -0.4
+        + TYPE_ENGAGEMENT[type_idx]
+        + CHANNEL_ENGAGEMENT[channel_idx]
+        + 0.9 * (fit - 0.55)
+        + 0.25 * quality
+        + 0.1 * pre
+        + rng.normal(0.0, 0.45, n)
+    )
     latent = Latent(
         mu=mu,
         quality=quality,
@@ -110,19 +164,34 @@ def draw_profiles(n: int, *, start_ns: int, weeks: int, rng: np.random.Generator
         join_week=np.floor_divide(joined_ns - start_ns, WEEK_NS).astype(np.int64),
         onboard_week=np.floor_divide(onboarded_ns - start_ns, WEEK_NS).astype(np.int64),
     )
-    names = (pd.Series(_NAME_A[rng.integers(0, len(_NAME_A), n)], dtype="str") + " "
-             + pd.Series(_NAME_B[rng.integers(0, len(_NAME_B), n)], dtype="str") + " "
-             + pd.Series(_NAME_C[rng.integers(0, len(_NAME_C), n)], dtype="str")).to_numpy()
+    names = (
+        pd.Series(_NAME_A[rng.integers(0, len(_NAME_A), n)], dtype="str")
+        + " "
+        + pd.Series(_NAME_B[rng.integers(0, len(_NAME_B), n)], dtype="str")
+        + " "
+        + pd.Series(_NAME_C[rng.integers(0, len(_NAME_C), n)], dtype="str")
+    ).to_numpy()
     return Profiles(
-        n=n, type_idx=type_idx, region_idx=region_idx, channel_idx=channel_idx,
-        manager_idx=manager_idx, manager_diligence=diligence, size=size, market_share=share,
-        verticals=_verticals(n, rng), customer_count=customers, fit=fit, recruit_cost=cost,
-        joined_ns=joined_ns, onboarded_ns=onboarded_ns, names=names, latent=latent,
+        n=n,
+        type_idx=type_idx,
+        region_idx=region_idx,
+        channel_idx=channel_idx,
+        manager_idx=manager_idx,
+        manager_diligence=diligence,
+        size=size,
+        market_share=share,
+        verticals=_verticals(n, rng),
+        customer_count=customers,
+        fit=fit,
+        recruit_cost=cost,
+        joined_ns=joined_ns,
+        onboarded_ns=onboarded_ns,
+        names=names,
+        latent=latent,
     )
 
 
-def _assign_managers(region_idx: np.ndarray,
-                     rng: np.random.Generator) -> tuple[np.ndarray, int]:
+def _assign_managers(region_idx: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:
     """About PARTNERS_PER_MANAGER (±30%) partners per manager, mostly within one region."""
     n = region_idx.size
     n_managers = max(1, round(n / PARTNERS_PER_MANAGER))
@@ -142,8 +211,9 @@ def _join_times(n: int, *, start_ns: int, weeks: int, rng: np.random.Generator) 
     return np.sort(np.concatenate([before, during]))
 
 
-def _base_rates(type_idx: np.ndarray, size: np.ndarray, fit: np.ndarray,
-                diligence: np.ndarray) -> np.ndarray:
+def _base_rates(
+    type_idx: np.ndarray, size: np.ndarray, fit: np.ndarray, diligence: np.ndarray
+) -> np.ndarray:
     """(n, len(KINDS)) weekly rates at engagement 0 for an onboarded partner."""
     n = type_idx.shape[0]
     size_f = np.clip((size / 40.0) ** 0.35, 0.4, 3.5)
@@ -167,8 +237,13 @@ def _verticals(n: int, rng: np.random.Generator) -> np.ndarray:
     order = np.argsort(rng.random((n, len(VERTICALS))), axis=1)
     chosen = np.arange(len(VERTICALS))[None, :] < k[:, None]
     bits = (chosen * (1 << order)).sum(axis=1)
-    lookup = np.array([LIST_SEPARATOR.join(v for i, v in enumerate(VERTICALS) if m >> i & 1)
-                       for m in range(1 << len(VERTICALS))], dtype=object)
+    lookup = np.array(
+        [
+            LIST_SEPARATOR.join(v for i, v in enumerate(VERTICALS) if m >> i & 1)
+            for m in range(1 << len(VERTICALS))
+        ],
+        dtype=object,
+    )
     return lookup[bits]
 
 

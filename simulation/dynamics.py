@@ -7,7 +7,7 @@ partner quality). Engagement sets the weekly rate of every kind of event; low en
 low satisfaction raise the weekly churn hazard. A churned partner goes quiet for good.
 
 `step` advances any number of rows by one week: the simulation calls it with one row per
-partner, the Monte-Carlo oracle in `features.truth` with one row per (partner, path) — so the
+partner, the Monte-Carlo oracle in `simulation.truth` with one row per (partner, path) — so the
 ground truth uses exactly the simulator's dynamics.
 """
 
@@ -128,9 +128,10 @@ class Prepared:
         return Prepared(level_rates=self.level_rates, within=self.within, who=who)
 
 
-LEVEL_BOUNDS = [(int(np.flatnonzero(np.equal(LEVEL, lv))[0]),
-                 int(np.count_nonzero(np.equal(LEVEL, lv))))
-                for lv in range(len(SENSITIVITY))]  # (first kind, number of kinds) per level
+LEVEL_BOUNDS = [
+    (int(np.flatnonzero(np.equal(LEVEL, lv))[0]), int(np.count_nonzero(np.equal(LEVEL, lv))))
+    for lv in range(len(SENSITIVITY))
+]  # (first kind, number of kinds) per level
 
 
 def prepare(latent: Latent) -> Prepared:
@@ -142,7 +143,8 @@ def prepare(latent: Latent) -> Prepared:
     for first, count in LEVEL_BOUNDS:
         block = slice(first, first + count)
         within[:, :, block] = np.cumsum(rates[:, :, block], axis=2) / np.maximum(
-            per_kind_level[:, :, block], 1e-300)
+            per_kind_level[:, :, block], 1e-300
+        )
     return Prepared(level_rates=level_rates, within=within)
 
 
@@ -167,9 +169,14 @@ def weekly_hazard(state: State, latent: Latent, onboarded: np.ndarray) -> np.nda
     return sigmoid(logit)
 
 
-def draw_events(state: State, prep: Prepared, active: np.ndarray, onboarded: np.ndarray,
-                rng: np.random.Generator, level_scale: np.ndarray | None = None,
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def draw_events(
+    state: State,
+    prep: Prepared,
+    active: np.ndarray,
+    onboarded: np.ndarray,
+    rng: np.random.Generator,
+    level_scale: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row, kind) of every event this week: Poisson counts of each kind, drawn as one Poisson
     total per row, split by level, then by kind within the level (the same distribution).
 
@@ -198,13 +205,19 @@ def draw_events(state: State, prep: Prepared, active: np.ndarray, onboarded: np.
             kinds[at] = first
             continue
         r = rows[at]
-        cum = prep.within[stage[r], who[r], first:first + count - 1]
+        cum = prep.within[stage[r], who[r], first : first + count - 1]
         kinds[at] = first + (u[at, 1][:, None] >= cum).sum(axis=1)
     return rows, kinds, intensity
 
 
-def step(state: State, latent: Latent, prep: Prepared, week: int,
-         rng: np.random.Generator, level_scale: np.ndarray | None = None) -> Week:
+def step(
+    state: State,
+    latent: Latent,
+    prep: Prepared,
+    week: int,
+    rng: np.random.Generator,
+    level_scale: np.ndarray | None = None,
+) -> Week:
     """Advance every row by one week, in place; return the week's events and churns.
 
     `level_scale` (3,) keeps each event of a sensitivity level with that probability (the
@@ -217,13 +230,17 @@ def step(state: State, latent: Latent, prep: Prepared, week: int,
     attempt = kinds == CERT_ATTEMPT
     passed = np.zeros(rows.size, dtype=bool)
     passed[attempt] = rng.random(int(attempt.sum())) < pass_probability(
-        state.engagement[rows[attempt]], latent.quality[rows[attempt]])
+        state.engagement[rows[attempt]], latent.quality[rows[attempt]]
+    )
     passes = np.bincount(rows[passed], minlength=n)
     before = state.progress // MILESTONE_EVERY
     state.progress += np.bincount(rows[PROGRESS_KINDS[kinds]], minlength=n)
     rewards = state.progress // MILESTONE_EVERY - before
-    lift = (np.bincount(rows, weights=LIFT[kinds], minlength=n) + LIFT_CERT_PASS * passes
-            + LIFT_MILESTONE * rewards)
+    lift = (
+        np.bincount(rows, weights=LIFT[kinds], minlength=n)
+        + LIFT_CERT_PASS * passes
+        + LIFT_MILESTONE * rewards
+    )
     care = np.bincount(rows[CARE_KINDS[kinds]], minlength=n)
 
     u = rng.random((n, 2))
@@ -233,20 +250,30 @@ def step(state: State, latent: Latent, prep: Prepared, week: int,
     if hit.size:
         down = u[hit, 0] < SHOCK_DOWN_P
         size = rng.standard_normal(hit.size)
-        shock[hit] = np.where(down, SHOCK_DOWN_MEAN + SHOCK_DOWN_SD * size,
-                              SHOCK_UP_MEAN + SHOCK_UP_SD * size)
+        shock[hit] = np.where(
+            down, SHOCK_DOWN_MEAN + SHOCK_DOWN_SD * size, SHOCK_UP_MEAN + SHOCK_UP_SD * size
+        )
     drift = KAPPA * (latent.mu - state.engagement) + SIGMA * noise[:, 0]
     target = SAT_FROM_ENGAGEMENT * state.engagement + SAT_FROM_QUALITY * latent.quality
-    sat_drift = (SAT_KAPPA * (target + latent.sat_base - state.satisfaction)
-                 + SAT_SIGMA * noise[:, 1] + SAT_LIFT_CONTACT * care)
+    sat_drift = (
+        SAT_KAPPA * (target + latent.sat_base - state.satisfaction)
+        + SAT_SIGMA * noise[:, 1]
+        + SAT_LIFT_CONTACT * care
+    )
     hazard = np.where(active, weekly_hazard(state, latent, onboarded), 0.0)
     churned = active & (u[:, 1] < hazard)
 
-    state.engagement = np.where(active, state.engagement + drift + lift + shock,
-                                state.engagement)
+    state.engagement = np.where(active, state.engagement + drift + lift + shock, state.engagement)
     state.satisfaction = np.where(active, state.satisfaction + sat_drift, state.satisfaction)
     state.certs += passes
     state.alive = state.alive & ~churned
     partner_events = np.bincount(rows[PARTNER_KINDS[kinds]], minlength=n)
-    return Week(rows=rows, kinds=kinds, passed=passed, partner_events=partner_events,
-                churned=churned, intensity=intensity, hazard=hazard)
+    return Week(
+        rows=rows,
+        kinds=kinds,
+        passed=passed,
+        partner_events=partner_events,
+        churned=churned,
+        intensity=intensity,
+        hazard=hazard,
+    )
