@@ -1,9 +1,12 @@
-"""Conditions compiled once, at load time, into two evaluators that must agree.
+"""Conditions compiled once, at load time, into one `Compiled` form with two views.
 
 - scalar: ``ev(features, log) -> True | False | None`` for one partner; every leaf appends
-  one flat `Entry` to ``log`` (rule, condition, actual value, pass/fail/missing) — checks are
-  made from that log only when someone reads them, without formatting anything.
+  one flat `Entry` to ``log`` (rule, condition, actual value, pass/fail/missing) — checks,
+  explanations and the gap to the next tier are all read from that log (`rules.explain`).
 - vector: ``vev(columns) -> (true_mask, false_mask)`` over a whole frame, no row loop.
+
+`Compiled` keeps the compiled form of every sub-condition too, so an explanation evaluates
+exactly what the engine evaluated (a property test binds the scalar and the vector view).
 
 Both use three-valued logic: a missing value makes its leaf unknown, ``not`` keeps it
 unknown, ``all`` is false if any child is false, ``any`` true if any child is true. A
@@ -14,12 +17,13 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from rules.columns import Columns
-from rules.conditions import All, AnyOf, Condition, Leaf, Not
+from rules.conditions import All, Condition, Leaf, Not
 from tierwise.errors import InvalidInput, Problem
 
 # one entry per leaf checked: section, rule id, condition text, feature, op, threshold (as
@@ -55,33 +59,68 @@ def _bad_value(leaf: Leaf, value: Any) -> InvalidInput:
     )
 
 
-def compile_scalar(
-    cond: Condition | None, section: str = "", rule_id: str = "", *, flat: bool = True
-) -> Scalar:
-    """The one-partner evaluator of ``cond``, which belongs to rule ``rule_id`` of ``section``
-    (both recorded in each log entry, so an entry is a ready-made `Check`).
+@dataclass(frozen=True, eq=False)
+class Compiled:
+    """A condition (None: always holds) compiled once: ``scalar`` for one partner, ``vector``
+    for a frame, and ``children`` — the compiled sub-conditions, for explanations."""
 
-    With ``flat`` (the default), an all/any of numeric comparisons only (most tiers) becomes
-    one loop over them instead of one closure call per comparison; without it every leaf is
-    its own closure. Both give the same results and log (tested)."""
+    cond: Condition | None
+    scalar: Scalar
+    vector: Vector
+    children: tuple[Compiled, ...] = ()
+
+    def leaves(self) -> list[Compiled]:
+        """The compiled leaves, in log order."""
+        if not self.children:
+            return [self] if isinstance(self.cond, Leaf) else []
+        return [leaf for c in self.children for leaf in c.leaves()]
+
+    def evaluate(self, features: Mapping[str, Any]) -> tuple[Any, Log]:
+        """(True | False | None, one log entry per leaf) for one partner."""
+        log: Log = []
+        return self.scalar(features, log), log
+
+
+def compile_condition(cond: Condition | None, section: str = "", rule_id: str = "") -> Compiled:
+    """The compiled form of ``cond``, which belongs to rule ``rule_id`` of ``section`` (both
+    recorded in each log entry, so an entry is a ready-made `Check`).
+
+    An all/any of numeric comparisons only (most tiers) evaluates in one loop over them
+    instead of one closure call per comparison: a numeric leaf is the one-leaf case of that
+    same loop, so there is one scalar evaluation of a comparison."""
     if cond is None:
-        return lambda f, log: True
-    if flat and isinstance(cond, (All, AnyOf)):
-        numbers = tuple(c for c in cond.children if isinstance(c, Leaf) and c.kind == "number")
-        if len(numbers) == len(cond.children):
-            return _scalar_numbers(numbers, isinstance(cond, All), section, rule_id)
+        return Compiled(None, _always, _vector_always)
     if isinstance(cond, Leaf):
-        return _scalar_leaf(cond, section, rule_id)
+        return Compiled(cond, _scalar_leaf(cond, section, rule_id), _vector_leaf(cond))
     if isinstance(cond, Not):
-        child = compile_scalar(cond.child, section, rule_id, flat=flat)
+        child = compile_condition(cond.child, section, rule_id)
+        return Compiled(cond, _scalar_not(child.scalar), _vector_not(child.vector), (child,))
+    children = tuple(compile_condition(c, section, rule_id) for c in cond.children)
+    is_all = isinstance(cond, All)
+    numbers = tuple(c for c in cond.children if isinstance(c, Leaf) and c.kind == "number")
+    if len(numbers) == len(cond.children):
+        scalar = _scalar_numbers(numbers, is_all, section, rule_id)
+    else:
+        scalars = tuple(c.scalar for c in children)
+        scalar = _scalar_all(scalars) if is_all else _scalar_any(scalars)
+    vector = _vector_group(tuple(c.vector for c in children), is_all)
+    return Compiled(cond, scalar, vector, children)
 
-        def ev_not(f: Mapping[str, Any], log: Log) -> Any:
-            r = child(f, log)
-            return None if r is None else not r
 
-        return ev_not
-    children = tuple(compile_scalar(c, section, rule_id, flat=flat) for c in cond.children)
-    return _scalar_all(children) if isinstance(cond, All) else _scalar_any(children)
+def _always(f: Mapping[str, Any], log: Log) -> Any:
+    return True
+
+
+def _vector_always(cols: Columns) -> Masks:
+    return np.ones(cols.n, dtype=bool), np.zeros(cols.n, dtype=bool)
+
+
+def _scalar_not(child: Scalar) -> Scalar:
+    def ev_not(f: Mapping[str, Any], log: Log) -> Any:
+        r = child(f, log)
+        return None if r is None else not r
+
+    return ev_not
 
 
 def _scalar_all(children: tuple[Scalar, ...]) -> Scalar:
@@ -116,7 +155,7 @@ def _scalar_any(children: tuple[Scalar, ...]) -> Scalar:
 
 def _scalar_leaf(leaf: Leaf, section: str, rule_id: str) -> Scalar:
     if leaf.kind == "number":
-        return _scalar_number(leaf, section, rule_id)
+        return _scalar_numbers((leaf,), True, section, rule_id)
     if leaf.kind == "boolean":
         return _scalar_boolean(leaf, section, rule_id)
     return _scalar_category(leaf, section, rule_id)
@@ -125,28 +164,6 @@ def _scalar_leaf(leaf: Leaf, section: str, rule_id: str) -> Scalar:
 # The leaf evaluators below append one flat tuple per leaf, laid out as `rules.explain.Check`
 # (section, rule_id, condition, feature, op, threshold, actual, outcome): everything but the
 # actual value is a constant of the closure, so logging costs one small tuple.
-
-
-def _scalar_number(leaf: Leaf, section: str, rule_id: str) -> Scalar:
-    name, value, op = leaf.name, leaf.value, OPS[leaf.op]
-    text, sym, shown = leaf.text, leaf.op, leaf.threshold
-
-    def ev_num(f: Mapping[str, Any], log: Log) -> Any:
-        v = f[name]
-        try:
-            if op(v, value):
-                log.append((section, rule_id, text, name, sym, shown, v, "pass"))
-                return True
-            if v == v:  # not NaN
-                log.append((section, rule_id, text, name, sym, shown, v, "fail"))
-                return False
-        except TypeError:  # None, pd.NA, or not a number at all
-            if not _is_missing(v):
-                raise _bad_value(leaf, v) from None
-        log.append((section, rule_id, text, name, sym, shown, v, "missing"))
-        return None
-
-    return ev_num
 
 
 def _scalar_boolean(leaf: Leaf, section: str, rule_id: str) -> Scalar:
@@ -188,8 +205,9 @@ def _scalar_category(leaf: Leaf, section: str, rule_id: str) -> Scalar:
 
 
 def _scalar_numbers(leaves: tuple[Leaf, ...], is_all: bool, section: str, rule_id: str) -> Scalar:
-    """All (``is_all``) or any of numeric ``leaves`` in one closure: `_scalar_number` inlined
-    in a loop (same outcomes, log entries and errors; one call per rule, not per leaf)."""
+    """All (``is_all``) or any of numeric ``leaves`` in one closure, one call per rule rather
+    than per leaf. A comparison passes when ``op`` holds, fails when it does not on a known
+    number, and is missing on None/NaN/pd.NA; anything else is an `InvalidInput`."""
     specs = tuple(
         (leaf.name, leaf.value, OPS[leaf.op], leaf.text, leaf.op, leaf.threshold, leaf)
         for leaf in leaves
@@ -222,17 +240,11 @@ def _scalar_numbers(leaves: tuple[Leaf, ...], is_all: bool, section: str, rule_i
     return ev_numbers
 
 
-def compile_vector(cond: Condition | None) -> Vector:
-    if cond is None:
-        return lambda cols: (np.ones(cols.n, dtype=bool), np.zeros(cols.n, dtype=bool))
-    if isinstance(cond, Leaf):
-        return _vector_leaf(cond)
-    if isinstance(cond, Not):
-        child = compile_vector(cond.child)
-        return lambda cols: child(cols)[::-1]
-    children = tuple(compile_vector(c) for c in cond.children)
-    is_all = isinstance(cond, All)
+def _vector_not(child: Vector) -> Vector:
+    return lambda cols: child(cols)[::-1]
 
+
+def _vector_group(children: tuple[Vector, ...], is_all: bool) -> Vector:
     def vev(cols: Columns) -> Masks:
         t, f = children[0](cols)
         t, f = t.copy(), f.copy()

@@ -114,7 +114,7 @@ class PartnerDecision:
         )
         if flat is not None and where is not None:  # evaluated: its log tells what failed
             return log_gap(flat, self.log[where[0] : where[1]])
-        return gap_items(track.tiers[at].when, self.features)
+        return gap_items(track.tiers[at].compiled, self.features)
 
     def score_parts(self) -> list[dict[str, Any]]:
         """Each scorecard part: feature, actual value and its 0-100 score."""

@@ -1,7 +1,9 @@
 """Explanations: every condition checked, and the gap to the next tier, in program words.
 
-Built only when read: the evaluator logs one flat tuple per condition, laid out as a `Check`,
-so a check costs one tuple copy; text is formatted only when rendered, with amounts in the
+Built only when read, and only from the engine's own compiled conditions
+(`rules.compile.Compiled`): the evaluator logs one flat tuple per condition, laid out as a
+`Check`, so a check costs one tuple copy, and the gap reads each condition's outcome from
+that same log; text is formatted only when rendered, with amounts in the
 unit the feature registry declares: "$42,000 more revenue_won_365d", "1 more certified_staff".
 """
 
@@ -13,8 +15,8 @@ from itertools import repeat
 from typing import Any, NamedTuple
 
 from features import registry
-from rules.compile import OPS, Log
-from rules.conditions import All, AnyOf, Condition, Leaf, Not, to_text
+from rules.compile import Compiled, Log
+from rules.conditions import All, AnyOf, Leaf, to_text
 
 _PLURAL = {"days": "days", "employees": "employees", "score": "points"}
 
@@ -104,26 +106,10 @@ def checks_from(log: Log, spans: Iterable[tuple[str, str, int, int, Any]]) -> li
     return out
 
 
-def _missing(v: Any) -> bool:
-    try:
-        return v is None or bool(v != v)
-    except (TypeError, ValueError):
-        return True
-
-
-def _holds(leaf: Leaf, v: Any) -> bool:
-    if _missing(v):
-        return False
-    if leaf.kind == "number":
-        return bool(OPS[leaf.op](v, leaf.value))
-    if leaf.kind == "boolean":
-        return bool(v) is leaf.value
-    return (v in leaf.value) is (leaf.op == "in")
-
-
-def leaf_gap(leaf: Leaf, v: Any, alternative: bool = False) -> GapItem:
+def leaf_gap(leaf: Leaf, v: Any, outcome: str, alternative: bool = False) -> GapItem:
+    """How ``leaf`` misses with actual value ``v`` and its checked ``outcome``."""
     name, op, thr = leaf.name, leaf.op, leaf.value
-    if _missing(v):
+    if outcome == "missing":
         return _new(GapItem, (name, op, thr, v, None, alternative, f"{name} is missing"))
     if leaf.kind == "number" and op in _BOUNDS:
         up = op in (">=", ">")
@@ -151,55 +137,35 @@ _BOUNDS = frozenset((">=", ">", "<=", "<"))
 def log_gap(leaves: tuple[Leaf, ...], entries: Log) -> list[GapItem]:
     """The gap of a condition that requires all of ``leaves``, from the log entries its
     evaluation wrote (same order): every leaf that did not pass."""
-    return [leaf_gap(leaf, e[6]) for leaf, e in zip(leaves, entries, strict=True) if e[7] != "pass"]
+    pairs = zip(leaves, entries, strict=True)
+    return [leaf_gap(leaf, e[6], e[7]) for leaf, e in pairs if e[7] != "pass"]
 
 
 def gap_items(
-    cond: Condition | None, features: Mapping[str, Any], alternative: bool = False
+    node: Compiled, features: Mapping[str, Any], alternative: bool = False
 ) -> list[GapItem]:
-    """The unmet requirements of ``cond`` (empty when it holds)."""
+    """The unmet requirements of a compiled condition (empty when it holds), read from the
+    log of its own scalar evaluation: what the engine decided is what the gap explains."""
+    cond = node.cond
     if cond is None:
         return []
     if isinstance(cond, Leaf):
-        v = features.get(cond.name)
-        return [] if _holds(cond, v) else [leaf_gap(cond, v, alternative)]
+        _, ((*_, actual, outcome),) = node.evaluate(features)
+        return [] if outcome == "pass" else [leaf_gap(cond, actual, outcome, alternative)]
     if isinstance(cond, All):
-        return [g for c in cond.children for g in gap_items(c, features, alternative)]
+        return [g for c in node.children for g in gap_items(c, features, alternative)]
     if isinstance(cond, AnyOf):
-        per_child = [gap_items(c, features, True) for c in cond.children]
+        per_child = [gap_items(c, features, True) for c in node.children]
         if any(not items for items in per_child):
             return []
         return [g for items in per_child for g in items]
-    held = _eval3(cond.child, features)
+    held, log = node.children[0].evaluate(features)
     if held is False:
         return []
-    if held is None:
+    if held is None:  # unknown: the missing values are the gap
         return [
-            leaf_gap(leaf, features.get(leaf.name), alternative)
-            for leaf in _leaves(cond)
-            if _missing(features.get(leaf.name))
+            leaf_gap(leaf.cond, e[6], e[7], alternative)  # type: ignore[arg-type]
+            for leaf, e in zip(node.leaves(), log, strict=True)
+            if e[7] == "missing"
         ]
     return [GapItem("", "not", None, None, None, alternative, f"must not hold: {to_text(cond)}")]
-
-
-def _leaves(cond: Condition) -> list[Leaf]:
-    if isinstance(cond, Leaf):
-        return [cond]
-    if isinstance(cond, Not):
-        return _leaves(cond.child)
-    return [leaf for c in cond.children for leaf in _leaves(c)]
-
-
-def _eval3(cond: Condition, features: Mapping[str, Any]) -> bool | None:
-    """Three-valued truth of a condition (None = unknown because of missing values)."""
-    if isinstance(cond, Leaf):
-        v = features.get(cond.name)
-        return None if _missing(v) else _holds(cond, v)
-    if isinstance(cond, Not):
-        r = _eval3(cond.child, features)
-        return None if r is None else not r
-    results = [_eval3(c, features) for c in cond.children]
-    decisive = isinstance(cond, AnyOf)  # any: a True decides; all: a False decides
-    if decisive in results:
-        return decisive
-    return None if None in results else not decisive

@@ -16,7 +16,7 @@ from pathlib import Path
 from features import registry
 from rules import conditions as cnd
 from rules.checks import Checker, duplicates, numeric_feature, reach, section_items
-from rules.compile import compile_scalar, compile_vector
+from rules.compile import compile_condition
 from rules.model import (
     Action,
     DealRouting,
@@ -187,8 +187,7 @@ def _tracks(
                 t.id,
                 t.description,
                 c,
-                compile_scalar(c, "tier", f"{spec.id}/{t.id}"),
-                compile_vector(c),
+                compile_condition(c, "tier", f"{spec.id}/{t.id}"),
                 track=spec.id,
                 rank=n - 1 - j,
                 benefits=dict(t.benefits),
@@ -200,8 +199,7 @@ def _tracks(
                 spec.id,
                 spec.description,
                 cond,
-                compile_scalar(cond, "track", spec.id),
-                compile_vector(cond),
+                compile_condition(cond, "track", spec.id),
                 tiers=tiers,
             )
         )
@@ -220,8 +218,7 @@ def _incentive(
         spec.id,
         spec.description,
         cond,
-        compile_scalar(cond, "incentive", spec.id),
-        compile_vector(cond),
+        compile_condition(cond, "incentive", spec.id),
         reward=Reward(r.type, r.amount, r.basis, r.unit),
     )
 
@@ -248,8 +245,7 @@ def _action(check: Checker, i: int, spec: ActionSpec, vocab: cnd.Vocabulary) -> 
         spec.id,
         spec.description,
         cond,
-        compile_scalar(cond, "action", spec.id),
-        compile_vector(cond),
+        compile_condition(cond, "action", spec.id),
         propensity=output,
         invert=invert,
         value=spec.value,

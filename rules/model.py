@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rules.compile import Scalar, Vector
+from rules.compile import Compiled, Scalar, Vector
 from rules.conditions import Condition
 
 if TYPE_CHECKING:
@@ -24,8 +24,15 @@ class Rule:
     id: str
     description: str
     when: Condition | None
-    ev: Scalar = field(repr=False, compare=False)
-    vev: Vector = field(repr=False, compare=False)
+    compiled: Compiled = field(repr=False, compare=False)  # of ``when``: scalar and vector
+
+    @property
+    def ev(self) -> Scalar:
+        return self.compiled.scalar
+
+    @property
+    def vev(self) -> Vector:
+        return self.compiled.vector
 
 
 @dataclass(frozen=True)

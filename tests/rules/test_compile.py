@@ -1,5 +1,5 @@
-"""The one-partner evaluators: the flat loop over numeric leaves and the closure per leaf
-must give the same outcome, the same log and the same errors."""
+"""The compiled form's scalar view: a group of numeric leaves runs as one loop, and must give
+the outcome, log and errors its leaves give one by one (three-valued logic)."""
 
 import math
 from typing import Any
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules.compile import Log, compile_scalar
+from rules.compile import Log, compile_condition
 from rules.conditions import All, AnyOf, Condition, Leaf, Not
 from rules.explain import Check
 from tierwise.errors import InvalidInput
@@ -31,19 +31,27 @@ def conditions(draw: st.DrawFn) -> Condition:
     return (All if draw(st.booleans()) else AnyOf)(children)
 
 
-def run(cond: Condition, features: dict[str, Any], *, flat: bool) -> tuple[Any, Log]:
-    log: Log = []
-    return compile_scalar(cond, "tier", "t/Gold", flat=flat)(features, log), log
+def run(cond: Condition, features: dict[str, Any]) -> tuple[Any, Log]:
+    return compile_condition(cond, "tier", "t/Gold").evaluate(features)
+
+
+def kleene(outcomes: list[Any], is_all: bool) -> Any:
+    decisive = not is_all  # all: a False decides; any: a True decides
+    if decisive in outcomes:
+        return decisive
+    return None if None in outcomes else is_all
 
 
 @settings(max_examples=300, deadline=None)
 @given(conditions(), st.fixed_dictionaries({n: VALUES for n in NAMES}))
-def test_flat_and_closure_evaluators_agree(cond: Condition, features: dict[str, Any]) -> None:
-    assert run(cond, features, flat=True) == run(cond, features, flat=False)
+def test_a_numeric_group_agrees_with_its_leaves(cond: Condition, features: dict[str, Any]) -> None:
+    compiled = compile_condition(cond, "tier", "t/Gold")
+    per_leaf = [child.evaluate(features) for child in compiled.children]
+    expected = kleene([r for r, _ in per_leaf], isinstance(cond, All))
+    assert compiled.evaluate(features) == (expected, [e for _, log in per_leaf for e in log])
 
 
-@pytest.mark.parametrize("flat", [True, False])
-def test_all_any_three_valued(flat: bool) -> None:
+def test_all_any_three_valued() -> None:
     ge1, ge2 = leaf("a", ">=", 1.0), leaf("b", ">=", 2.0)
     cases: list[tuple[dict[str, Any], bool | None, bool | None]] = [
         ({"a": 1.0, "b": 2.0}, True, True),
@@ -54,15 +62,14 @@ def test_all_any_three_valued(flat: bool) -> None:
         ({"a": 0.0, "b": 0.0}, False, False),
     ]
     for features, all_, any_ in cases:
-        assert run(All((ge1, ge2)), features, flat=flat)[0] is all_, features
-        assert run(AnyOf((ge1, ge2)), features, flat=flat)[0] is any_, features
+        assert run(All((ge1, ge2)), features)[0] is all_, features
+        assert run(AnyOf((ge1, ge2)), features)[0] is any_, features
 
 
-@pytest.mark.parametrize("flat", [True, False])
-def test_log_entries_are_checks_with_rule_and_outcome(flat: bool) -> None:
+def test_log_entries_are_checks_with_rule_and_outcome() -> None:
     cond = All((leaf("a", ">=", 1.0), leaf("b", "<", 2.0), leaf("c", "==", 1.0)))
     nan = math.nan
-    outcome, log = run(cond, {"a": 3.0, "b": 2.0, "c": nan}, flat=flat)
+    outcome, log = run(cond, {"a": 3.0, "b": 2.0, "c": nan})
     checks = [Check(*entry) for entry in log]
     assert outcome is False
     assert [(c.section, c.rule_id, c.feature, c.op, c.threshold, c.outcome) for c in checks] == [
@@ -73,16 +80,24 @@ def test_log_entries_are_checks_with_rule_and_outcome(flat: bool) -> None:
     assert checks[2].actual is nan
 
 
-@pytest.mark.parametrize("flat", [True, False])
-def test_a_string_where_a_number_belongs_is_an_error_naming_it(flat: bool) -> None:
-    cond = All((leaf("a", ">=", 1.0), leaf("b", ">=", 1.0)))
+@pytest.mark.parametrize(
+    "cond", [All((leaf("a", ">=", 1.0), leaf("b", ">=", 1.0))), leaf("b", ">", 0)]
+)
+def test_a_string_where_a_number_belongs_is_an_error_naming_it(cond: Condition) -> None:
     with pytest.raises(InvalidInput) as info:
-        run(cond, {"a": 1.0, "b": "lots"}, flat=flat)
+        run(cond, {"a": 1.0, "b": "lots"})
     (problem,) = info.value.problems
     assert (problem.column, problem.value) == ("b", "lots")
 
 
-def test_nested_conditions_keep_leaf_closures_and_agree() -> None:
+def test_nested_conditions_keep_their_compiled_parts() -> None:
     cond = AnyOf((Not(leaf("a", ">=", 1.0)), All((leaf("b", ">", 1.0), leaf("c", "<", 2.0)))))
-    for features in ({"a": 0.0, "b": 0.0, "c": 0.0}, {"a": 2.0, "b": 2.0, "c": math.nan}):
-        assert run(cond, features, flat=True) == run(cond, features, flat=False)
+    compiled = compile_condition(cond, "tier", "t/Gold")
+    assert [c.cond for c in compiled.leaves()] == [
+        leaf("a", ">=", 1.0),
+        leaf("b", ">", 1.0),
+        leaf("c", "<", 2.0),
+    ]
+    outcome, log = compiled.evaluate({"a": 2.0, "b": 2.0, "c": math.nan})
+    assert outcome is None
+    assert [e[7] for e in log] == ["pass", "pass", "missing"]

@@ -127,11 +127,12 @@ def test_any_gap_lists_alternatives(tmp_path: Path) -> None:
 
 
 def test_gap_items_of_negation(book: Rulebook) -> None:
+    from rules.compile import compile_condition
     from rules.conditions import Issue, Vocabulary, parse
 
     vocab = Vocabulary.default(book.tier_names, ("resell",))
     issues: list[Issue] = []
-    cond = parse({"not": "exited"}, vocab, (), issues)
+    cond = compile_condition(parse({"not": "exited"}, vocab, (), issues))
     assert gap_items(cond, {"exited": False}) == []
     assert [g.text for g in gap_items(cond, {"exited": True})] == ["must not hold: not (exited)"]
     assert [g.text for g in gap_items(cond, {"exited": None})] == ["exited is missing"]

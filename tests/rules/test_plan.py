@@ -23,7 +23,7 @@ def generic_gap(d: PartnerDecision) -> list[Any]:
     track = d.rulebook.track(d.track)
     assert track is not None
     tier = track.tier(d.next_tier)
-    return gap_items(tier.when, d.features) if tier else []
+    return gap_items(tier.compiled, d.features) if tier else []
 
 
 def check_spans(d: PartnerDecision) -> None:
