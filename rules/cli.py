@@ -65,7 +65,7 @@ def check(directory: Path = DirArg) -> None:
 @rules_app.command("test")
 def test(directory: Path = DirArg) -> None:
     """Run the cases beside the rules (tests.yaml); report failures and unexercised rules."""
-    from rules.casefile import case_file, run_cases
+    from rules.testcases import case_file, run_cases
 
     book = _load(directory)
     try:

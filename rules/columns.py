@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rules.conditions import DECIDED
 from tierwise.errors import InvalidInput, Problem
 
 
@@ -35,6 +36,14 @@ class Columns:
 
     def put_cat(self, name: str, codes: np.ndarray, uniques: list[Any]) -> None:
         self._cat[name] = (codes, uniques)
+
+
+def inject_decided(cols: Columns, tiers: pd.DataFrame) -> None:
+    """Make the decided tier, tier change and track (categoricals of ``tiers``, row-aligned)
+    readable by the conditions evaluated after them (incentives, actions)."""
+    for name in DECIDED:
+        column = tiers[name].array
+        cols.put_cat(name, np.asarray(column.codes), list(column.categories))
 
 
 def as_float(series: pd.Series, name: str) -> np.ndarray:

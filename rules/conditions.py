@@ -28,6 +28,7 @@ Path = tuple[str | int, ...]
 NUMERIC_OPS = (">=", "<=", "==", "!=", ">", "<")
 MODEL_OUTPUTS = ("churn_risk", "deal_acceptance")
 TIER_CHANGES = ("promoted", "demoted", "unchanged", "new")
+DECIDED = ("tier", "tier_change", "track")  # decided before incentives and actions
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _BOOL_RE = re.compile(rf"^(not\s+)?({_NAME})$")

@@ -11,8 +11,8 @@ import pandas as pd
 
 from rules.compile import Log
 from rules.explain import Check, GapItem, checks_of, fmt_value, gap_items, log_gap
+from rules.flat import Span, Trace, spans_of, tier_entries
 from rules.model import STATE_COLUMNS, Rulebook, TierState
-from rules.plan import Span, Trace, spans_of, tier_entries
 
 T = TypeVar("T")
 
@@ -93,7 +93,7 @@ class PartnerDecision:
     @lazy
     def spans(self) -> list[Span]:
         """(section, rule id, log start, log end, outcome) of every rule evaluated."""
-        return spans_of(self.rulebook.plan, self.trace)
+        return spans_of(self.rulebook.flat, self.trace)
 
     @lazy
     def checks(self) -> list[Check]:
@@ -105,12 +105,12 @@ class PartnerDecision:
         """Each unmet requirement of the next tier and by how much ([] at the top tier)."""
         if self.next_tier is None:
             return []
-        plan = self.rulebook.plan
-        track = plan.tracks[self.trace.track].track
+        fb = self.rulebook.flat
+        track = fb.tracks[self.trace.track].track
         at = len(track.tiers) - 1 - track.ranks[self.next_tier]  # tiers are highest first
         flat, where = (
-            plan.tracks[self.trace.track].tiers[at].flat,
-            tier_entries(plan, self.trace, at),
+            fb.tracks[self.trace.track].tiers[at].flat,
+            tier_entries(fb, self.trace, at),
         )
         if flat is not None and where is not None:  # evaluated: its log tells what failed
             return log_gap(flat, self.log[where[0] : where[1]])

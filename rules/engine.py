@@ -17,16 +17,26 @@ import numpy as np
 import pandas as pd
 
 from rules import policy
-from rules.columns import Columns
+from rules.columns import Columns, inject_decided
 from rules.compile import Log
 from rules.decision import Award, Candidate, FrameDecision, PartnerDecision
+from rules.flat import FlatRulebook, Trace
 from rules.model import STATE_COLUMNS, Rulebook, TierState
-from rules.plan import Plan, Trace
 from tierwise.errors import InvalidInput, Problem
 
 
 def _utc(when: datetime) -> datetime:
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    """``when`` in UTC (naive: already UTC); an instant that UTC cannot hold is bad input."""
+    if when.tzinfo is None:
+        return when.replace(tzinfo=UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+00:03 is before 0001-01-01 in UTC
+        text = when.isoformat()
+        raise InvalidInput(
+            f"as_of {text} is out of range",
+            [Problem(f"'{text}' is outside years 1-9999 in UTC", column="as_of", value=text)],
+        ) from None
 
 
 def _absent(names: set[str] | frozenset[str], where: str) -> InvalidInput:
@@ -61,7 +71,7 @@ def evaluate_partner(
 ) -> PartnerDecision:
     """One partner: tier (with state), incentives, scores, actions, all explained.
 
-    The hot path walks `Rulebook.plan` (flat tuples) and keeps only each rule's outcome and
+    The hot path walks `Rulebook.flat` (flat tuples) and keeps only each rule's outcome and
     one flat log entry per condition; `PartnerDecision.checks`, `.gap` and `.spans` are
     built from those when read.
     """
@@ -69,10 +79,10 @@ def evaluate_partner(
         raise _absent(rulebook.features_needed - set(features), "input")
     if as_of.tzinfo is not UTC:
         as_of = _utc(as_of)
-    plan = rulebook.plan
+    flat = rulebook.flat
     log: Log = []
     track_rs: list[Any] = []
-    for tp in plan.tracks:
+    for tp in flat.tracks:
         r = tp.ev(features, log)
         track_rs.append(r)
         if r:
@@ -94,8 +104,8 @@ def evaluate_partner(
     names = tp.names
     tier_id, tier_change = names[rank], policy.CHANGES[change]
     context = {**features, "tier": tier_id, "tier_change": tier_change, "track": tp.id}
-    inc_rs = [ev(context, log) for ev in plan.incentive_evs]
-    act_rs = [ev(context, log) for ev in plan.action_evs]
+    inc_rs = [ev(context, log) for ev in flat.incentive_evs]
+    act_rs = [ev(context, log) for ev in flat.action_evs]
     return PartnerDecision(
         rulebook=rulebook,
         as_of=as_of,
@@ -106,9 +116,9 @@ def evaluate_partner(
         tier_change=tier_change,
         tier_basis=policy.BASES[basis],
         state=state,
-        incentives=_awards(plan, inc_rs, context),
-        scores=_scores(plan, features),
-        actions=_candidates(plan, act_rs, context),
+        incentives=_awards(flat, inc_rs, context),
+        scores=_scores(flat, features),
+        actions=_candidates(flat, act_rs, context),
         next_tier=names[rank + 1] if rank + 1 < len(names) else None,
         features=features,
         log=log,
@@ -119,9 +129,9 @@ def evaluate_partner(
 _new = tuple.__new__  # a NamedTuple from a ready tuple, skipping its generated __new__
 
 
-def _awards(plan: Plan, hits: list[Any], context: Mapping[str, Any]) -> list[Award]:
+def _awards(flat: FlatRulebook, hits: list[Any], context: Mapping[str, Any]) -> list[Award]:
     out: list[Award] = []
-    for inc_id, reward_type, amount, reward_unit, basis in compress(plan.incentives, hits):
+    for inc_id, reward_type, amount, reward_unit, basis in compress(flat.incentives, hits):
         if basis is not None:
             b = _float(context[basis])
             amount = 0.0 if b != b else amount * b
@@ -129,9 +139,9 @@ def _awards(plan: Plan, hits: list[Any], context: Mapping[str, Any]) -> list[Awa
     return out
 
 
-def _candidates(plan: Plan, hits: list[Any], context: Mapping[str, Any]) -> list[Candidate]:
+def _candidates(flat: FlatRulebook, hits: list[Any], context: Mapping[str, Any]) -> list[Candidate]:
     out: list[Candidate] = []
-    for act_id, propensity, invert, value, weight, cooldown in compress(plan.actions, hits):
+    for act_id, propensity, invert, value, weight, cooldown in compress(flat.actions, hits):
         p = 1.0 if propensity is None else _float(context[propensity])
         v = 1.0 if value is None else _float(context[value])
         out.append(_new(Candidate, (act_id, 1.0 - p if invert else p, v, weight, cooldown)))
@@ -149,12 +159,12 @@ def _float(v: Any) -> float:
         return _NAN
 
 
-def _scores(plan: Plan, f: Mapping[str, Any]) -> dict[str, float]:
+def _scores(flat: FlatRulebook, f: Mapping[str, Any]) -> dict[str, float]:
     """Weighted piecewise-linear 0-100 scores, clamped at both ends, with the arithmetic of
     ``np.interp`` (which `ScorePart.scores` uses on a frame), so both paths agree."""
     out: dict[str, float] = {}
     total = 0.0
-    for comp_id, comp_weight, part_weights, parts in plan.scorecard:
+    for comp_id, comp_weight, part_weights, parts in flat.scorecard:
         s = 0.0
         for feature, weight, xs, ys, slopes, missing in parts:
             x = f[feature]
@@ -174,8 +184,8 @@ def _scores(plan: Plan, f: Mapping[str, Any]) -> dict[str, float]:
         s = float(s) / part_weights  # float: numpy scalars in, plain floats out
         out[comp_id] = s
         total += comp_weight * s
-    if plan.scorecard:
-        out["overall"] = total / plan.score_weight
+    if flat.scorecard:
+        out["overall"] = total / flat.score_weight
     return out
 
 
@@ -198,7 +208,7 @@ def evaluate_frame(
     prev = policy.align_previous(previous, pids)
     decided = policy.decide_frame(rulebook, track_idx, evaluated, prev, pids, as_of)
     tiers = _tier_table(rulebook, pids, track_idx, evaluated, decided, prev)
-    _inject(rulebook, cols, tiers)
+    inject_decided(cols, tiers)
     eligible = _frame_eligible(rulebook, cols, pids)
     ids = pids.to_numpy(dtype=object)
     return FrameDecision(
@@ -247,7 +257,7 @@ def _tier_codes(book: Rulebook, track_idx: np.ndarray, rank: np.ndarray) -> np.n
 def _cat(codes: np.ndarray, book: Rulebook, kind: str) -> Any:
     """A categorical of ``codes`` with the rulebook's dtype for ``kind`` (built once: a new
     CategoricalDtype validates its categories, the main fixed cost on a small frame)."""
-    return pd.Categorical.from_codes(codes, dtype=book.plan.dtypes[kind])
+    return pd.Categorical.from_codes(codes, dtype=book.flat.dtypes[kind])
 
 
 def _tier_table(
@@ -286,13 +296,6 @@ def _tier_table(
         },
         copy=False,
     )
-
-
-def _inject(book: Rulebook, cols: Columns, tiers: pd.DataFrame) -> None:
-    """Make the decided tier, tier change and track readable by later conditions."""
-    for name in ("tier", "tier_change", "track"):
-        column = tiers[name].array
-        cols.put_cat(name, np.asarray(column.codes), list(column.categories))
 
 
 def _hits(masks: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -340,7 +343,7 @@ def _frame_incentives(book: Rulebook, cols: Columns, pids: np.ndarray) -> pd.Dat
 
 def _labels(per_rule: list[str], code: np.ndarray, book: Rulebook, kind: str) -> Any:
     """A categorical of each row's label, given each rule's label and the rows' rule codes."""
-    names = list(book.plan.dtypes[kind].categories)
+    names = list(book.flat.dtypes[kind].categories)
     lookup = np.array([names.index(x) for x in per_rule] or [0], dtype=np.int64)
     return _cat(lookup[code], book, kind)
 

@@ -29,7 +29,7 @@ from rules.model import (
     Track,
 )
 from rules.source import Source, read_source
-from rules.spec import (
+from rules.yaml_spec import (
     ActionSpec,
     IncentiveSpec,
     PropensitySpec,
@@ -52,7 +52,6 @@ SECTIONS = (
     "actions",
     "settings",
 )
-DECIDED = ("tier", "tier_change", "track")
 
 
 def load_rulebook(path: str | Path | None = None) -> Rulebook:
@@ -155,7 +154,7 @@ def _tracks(
     check: Checker, tracks: list[tuple[int, TrackSpec]], vocab: cnd.Vocabulary
 ) -> list[Track | None]:
     duplicates(check, "tracks", [(i, t.id) for i, t in tracks])
-    track_vocab = vocab.without(DECIDED, "tracks are decided before tiers")
+    track_vocab = vocab.without(cnd.DECIDED, "tracks are decided before tiers")
     tier_vocab = vocab.without(
         ("tier", "tier_change"), "tiers are decided by these conditions"
     ).without(("track",), "a tier already belongs to one track")
@@ -298,4 +297,4 @@ def _needed(
     for act in actions:
         names |= cnd.names_in(act.when)
         names |= {n for n in (act.propensity, act.value) if n}
-    return frozenset(names - set(DECIDED))
+    return frozenset(names - set(cnd.DECIDED))

@@ -14,7 +14,7 @@ from rules.compile import Compiled, Scalar, Vector
 from rules.conditions import Condition
 
 if TYPE_CHECKING:
-    from rules.plan import Plan
+    from rules.flat import FlatRulebook
 
 
 @dataclass(frozen=True)
@@ -164,11 +164,11 @@ class Rulebook:
         return next((t for t in self.tracks if t.id == name), None)
 
     @cached_property
-    def plan(self) -> Plan:
+    def flat(self) -> FlatRulebook:
         """The rulebook flattened into tuples for the evaluators (built on first use)."""
-        from rules.plan import build_plan  # rules.plan needs this module's classes
+        from rules.flat import flatten  # rules.flat needs this module's classes
 
-        return build_plan(self)
+        return flatten(self)
 
     def stamp(self) -> dict[str, str]:
         """What every decision carries so it can be replayed."""

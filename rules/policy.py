@@ -147,3 +147,27 @@ def decide_frame(
     )
     change = np.where(held, UNCHANGED, change)
     return {"rank": rank, "change": change, "basis": basis, "missed": missed, "active": active}
+
+
+# how a review reports each partner's tier: the tier change, told apart further by why
+REVIEW_CHANGES = ("new", "promoted", "demoted", "grace", "override", "unchanged")
+
+
+def review_changes(decisions: pd.DataFrame, previous_tier: Any) -> np.ndarray:
+    """Each partner's tier movement as a review (the weekly plan) reports it, one of
+    `REVIEW_CHANGES`: ``new`` when the partner had no previous tier, ``grace`` when a
+    demotion is being held (or misses are counting), ``override`` when a manager override
+    holds the tier unchanged, else the engine's ``tier_change`` (promoted | demoted |
+    unchanged).
+
+    ``decisions`` has the columns tier_change, tier_basis and missed_evaluations
+    (`FrameDecision.tiers`, `recommend_frame(...).decisions`); ``previous_tier`` is
+    row-aligned with it, None/NaN where the partner had none."""
+    change = decisions["tier_change"].astype(str).to_numpy(dtype=object)
+    basis = decisions["tier_basis"].astype(str).to_numpy()
+    missed = decisions["missed_evaluations"].to_numpy(dtype="int64")
+    out = change.copy()
+    out[(basis == "grace") | (missed > 0)] = "grace"
+    out[(basis == "override") & (change == "unchanged")] = "override"
+    out[pd.isna(np.asarray(previous_tier, dtype=object))] = "new"
+    return out

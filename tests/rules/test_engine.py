@@ -1,4 +1,5 @@
 import math
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -276,3 +277,16 @@ def test_simulated_program_both_paths_agree(book: Rulebook, tables: Any) -> None
         d = evaluate_partner(book, row, previous=None, as_of=AS_OF)
         assert d.tier == fd.tiers["tier"].iloc[i]
         assert sorted(a.action_id for a in d.actions) == actions.get(row["partner_id"], [])
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+00:03", "9999-12-31T23:59:59-00:03"])
+def test_an_as_of_utc_cannot_hold_is_invalid_input_naming_it(book: Rulebook, text: str) -> None:
+    as_of = datetime.fromisoformat(text)
+    with pytest.raises(InvalidInput) as one:
+        evaluate_partner(book, base_features(), previous=None, as_of=as_of)
+    with pytest.raises(InvalidInput) as frame:
+        evaluate_frame(book, random_frame(3), as_of=as_of)
+    for info in (one, frame):
+        (problem,) = info.value.problems
+        assert (problem.column, problem.value) == ("as_of", text)
+        assert text in str(info.value)

@@ -137,3 +137,39 @@ def test_duplicate_partners_in_previous_state_are_an_error(book: Rulebook) -> No
     prev = pd.DataFrame([{"partner_id": "P1", "tier": "Gold"}] * 2)
     with pytest.raises(InvalidInput, match="duplicate"):
         evaluate_frame(book, pd.DataFrame([base_features()]), previous=prev, as_of=AS_OF)
+
+
+def test_review_changes_tell_each_movement_apart(book: Rulebook) -> None:
+    from rules.model import STATE_COLUMNS
+    from rules.policy import REVIEW_CHANGES, review_changes
+
+    rows = [  # (features, previous state, expected review change)
+        (GOLD, TierState("Silver"), "promoted"),
+        ({}, TierState("Gold", missed_evaluations=1), "demoted"),
+        ({}, TierState("Gold"), "grace"),
+        (GOLD, TierState("Gold"), "unchanged"),
+        ({}, TierState("Gold", 0, "Gold", "key account", None), "override"),
+        (GOLD, None, "new"),
+    ]
+    frame = pd.DataFrame(
+        [base_features(partner_id=f"P{i}", **f) for i, (f, _, _) in enumerate(rows)]
+    )
+    previous = pd.DataFrame(
+        [
+            {"partner_id": f"P{i}", **{c: getattr(p, c) for c in STATE_COLUMNS}}
+            for i, (_, p, _) in enumerate(rows)
+            if p is not None
+        ]
+    )
+    tiers = evaluate_frame(book, frame, previous=previous, as_of=AS_OF).tiers
+    before = tiers["partner_id"].map(previous.set_index("partner_id")["tier"])
+    got = review_changes(tiers, before)
+    assert list(got) == [want for *_, want in rows]
+    assert set(got) == set(REVIEW_CHANGES)
+
+
+def test_review_changes_of_no_partners_is_empty(book: Rulebook) -> None:
+    from rules.policy import review_changes
+
+    empty = pd.DataFrame({"tier_change": [], "tier_basis": [], "missed_evaluations": []})
+    assert len(review_changes(empty, [])) == 0

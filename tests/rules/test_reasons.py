@@ -1,4 +1,4 @@
-"""serving.reasons: the column-wise building blocks of the frame reasons.
+"""rules.reasons: the column-wise building blocks of the frame reasons.
 
 That the frame reasons equal `recommend_one`'s, string for string, is tested on simulated
 partners in test_recommend.py; here the pieces that make it exact and cheap.
@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving.reasons import _by_value, _collector_paused, _patterns, frame_reasons
-from serving.state import Loaded
+from rules import Rulebook
+from rules.reasons import _by_value, _collector_paused, _patterns, frame_reasons
 
 
 @pytest.mark.parametrize("width", [1, 3, 62, 63, 70])
@@ -59,9 +59,9 @@ def test_collector_paused_restores_the_collector_even_on_error() -> None:
         gc.enable()
 
 
-def test_frame_reasons_of_no_actions_is_empty(loaded: Loaded) -> None:
+def test_frame_reasons_of_no_actions_is_empty(book: Rulebook) -> None:
     ranked = pd.DataFrame(
         columns=["partner_id", "action_id", "rank", "priority", "propensity", "value", "weight"]
     )
     tiers = pd.DataFrame({"tier": [], "tier_change": [], "track": []}, dtype="category")
-    assert frame_reasons(loaded.rulebook, ranked, pd.DataFrame({"partner_id": []}), tiers) == []
+    assert frame_reasons(book, ranked, pd.DataFrame({"partner_id": []}), tiers) == []

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 Span = tuple[str, str, int, int, Any]  # section, rule id, log start, log end, outcome
 
 
-class TierPlan(NamedTuple):
+class FlatTier(NamedTuple):
     ev: Scalar
     span_id: str  # "track/tier", as in the log
     rank: int
@@ -35,34 +35,34 @@ class TierPlan(NamedTuple):
     flat: tuple[Leaf, ...] | None  # the leaves, in log order, when they are all required
 
 
-class TrackPlan(NamedTuple):
+class FlatTrack(NamedTuple):
     ev: Scalar
     id: str
     size: int
     track: Track
-    tiers: tuple[TierPlan, ...]  # highest first: FIRST hit wins
+    tiers: tuple[FlatTier, ...]  # highest first: FIRST hit wins
     names: tuple[str, ...]  # tier id by rank (0 = fallback)
     fresh: tuple[TierState, ...]  # by rank: the state of a partner with no history
 
 
-IncentivePlan = tuple[str, str, float, str, str | None]  # id, reward type, amount, unit, basis
-ActionPlan = tuple[str, str | None, bool, str | None, float, int]  # id, propensity, invert, …
+FlatIncentive = tuple[str, str, float, str, str | None]  # id, reward type, amount, unit, basis
+FlatAction = tuple[str, str | None, bool, str | None, float, int]  # id, propensity, invert, …
 # (feature, weight, xs, ys, slopes, missing score) — slopes as np.interp computes them
-PartPlan = tuple[str, float, tuple[float, ...], tuple[float, ...], tuple[float, ...], float]
-ComponentPlan = tuple[str, float, float, tuple[PartPlan, ...]]  # id, weight, Σ part weights
+FlatPart = tuple[str, float, tuple[float, ...], tuple[float, ...], tuple[float, ...], float]
+FlatComponent = tuple[str, float, float, tuple[FlatPart, ...]]  # id, weight, Σ part weights
 
 
-class Plan(NamedTuple):
-    tracks: tuple[TrackPlan, ...]
+class FlatRulebook(NamedTuple):
+    tracks: tuple[FlatTrack, ...]
     track_index: dict[str, int]
     track_offsets: tuple[int, ...]  # [k]: log entries tracks 0..k-1 write (tried before k)
     incentive_evs: tuple[Scalar, ...]
-    incentives: tuple[IncentivePlan, ...]
+    incentives: tuple[FlatIncentive, ...]
     incentive_sizes: tuple[int, ...]
     action_evs: tuple[Scalar, ...]
-    actions: tuple[ActionPlan, ...]
+    actions: tuple[FlatAction, ...]
     action_sizes: tuple[int, ...]
-    scorecard: tuple[ComponentPlan, ...]
+    scorecard: tuple[FlatComponent, ...]
     score_weight: float  # Σ component weights (0 without a scorecard)
     dtypes: dict[str, pd.CategoricalDtype]  # track, tier, tier_change, tier_basis, …
 
@@ -77,32 +77,32 @@ class Trace(NamedTuple):
     actions: list[Any]
 
 
-def spans_of(plan: Plan, trace: Trace) -> list[Span]:
+def spans_of(flat: FlatRulebook, trace: Trace) -> list[Span]:
     """(section, rule id, start, end, outcome) of every rule evaluated, in log order."""
     out: list[Span] = []
     pos = 0
-    for tp, r in zip(plan.tracks, trace.tracks, strict=False):
+    for tp, r in zip(flat.tracks, trace.tracks, strict=False):
         out.append(("track", tp.id, pos, pos + tp.size, r))
         pos += tp.size
-    for tier, r in zip(plan.tracks[trace.track].tiers, trace.tiers, strict=False):
+    for tier, r in zip(flat.tracks[trace.track].tiers, trace.tiers, strict=False):
         out.append(("tier", tier.span_id, pos, pos + tier.size, r))
         pos += tier.size
-    for inc, size, r in zip(plan.incentives, plan.incentive_sizes, trace.incentives, strict=True):
+    for inc, size, r in zip(flat.incentives, flat.incentive_sizes, trace.incentives, strict=True):
         out.append(("incentive", inc[0], pos, pos + size, r))
         pos += size
-    for act, size, r in zip(plan.actions, plan.action_sizes, trace.actions, strict=True):
+    for act, size, r in zip(flat.actions, flat.action_sizes, trace.actions, strict=True):
         out.append(("action", act[0], pos, pos + size, r))
         pos += size
     return out
 
 
-def tier_entries(plan: Plan, trace: Trace, at: int) -> tuple[int, int] | None:
+def tier_entries(flat: FlatRulebook, trace: Trace, at: int) -> tuple[int, int] | None:
     """Where in the log the entries of tier ``at`` (position in its track) are, if it was
     evaluated (tiers are tried from the top until one holds)."""
     if at >= len(trace.tiers):
         return None
-    tier = plan.tracks[trace.track].tiers[at]
-    start = plan.track_offsets[trace.track] + plan.tracks[trace.track].size + tier.offset
+    tier = flat.tracks[trace.track].tiers[at]
+    start = flat.track_offsets[trace.track] + flat.tracks[trace.track].size + tier.offset
     return start, start + tier.size
 
 
@@ -118,16 +118,16 @@ def _offsets(sizes: list[int]) -> tuple[int, ...]:
     return tuple(itertools.accumulate(sizes[:-1], initial=0))
 
 
-def _track(track: Track) -> TrackPlan:
+def _track(track: Track) -> FlatTrack:
     sizes = [len(leaves(t.when)) for t in track.tiers]
     names = tuple(track.by_rank[r] for r in range(len(track.tiers)))
-    return TrackPlan(
+    return FlatTrack(
         track.ev,
         track.id,
         len(leaves(track.when)),
         track,
         tuple(
-            TierPlan(t.ev, f"{track.id}/{t.id}", t.rank, size, offset, _flat(t.when))
+            FlatTier(t.ev, f"{track.id}/{t.id}", t.rank, size, offset, _flat(t.when))
             for t, size, offset in zip(track.tiers, sizes, _offsets(sizes), strict=True)
         ),
         names,
@@ -143,9 +143,9 @@ def _categories(values: list[str]) -> pd.CategoricalDtype:
     return pd.CategoricalDtype(list(dict.fromkeys(values)))
 
 
-def build_plan(book: Rulebook) -> Plan:
+def flatten(book: Rulebook) -> FlatRulebook:
     incs, acts = book.incentives, book.actions
-    return Plan(
+    return FlatRulebook(
         tracks=tuple(_track(t) for t in book.tracks),
         track_index={t.id: k for k, t in enumerate(book.tracks)},
         track_offsets=_offsets([len(leaves(t.when)) for t in book.tracks]),

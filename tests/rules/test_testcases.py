@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from rules import load_rulebook
-from rules.casefile import case_file, run_cases
+from rules.testcases import case_file, run_cases
 from tierwise.errors import RulebookError
 
 from .conftest import DEFAULT_DIR

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 
 from rules import PartnerDecision, Rulebook, TierState, evaluate_partner
 from rules.explain import gap_items
-from rules.plan import tier_entries
+from rules.flat import tier_entries
 
 from .conftest import AS_OF, base_features
 from .test_properties import BOOK, partner
@@ -65,12 +65,11 @@ def test_spans_name_every_rule_tried_with_its_outcome(book: Rulebook) -> None:
 
 def test_tier_entries_point_at_a_tiers_log_run_or_none_when_not_tried(book: Rulebook) -> None:
     d = decide(book, revenue_won_365d=45_000.0, deals_won_365d=2.0, certified_staff=1.0)
-    plan = book.plan
-    where = tier_entries(plan, d.trace, 1)  # Gold: tried, failed
+    where = tier_entries(book.flat, d.trace, 1)  # Gold: tried, failed
     assert where is not None
     assert {e[1] for e in d.log[where[0] : where[1]]} == {"resell/Gold"}
     assert where[1] - where[0] == 4
-    assert tier_entries(plan, d.trace, 3) is None  # Registered: Silver hit first
+    assert tier_entries(book.flat, d.trace, 3) is None  # Registered: Silver hit first
 
 
 def test_gap_above_an_override_is_evaluated_when_the_tier_was_not_tried(book: Rulebook) -> None:
