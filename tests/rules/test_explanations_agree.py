@@ -11,7 +11,7 @@ simulated program.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -98,7 +98,7 @@ def check_all(
     )
     fd = evaluate_frame(book, frame, previous=prev if len(prev) else None, as_of=as_of)
     vectors = Vectors(book, frame, fd.tiers)
-    records = frame.to_dict("records")
+    records = cast(list[dict[str, Any]], frame.to_dict("records"))
     for i, (row, state) in enumerate(zip(records, states, strict=True)):
         check_explanation(evaluate_partner(book, row, previous=state, as_of=as_of), vectors, i)
     return len(records)
