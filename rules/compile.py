@@ -86,8 +86,8 @@ def compile_condition(cond: Condition | None, section: str = "", rule_id: str = 
     recorded in each log entry, so an entry is a ready-made `Check`).
 
     An all/any of numeric comparisons only (most tiers) evaluates in one loop over them
-    instead of one closure call per comparison: a numeric leaf is the one-leaf case of that
-    same loop, so there is one scalar evaluation of a comparison."""
+    instead of one closure call per comparison (its compiled leaves are still kept, and a
+    property test proves the loop gives what its leaves give)."""
     if cond is None:
         return Compiled(None, _always, _vector_always)
     if isinstance(cond, Leaf):
@@ -155,7 +155,7 @@ def _scalar_any(children: tuple[Scalar, ...]) -> Scalar:
 
 def _scalar_leaf(leaf: Leaf, section: str, rule_id: str) -> Scalar:
     if leaf.kind == "number":
-        return _scalar_numbers((leaf,), True, section, rule_id)
+        return _scalar_number(leaf, section, rule_id)
     if leaf.kind == "boolean":
         return _scalar_boolean(leaf, section, rule_id)
     return _scalar_category(leaf, section, rule_id)
@@ -164,6 +164,30 @@ def _scalar_leaf(leaf: Leaf, section: str, rule_id: str) -> Scalar:
 # The leaf evaluators below append one flat tuple per leaf, laid out as `rules.explain.Check`
 # (section, rule_id, condition, feature, op, threshold, actual, outcome): everything but the
 # actual value is a constant of the closure, so logging costs one small tuple.
+
+
+def _scalar_number(leaf: Leaf, section: str, rule_id: str) -> Scalar:
+    """One comparison. Its loop form for a group is `_scalar_numbers` (a call per rule, not
+    per leaf: speed); a property test binds the two (tests/rules/test_compile.py)."""
+    name, value, op = leaf.name, leaf.value, OPS[leaf.op]
+    text, sym, shown = leaf.text, leaf.op, leaf.threshold
+
+    def ev_num(f: Mapping[str, Any], log: Log) -> Any:
+        v = f[name]
+        try:
+            if op(v, value):
+                log.append((section, rule_id, text, name, sym, shown, v, "pass"))
+                return True
+            if v == v:  # not NaN
+                log.append((section, rule_id, text, name, sym, shown, v, "fail"))
+                return False
+        except TypeError:  # None, pd.NA, or not a number at all
+            if not _is_missing(v):
+                raise _bad_value(leaf, v) from None
+        log.append((section, rule_id, text, name, sym, shown, v, "missing"))
+        return None
+
+    return ev_num
 
 
 def _scalar_boolean(leaf: Leaf, section: str, rule_id: str) -> Scalar:
