@@ -101,3 +101,42 @@ def test_nested_conditions_keep_their_compiled_parts() -> None:
     outcome, log = compiled.evaluate({"a": 2.0, "b": 2.0, "c": math.nan})
     assert outcome is None
     assert [e[7] for e in log] == ["pass", "pass", "missing"]
+
+
+CATEGORY = st.builds(
+    lambda op, values: Leaf("k", op, frozenset(values), "category", f"k {op} {sorted(values)}"),
+    st.sampled_from(["in", "not in"]),
+    st.sets(st.sampled_from(["x", "y"]), min_size=1),
+)
+FLAG = st.builds(lambda want: Leaf("f", "is", want, "boolean", "f"), st.booleans())
+TREES = st.recursive(
+    LEAVES | CATEGORY | FLAG,
+    lambda inner: (
+        st.builds(Not, inner)
+        | st.builds(All, st.lists(inner, min_size=2, max_size=3).map(tuple))
+        | st.builds(AnyOf, st.lists(inner, min_size=2, max_size=3).map(tuple))
+    ),
+    max_leaves=6,
+)
+MIXED = st.fixed_dictionaries(
+    {
+        **{n: VALUES.filter(lambda v: v is not True) for n in NAMES},
+        "k": st.sampled_from(["x", "y", None, math.nan]),
+        "f": st.sampled_from([True, False, 0, 1, None]),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TREES, MIXED)
+def test_the_gap_is_empty_exactly_when_the_compiled_condition_holds(
+    cond: Condition, features: dict[str, Any]
+) -> None:
+    from rules.explain import gap_items
+
+    compiled = compile_condition(cond, "tier", "t/Gold")
+    outcome, log = compiled.evaluate(features)
+    gap = gap_items(compiled, features)
+    assert (gap == []) is (outcome is True)
+    missing = {e[3] for e in log if e[7] == "missing"}
+    assert {g.feature for g in gap if g.text.endswith("is missing")} <= missing
