@@ -16,7 +16,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 
 from features.snapshot import build_features
 from features.tables import Tables
@@ -28,7 +28,7 @@ from rules.model import STATE_COLUMNS
 
 from ..conftest import SIM_END
 from .conftest import AS_OF
-from .test_properties import BOOK, QUICK, THOROUGH, Rows, population
+from .test_properties import BOOK, QUICK, Rows, population
 
 
 def _rules(book: Rulebook) -> dict[tuple[str, str], Compiled]:
@@ -111,7 +111,7 @@ def test_explanations_match_the_decisions(rows: Rows) -> None:
 
 
 @pytest.mark.slow
-@THOROUGH
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(population())
 def test_explanations_match_the_decisions_thoroughly(rows: Rows) -> None:
     check_all(BOOK, pd.DataFrame([r for r, _ in rows]), [s for _, s in rows], AS_OF)
