@@ -36,7 +36,8 @@ def weekly(
     """Plan a week: features → recommend → capacity per manager → one transaction; digest."""
     from datetime import UTC, datetime
 
-    from serving.weekly import run_week, week_of
+    from serving.weekly import run_week
+    from serving.weeks import week_of
     from tierwise.settings import get_settings
 
     if week in ("", "current"):

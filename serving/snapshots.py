@@ -118,7 +118,7 @@ class PartnerLookup:
             {k: clean_value(v) for k, v in features.items()},
             _utc(as_of),
             owner,
-            _state(states),
+            tier_state(states),
             _history(history),
         )
 
@@ -172,7 +172,7 @@ def _dir_key(directory: Path) -> tuple[Any, ...]:
     return (str(directory), *((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files))
 
 
-def _state(states: pd.DataFrame) -> TierState | None:
+def tier_state(states: pd.DataFrame) -> TierState | None:
     if states.empty:
         return None
     row = states.iloc[0]

@@ -103,6 +103,16 @@ def latest_snapshot(session: Session, partner_id: str) -> tuple[dict[str, Any], 
     return dict(row.features), row.as_of
 
 
+def snapshot_at(session: Session, partner_id: str, *, as_of: datetime) -> dict[str, Any] | None:
+    """The partner's stored feature row as of exactly `as_of` (a weekly run's), or None."""
+    row = session.execute(
+        select(FeatureSnapshot.features).where(
+            (FeatureSnapshot.partner_id == partner_id) & (FeatureSnapshot.as_of == as_of)
+        )
+    ).first()
+    return None if row is None else dict(row.features)
+
+
 def tier_states(
     session: Session, partner_ids: Iterable[str] | None = None, *, before: datetime | None = None
 ) -> pd.DataFrame:

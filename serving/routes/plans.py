@@ -7,7 +7,6 @@ Errors are problem+json via tierwise.errors (403 another manager's action, 404 u
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -17,23 +16,16 @@ from sqlalchemy.orm import Session
 
 from serving import store
 from serving.auth import Principal, require_role
-from serving.db import PlanAction, ready_engine, session_scope
+from serving.db import PlanAction
 from serving.db.reviews import review_action
+from serving.deps import SessionDep
 from serving.problems import PROBLEM_JSON
-from serving.weekly import week_start
+from serving.weeks import week_start
 from tierwise.errors import Forbidden, NotFound, Problem
-from tierwise.settings import Settings, get_settings
 
 router = APIRouter(tags=["weekly plan"])
 
 
-def db_session(settings: Annotated[Settings, Depends(get_settings)]) -> Iterator[Session]:
-    """A unit of work on the service database (upgraded on first use)."""
-    with session_scope(ready_engine(settings.db_url)) as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(db_session, scope="function")]  # commit, then respond
 ReviewerDep = Annotated[Principal, Depends(require_role("manager", "admin"))]
 
 

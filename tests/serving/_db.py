@@ -73,7 +73,7 @@ def make_week(
     import pandas as pd
 
     from serving.db.week import WeekData
-    from serving.weekly import week_start
+    from serving.weeks import week_start
 
     as_of = week_start(week)
     ids = [f"P{i:03d}" for i in range(partners)]

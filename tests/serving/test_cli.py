@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from serving.weekly import week_of
+from serving.weeks import week_of
 from tierwise.settings import get_settings
 from tierwise.shell.cli import app
 

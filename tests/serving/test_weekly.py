@@ -13,17 +13,14 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 
+from rules import Rulebook, load_rulebook
 from serving import weekly
-from serving.db import JobRun, PlanAction, TierDecision, get_engine, session_scope
+from serving.db import IncentiveAward, JobRun, PlanAction, TierDecision, get_engine, session_scope
 from serving.db.reviews import review_action
-from serving.weekly import (
-    next_week,
-    plan_week,
-    run_week,
-    tier_decisions,
-    week_of,
-    week_start,
-)
+from serving.recommend import Models, Recommendations, recommend_frame
+from serving.weekly import run_week
+from serving.weekly_plan import allocate_capacity, tier_decisions
+from serving.weeks import next_week, week_of, week_start
 from tests.serving._db import BACKENDS, database_url
 from tierwise.errors import InvalidInput
 from tierwise.settings import Settings
@@ -68,7 +65,7 @@ def _keys(frame: pd.DataFrame, overflow: bool) -> list[tuple[str, str]]:
 
 def test_each_manager_keeps_the_highest_priorities_up_to_capacity() -> None:
     actions = _actions(("p1", "x", 1.0), ("p2", "x", 9.0), ("p3", "x", 5.0), ("p4", "x", 0.5))
-    plan = plan_week(actions, owners=OWNERS, capacity=2)
+    plan = allocate_capacity(actions, owners=OWNERS, capacity=2)
     assert _keys(plan, overflow=False) == [("p2", "x"), ("p3", "x"), ("p4", "x")]
     assert _keys(plan, overflow=True) == [("p1", "x")]
     assert plan.loc[plan["manager_id"] == "a", "manager_rank"].tolist() == [1, 2, 3]
@@ -76,8 +73,8 @@ def test_each_manager_keeps_the_highest_priorities_up_to_capacity() -> None:
 
 def test_ties_are_broken_the_same_way_every_time() -> None:
     actions = _actions(("p2", "x", 1.0), ("p1", "y", 1.0), ("p1", "x", 1.0))
-    first = plan_week(actions, owners=OWNERS, capacity=1)
-    again = plan_week(actions.iloc[::-1], owners=OWNERS, capacity=1)
+    first = allocate_capacity(actions, owners=OWNERS, capacity=1)
+    again = allocate_capacity(actions.iloc[::-1], owners=OWNERS, capacity=1)
     assert _keys(first, overflow=False) == [("p1", "x")]
     pd.testing.assert_frame_equal(first, again)
 
@@ -93,7 +90,7 @@ def test_reviewed_actions_are_left_out_and_use_up_capacity() -> None:
             "overflow": [False],
         }
     )
-    plan = plan_week(actions, owners=OWNERS, capacity=2, reviewed=reviewed)
+    plan = allocate_capacity(actions, owners=OWNERS, capacity=2, reviewed=reviewed)
     assert ("p1", "x") not in _keys(plan, False) + _keys(plan, True)
     assert _keys(plan, overflow=False) == [("p2", "x")]
     assert plan["manager_rank"].tolist() == [2, 3]
@@ -101,28 +98,28 @@ def test_reviewed_actions_are_left_out_and_use_up_capacity() -> None:
 
 def test_same_input_and_pins_give_the_plan_of_the_first_run() -> None:
     actions = _actions(("p1", "x", 9.0), ("p2", "x", 5.0), ("p3", "x", 1.0))
-    first = plan_week(actions, owners=OWNERS, capacity=2)
+    first = allocate_capacity(actions, owners=OWNERS, capacity=2)
     pins = first.iloc[[1]][["partner_id", "action_id", "manager_id", "priority", "overflow"]]
-    second = plan_week(actions, owners=OWNERS, capacity=2, reviewed=pins)
+    second = allocate_capacity(actions, owners=OWNERS, capacity=2, reviewed=pins)
     pd.testing.assert_frame_equal(first.drop(index=1).reset_index(drop=True), second[first.columns])
 
 
 def test_snoozed_actions_are_not_planned() -> None:
     actions = _actions(("p1", "x", 9.0), ("p1", "y", 5.0))
     snoozed = pd.DataFrame({"partner_id": ["p1"], "action_id": ["x"]})
-    plan = plan_week(actions, owners=OWNERS, capacity=5, snoozed=snoozed)
+    plan = allocate_capacity(actions, owners=OWNERS, capacity=5, snoozed=snoozed)
     assert plan["action_id"].tolist() == ["y"]
 
 
 def test_an_action_for_a_partner_without_manager_is_an_error() -> None:
     with pytest.raises(InvalidInput, match="without a channel manager") as info:
-        plan_week(_actions(("ghost", "x", 1.0)), owners=OWNERS, capacity=1)
+        allocate_capacity(_actions(("ghost", "x", 1.0)), owners=OWNERS, capacity=1)
     assert info.value.problems[0].value == "ghost"
 
 
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(InvalidInput, match="capacity"):
-        plan_week(_actions(("p1", "x", 1.0)), owners=OWNERS, capacity=0)
+        allocate_capacity(_actions(("p1", "x", 1.0)), owners=OWNERS, capacity=0)
 
 
 # --- tier decisions ------------------------------------------------------------------------
@@ -137,7 +134,11 @@ def test_tier_changes_are_classified() -> None:
             "tier_change": ["promoted", "demoted", "unchanged", "unchanged", "new"],
             "tier_basis": ["rules", "rules", "grace", "override", "rules"],
             "missed_evaluations": [0, 0, 1, 0, 0],
+            "override_tier": [None, None, None, "Platinum", None],
+            "override_reason": [None, None, None, "strategic", None],
+            "override_until": pd.to_datetime([None, None, None, "2027-01-01", None], utc=True),
             "overall": [80.0, 10.0, 30.0, 50.0, 40.0],
+            "churn_risk": [0.1, 0.2, 0.3, 0.4, 0.5],
             "track": ["resell"] * 5,
         }
     )
@@ -157,81 +158,53 @@ def test_tier_changes_are_classified() -> None:
 # --- the job -------------------------------------------------------------------------------
 
 
+class _StubScorer:
+    """Churn/deal 'model': a fixed function of days since the last activity (no MLflow)."""
+
+    version = "stub"
+
+    def encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        days = pd.to_numeric(frame["days_since_last_activity"]).fillna(365.0)
+        return days.to_numpy(dtype=np.float64)[:, None]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.clip(x[:, 0] / 120.0, 0.01, 0.99)
+
+
+RULEBOOK = load_rulebook()
+STUB_MODELS = Models(churn=_StubScorer(), deal=_StubScorer())  # type: ignore[arg-type]
+HOSTILE_REASON = "<b>retention_call</b> because churn_risk >= 0.3"
+
+
 @dataclass
-class FakeRecommender:
-    """Stands in for recommend_frame: simple deterministic tiers and actions; records calls."""
+class Recommender:
+    """The real `recommend_frame` (default rulebook, stub models); records its calls.
+
+    `fail` raises instead; `hostile` appends a reason with markup to every action (escaping).
+    """
 
     calls: list[dict[str, Any]] = field(default_factory=list)
     fail: bool = False
+    hostile: bool = False
+    rulebook: Rulebook = RULEBOOK
 
     def __call__(
         self, frame: pd.DataFrame, *, previous: pd.DataFrame, history: pd.DataFrame, as_of: datetime
-    ) -> Any:
+    ) -> Recommendations:
         self.calls.append({"previous": previous, "history": history, "as_of": as_of})
         if self.fail:
             raise RuntimeError("model exploded")
-        ids = frame["partner_id"].astype(str)
-        revenue = pd.to_numeric(frame["revenue_won_365d"]).fillna(0.0).to_numpy()
-        tier = np.where(revenue > np.median(revenue), "Gold", "Silver")
-        prev = ids.map(previous.set_index("partner_id")["tier"]) if len(previous) else None
-        change = [
-            "new"
-            if prev is None or pd.isna(p)
-            else "unchanged"
-            if p == t
-            else "promoted"
-            if t == "Gold"
-            else "demoted"
-            for p, t in zip(prev if prev is not None else [None] * len(ids), tier, strict=True)
-        ]
-        decisions = pd.DataFrame(
-            {
-                "partner_id": ids,
-                "manager_id": frame["manager_id"],
-                "track": "resell",
-                "evaluated_tier": tier,
-                "tier": tier,
-                "tier_change": change,
-                "tier_basis": "rules",
-                "missed_evaluations": 0,
-                "overall": revenue / max(revenue.max(), 1.0) * 100,
-                "churn_risk": np.linspace(0.05, 0.95, len(ids)),
-            }
+        recs = recommend_frame(
+            frame,
+            rulebook=self.rulebook,
+            models=STUB_MODELS,
+            previous=previous,
+            history=history,
+            as_of=as_of,
         )
-        gold = decisions.loc[decisions["tier"] == "Gold", "partner_id"]
-        incentives = pd.DataFrame(
-            {"partner_id": gold, "incentive_id": "mdf", "reward_type": "mdf", "amount": 100.0}
-        )
-        rows = []
-        for i, pid in enumerate(ids):
-            for k, action in enumerate(("retention_call", "check_in")):
-                rows.append(
-                    {
-                        "partner_id": pid,
-                        "action_id": action,
-                        "rank": k + 1,
-                        "priority": float(1000 - i * 2 - k),
-                        "propensity": 0.5,
-                        "value": 10.0,
-                        "weight": 1.0,
-                        "reasons": [f"<b>{action}</b> because churn_risk >= 0.3"],
-                    }
-                )
-        actions = pd.DataFrame(rows)
-        done = set(zip(history["partner_id"], history["action_id"], strict=True))
-        keep = [
-            (p, a) not in done
-            for p, a in zip(actions["partner_id"], actions["action_id"], strict=True)
-        ]
-        return _Recs(decisions, incentives, actions.loc[keep], {"rulebook_version": "fake-1"})
-
-
-@dataclass
-class _Recs:
-    decisions: pd.DataFrame
-    incentives: pd.DataFrame
-    actions: pd.DataFrame
-    versions: dict[str, Any]
+        if self.hostile:
+            recs.actions["reasons"] = [[*r, HOSTILE_REASON] for r in recs.actions["reasons"]]
+        return recs
 
 
 @pytest.fixture(scope="module")
@@ -254,7 +227,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
 def _run(
     settings: Settings,
     program: Path,
-    rec: FakeRecommender,
+    rec: Recommender,
     week: str = WEEK,
     out: Path | None = None,
 ) -> weekly.WeekRun:
@@ -280,7 +253,7 @@ def _plan(engine: Engine, week: str = WEEK) -> list[tuple[Any, ...]]:
 
 
 def test_run_week_caps_every_manager_and_reports_it(settings: Settings, program: Path) -> None:
-    run = _run(settings, program, FakeRecommender())
+    run = _run(settings, program, Recommender())
     plan = pd.DataFrame(
         _plan(get_engine(settings.db_url)),
         columns=["p", "a", "m", "rank", "overflow", "status", "prio"],
@@ -292,26 +265,29 @@ def test_run_week_caps_every_manager_and_reports_it(settings: Settings, program:
     assert sum(run.summary["actions_per_type"].values()) == len(planned)
     assert (plan["status"] == "proposed").all()
     assert run.summary["partners_scored"] > 0
-    assert run.summary["incentive_cost"] == 100.0 * run.summary["incentive_awards"]
+    with session_scope(get_engine(settings.db_url)) as s:
+        stored = s.scalars(select(IncentiveAward.amount)).all()
+    assert run.summary["incentive_awards"] == len(stored) > 0
+    assert run.summary["incentive_cost"] == pytest.approx(sum(stored))
 
 
 def test_the_plan_is_computed_as_of_the_week_start(settings: Settings, program: Path) -> None:
-    rec = FakeRecommender()
+    rec = Recommender()
     _run(settings, program, rec)
     assert rec.calls[0]["as_of"] == datetime(2026, 11, 23, tzinfo=UTC)
 
 
 def test_running_a_week_twice_gives_the_same_plan(settings: Settings, program: Path) -> None:
-    _run(settings, program, FakeRecommender())
+    _run(settings, program, Recommender())
     first = _plan(get_engine(settings.db_url))
-    _run(settings, program, FakeRecommender())
+    _run(settings, program, Recommender())
     assert _plan(get_engine(settings.db_url)) == first
 
 
 def test_a_rerun_neither_overwrites_nor_duplicates_reviewed_actions(
     settings: Settings, program: Path
 ) -> None:
-    _run(settings, program, FakeRecommender())
+    _run(settings, program, Recommender())
     engine = get_engine(settings.db_url)
     reviewer = _Who("admin", None, "root")
     with session_scope(engine) as s:
@@ -326,7 +302,7 @@ def test_a_rerun_neither_overwrites_nor_duplicates_reviewed_actions(
             now=datetime.now(UTC),
         )
     before = _plan(engine)
-    _run(settings, program, FakeRecommender())
+    _run(settings, program, Recommender())
     assert _plan(engine) == before
     with session_scope(engine) as s:
         kept = s.get(PlanAction, first.id)
@@ -336,7 +312,7 @@ def test_a_rerun_neither_overwrites_nor_duplicates_reviewed_actions(
 def test_a_run_that_fails_half_way_leaves_the_database_as_it_was(
     settings: Settings, program: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _run(settings, program, FakeRecommender())
+    _run(settings, program, Recommender())
     engine = get_engine(settings.db_url)
     before = _plan(engine)
     real_save = weekly.save_week
@@ -347,7 +323,7 @@ def test_a_run_that_fails_half_way_leaves_the_database_as_it_was(
 
     monkeypatch.setattr(weekly, "save_week", save_then_die)
     with pytest.raises(RuntimeError, match="killed"):
-        _run(settings, program, FakeRecommender(), week="2026-W49")
+        _run(settings, program, Recommender(), week="2026-W49")
     assert _plan(engine, "2026-W49") == []
     assert _plan(engine) == before
     with session_scope(engine) as s:
@@ -357,7 +333,7 @@ def test_a_run_that_fails_half_way_leaves_the_database_as_it_was(
 
 
 def test_reviews_and_tiers_feed_the_next_week(settings: Settings, program: Path) -> None:
-    _run(settings, program, FakeRecommender())
+    _run(settings, program, Recommender())
     engine = get_engine(settings.db_url)
     with session_scope(engine) as s:
         action = s.scalars(select(PlanAction).order_by(PlanAction.id)).first()
@@ -369,13 +345,13 @@ def test_reviews_and_tiers_feed_the_next_week(settings: Settings, program: Path)
             decision="done",
             now=datetime.now(UTC),
         )
-    rec = FakeRecommender()
+    rec = Recommender()
     _run(settings, program, rec, week="2026-W49")
     history, previous = rec.calls[0]["history"], rec.calls[0]["previous"]
     assert [tuple(r) for r in history[["partner_id", "action_id"]].to_numpy()] == [
         (action.partner_id, action.action_id)
     ]
-    assert set(previous["tier"]) <= {"Gold", "Silver"} and len(previous) > 0
+    assert set(previous["tier"]) <= set(RULEBOOK.tier_names) and len(previous) > 0
     assert (action.partner_id, action.action_id) not in {
         (p, a) for p, a, *_ in _plan(engine, "2026-W49")
     }
@@ -389,7 +365,7 @@ def test_exited_partners_get_no_plan(settings: Settings, program: Path) -> None:
 
     partners = load_tables(program).partners
     exited = set(partners.loc[partners["exited_at"] < week_start(WEEK), "partner_id"])
-    _run(settings, program, FakeRecommender())
+    _run(settings, program, Recommender())
     planned = {p for p, *_ in _plan(get_engine(settings.db_url))}
     assert planned and not planned & exited
 
@@ -397,7 +373,7 @@ def test_exited_partners_get_no_plan(settings: Settings, program: Path) -> None:
 def test_the_digest_has_a_csv_and_an_html_page_per_manager(
     settings: Settings, program: Path, tmp_path: Path
 ) -> None:
-    run = _run(settings, program, FakeRecommender(), out=tmp_path / "digest")
+    run = _run(settings, program, Recommender(hostile=True), out=tmp_path / "digest")
     plan = pd.DataFrame(
         _plan(get_engine(settings.db_url)),
         columns=["p", "a", "m", "rank", "overflow", "status", "prio"],
@@ -422,7 +398,7 @@ def test_the_digest_matches_what_the_review_page_shows(
     from serving import store
     from serving.digest import plan_csv
 
-    run = _run(settings, program, FakeRecommender(), out=tmp_path / "digest")
+    run = _run(settings, program, Recommender(), out=tmp_path / "digest")
     with session_scope(get_engine(settings.db_url)) as s:
         awards = store.incentive_awards(s, week=WEEK)
         for path in (p for p in run.digest if p.suffix == ".csv"):
@@ -436,7 +412,7 @@ def test_the_digest_matches_what_the_review_page_shows(
 
 def test_a_failing_recommender_records_a_failed_run(settings: Settings, program: Path) -> None:
     with pytest.raises(RuntimeError, match="model exploded"):
-        _run(settings, program, FakeRecommender(fail=True))
+        _run(settings, program, Recommender(fail=True))
     with session_scope(get_engine(settings.db_url)) as s:
         run = s.scalars(select(JobRun)).one()
     assert run.status == "failed" and "model exploded" in (run.error or "")
@@ -449,25 +425,8 @@ class _Who:
     name: str
 
 
-class _StubScorer:
-    """Churn/deal 'model': a fixed function of days since the last activity (no MLflow)."""
-
-    version = "stub"
-
-    def encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
-        days = pd.to_numeric(frame["days_since_last_activity"]).fillna(365.0)
-        return days.to_numpy(dtype=np.float64)[:, None]
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.clip(x[:, 0] / 120.0, 0.01, 0.99)
-
-
 def test_the_real_recommend_frame_plugs_into_the_job(tmp_path: Path, program: Path) -> None:
-    from rules import load_rulebook
-    from serving.recommend import Models, recommend_frame
-
-    rulebook = load_rulebook()
-    models = Models(churn=_StubScorer(), deal=_StubScorer())  # type: ignore[arg-type]
+    rulebook, models = RULEBOOK, STUB_MODELS
 
     def recommend(frame: pd.DataFrame, **kw: Any) -> Any:
         return recommend_frame(frame, rulebook=rulebook, models=models, **kw)

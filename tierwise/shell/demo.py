@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     simulate_program(data, partners=args.partners, years=args.years, seed=args.seed)
     _step("2. validate it against the data contract")
     validate_program(data)
-    from serving.weekly import week_of
+    from serving.weeks import week_of
     from simulation.program import default_end
 
     as_of = default_end()
