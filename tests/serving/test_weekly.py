@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 
-from rules import Rulebook, load_rulebook
 from serving import weekly
 from serving.db import IncentiveAward, JobRun, PlanAction, TierDecision, get_engine, session_scope
 from serving.db.reviews import review_action
-from serving.recommend import Models, Recommendations, recommend_frame
 from serving.weekly import run_week
 from serving.weekly_plan import allocate_capacity, tier_decisions
 from serving.weeks import next_week, week_of, week_start
 from tests.serving._db import BACKENDS, database_url
+from tests.serving._weekly import RULEBOOK, Recommender
 from tierwise.errors import InvalidInput
 from tierwise.settings import Settings
 
@@ -136,7 +134,9 @@ def test_tier_changes_are_classified() -> None:
             "missed_evaluations": [0, 0, 1, 0, 0],
             "override_tier": [None, None, None, "Platinum", None],
             "override_reason": [None, None, None, "strategic", None],
-            "override_until": pd.to_datetime([None, None, None, "2027-01-01", None], utc=True),
+            "override_until": pd.to_datetime(
+                pd.Series([None, None, None, "2027-01-01", None]), utc=True
+            ),
             "overall": [80.0, 10.0, 30.0, 50.0, 40.0],
             "churn_risk": [0.1, 0.2, 0.3, 0.4, 0.5],
             "track": ["resell"] * 5,
@@ -156,55 +156,6 @@ def test_tier_changes_are_classified() -> None:
 
 
 # --- the job -------------------------------------------------------------------------------
-
-
-class _StubScorer:
-    """Churn/deal 'model': a fixed function of days since the last activity (no MLflow)."""
-
-    version = "stub"
-
-    def encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
-        days = pd.to_numeric(frame["days_since_last_activity"]).fillna(365.0)
-        return days.to_numpy(dtype=np.float64)[:, None]
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.clip(x[:, 0] / 120.0, 0.01, 0.99)
-
-
-RULEBOOK = load_rulebook()
-STUB_MODELS = Models(churn=_StubScorer(), deal=_StubScorer())  # type: ignore[arg-type]
-HOSTILE_REASON = "<b>retention_call</b> because churn_risk >= 0.3"
-
-
-@dataclass
-class Recommender:
-    """The real `recommend_frame` (default rulebook, stub models); records its calls.
-
-    `fail` raises instead; `hostile` appends a reason with markup to every action (escaping).
-    """
-
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    fail: bool = False
-    hostile: bool = False
-    rulebook: Rulebook = RULEBOOK
-
-    def __call__(
-        self, frame: pd.DataFrame, *, previous: pd.DataFrame, history: pd.DataFrame, as_of: datetime
-    ) -> Recommendations:
-        self.calls.append({"previous": previous, "history": history, "as_of": as_of})
-        if self.fail:
-            raise RuntimeError("model exploded")
-        recs = recommend_frame(
-            frame,
-            rulebook=self.rulebook,
-            models=STUB_MODELS,
-            previous=previous,
-            history=history,
-            as_of=as_of,
-        )
-        if self.hostile:
-            recs.actions["reasons"] = [[*r, HOSTILE_REASON] for r in recs.actions["reasons"]]
-        return recs
 
 
 @pytest.fixture(scope="module")
@@ -426,11 +377,7 @@ class _Who:
 
 
 def test_the_real_recommend_frame_plugs_into_the_job(tmp_path: Path, program: Path) -> None:
-    rulebook, models = RULEBOOK, STUB_MODELS
-
-    def recommend(frame: pd.DataFrame, **kw: Any) -> Any:
-        return recommend_frame(frame, rulebook=rulebook, models=models, **kw)
-
+    rulebook, recommend = RULEBOOK, Recommender()
     settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}")
     first = run_week(settings, data_dir=program, week=WEEK, recommender=recommend)
     second = run_week(settings, data_dir=program, week="2026-W49", recommender=recommend)
