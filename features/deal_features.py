@@ -1,14 +1,27 @@
 """Deal-registration features: what the acceptance model sees when a registration arrives.
 
-One row per registration (index aligned with the `deals` given): the deal's own attributes
-(`DEAL_FEATURES`) and the registering partner's registry features, all as of the deal's
-`registered_at` — strictly before it, so the deal itself, its decision and its outcome never
-leak in. Direct deals and unknown partners get missing partner features (False booleans).
+The one deal-feature builder, for training and serving alike:
+
+- `build_deal_features(tables, deals)` (training): one row per registration (index aligned
+  with `deals`): the deal's own attributes (`DEAL_FEATURES`) and the registering partner's
+  registry features, all as of the deal's `registered_at` — strictly before it, so the deal
+  itself, its decision and its outcome never leak in. Direct deals and unknown partners get
+  missing partner features (False booleans).
+- `deal_example(deal, partner)` (serving, `POST /v1/deal-registrations/score`): the same row
+  for one registration whose attributes (`DEAL_INPUTS`) and partner features are given.
+- `typical_deal(partner)` / `typical_deal_frame(frame)` (the `deal_acceptance` model output):
+  the partner's typical next registration, a new deal at its 365-day average amount.
+
+All of them derive `log_amount` and `amount_vs_partner_avg` with `derived_deal_features`
+(scalar and vector views of one definition; a property test binds them).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +31,7 @@ from features.history import DealStreams, codes_of, index_deals, index_history
 from features.registry import Feature
 from features.snapshot import features_at
 from features.tables import Tables
-from features.windows import NAT, EventIndex, IntArray, Probe, query_order, ratio, to_ns
+from features.windows import NAT, EventIndex, IntArray, Probe, query_order, to_ns
 
 DEAL_FEATURES: list[Feature] = [
     Feature("amount", "number", "USD", "deals", "Registered deal amount"),
@@ -69,10 +82,95 @@ DEAL_FEATURES: list[Feature] = [
     ),
 ]
 DEAL_KEY_COLUMNS = ("deal_id", *registry.KEY_COLUMNS)
+AVG = "avg_deal_value_365d"  # the partner feature amount_vs_partner_avg compares with
+DERIVED_DEAL_FEATURES = ("log_amount", "amount_vs_partner_avg")
+DEAL_INPUTS = [f for f in DEAL_FEATURES if f.name not in DERIVED_DEAL_FEATURES]
+"""What a caller gives for a registration: its attributes known at registration time."""
 
 
 def deal_feature_names() -> list[str]:
     return [f.name for f in DEAL_FEATURES]
+
+
+# --- the derived attributes: one definition, scalar and vector views ------------------------
+
+
+def derived_deal_features(amount: float | None, partner_avg: float | None) -> dict[str, Any]:
+    """log(1 + amount), and amount / the partner's 365-day average (missing unless > 0).
+
+    One deal, plain floats (the request path); None for a missing value.
+    """
+    if amount is None or amount != amount:
+        return {"log_amount": None, "amount_vs_partner_avg": None}
+    vs_avg = None
+    if partner_avg is not None and partner_avg > 0:  # NaN > 0 is False
+        vs_avg = amount / partner_avg
+    # numpy's log1p, not math's: they differ in the last bit, and the vector view uses numpy's
+    log_amount = float(np.log1p(amount)) if amount > -1 else None
+    return {"log_amount": log_amount, "amount_vs_partner_avg": vs_avg}
+
+
+def derived_deal_columns(amount: np.ndarray, partner_avg: np.ndarray) -> dict[str, np.ndarray]:
+    """`derived_deal_features` for arrays of deals (NaN for a missing value)."""
+    amount = np.asarray(amount, dtype=np.float64)
+    avg = np.asarray(partner_avg, dtype=np.float64)
+    log_amount = np.full(amount.shape, np.nan)
+    np.log1p(amount, out=log_amount, where=amount > -1)
+    vs_avg = np.full(amount.shape, np.nan)
+    np.divide(amount, avg, out=vs_avg, where=avg > 0)
+    return {"log_amount": log_amount, "amount_vs_partner_avg": vs_avg}
+
+
+def deal_example(deal: Mapping[str, Any], partner: Mapping[str, Any]) -> dict[str, Any]:
+    """One registration's model row: partner features + its attributes + the derived ones."""
+    derived = derived_deal_features(_number(deal.get("amount")), _number(partner.get(AVG)))
+    return {**partner, **deal, **derived}
+
+
+def _number(value: Any) -> float | None:
+    """A known number, or None when missing (None or NaN)."""
+    if value is None or value != value:
+        return None
+    return float(value)
+
+
+# --- the partner's typical next registration (the deal_acceptance model output) -----------
+
+TYPICAL_DEAL: dict[str, Any] = {
+    "product": None,
+    "deal_kind": "new",
+    "customer_has_open_direct_deal": False,
+    "customer_is_existing": False,
+    "customer_open_partner_deals": 0.0,
+    "partner_customer_deals": 0.0,
+    "partner_deals_in_flight": math.nan,
+}
+"""A new deal on a new customer, no channel conflict; amount = the partner's average."""
+
+
+def typical_deal(partner: Mapping[str, Any]) -> dict[str, Any]:
+    """The deal attributes (DEAL_FEATURES) of the partner's typical next registration."""
+    avg = _number(partner.get(AVG))
+    return {"amount": avg, **TYPICAL_DEAL, **derived_deal_features(avg, avg)}
+
+
+def typical_deal_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The feature frame with `typical_deal`'s attributes on every row (vectorized)."""
+    avg = pd.to_numeric(frame[AVG]).to_numpy(dtype=np.float64, na_value=np.nan)
+    n = len(frame)
+    columns: dict[str, Any] = {"amount": avg}
+    for name, value in TYPICAL_DEAL.items():
+        columns[name] = np.full(n, value, dtype=_dtype(value))
+    columns.update(derived_deal_columns(avg, avg))
+    deal = pd.DataFrame(columns, index=frame.index)
+    return pd.concat([frame.drop(columns=deal.columns, errors="ignore"), deal], axis=1)
+
+
+def _dtype(value: Any) -> Any:
+    return object if value is None or isinstance(value, str) else type(value)
+
+
+# --- training: every registration of the history, point in time ------------------------------
 
 
 def build_deal_features(tables: Tables, deals: pd.DataFrame) -> pd.DataFrame:
@@ -87,9 +185,8 @@ def build_deal_features(tables: Tables, deals: pd.DataFrame) -> pd.DataFrame:
     own = deal_columns(deals, partner, customer, customers, history.deals, times)
     del customers  # its indexes are done with: free them before the big frame is built
     frame = features_at(history, np.where(times == NAT, -1, partner), times, tables.present())
-    average = frame["avg_deal_value_365d"].to_numpy()
-    amount = deals["amount"].to_numpy(dtype=np.float64, na_value=np.nan)
-    own["amount_vs_partner_avg"] = np.where(partner >= 0, ratio(amount, average), np.nan)
+    average = np.where(partner >= 0, frame[AVG].to_numpy(dtype=np.float64, na_value=np.nan), np.nan)
+    own.update(derived_deal_columns(np.asarray(own["amount"]), average))
     frame.insert(0, "deal_id", deals["deal_id"].astype("str").reset_index(drop=True))
     for i, name in enumerate(deal_feature_names(), start=len(DEAL_KEY_COLUMNS)):
         frame.insert(i, name, own[name])
@@ -168,8 +265,7 @@ def deal_columns(
     partner_history: DealStreams,
     t: IntArray,
 ) -> dict[str, np.ndarray | pd.Series]:
-    """The deal's own attributes (DEAL_FEATURES but amount_vs_partner_avg, which needs the
-    partner's features), from facts known before registered_at."""
+    """The deal's own attributes (DEAL_INPUTS), from facts known before registered_at."""
     amount = deals["amount"].to_numpy(dtype=np.float64, na_value=np.nan)
     by_customer = _Keyed(customer, t)
     by_pair = _Keyed(customers.pair_codes(partner, customer), t)
@@ -180,7 +276,6 @@ def deal_columns(
     earlier_here = np.where(by_pair.known, by_pair.probe(customers.pair.registered).count(), 0.0)
     return {
         "amount": amount,
-        "log_amount": np.log1p(amount),
         "product": deals["product"].astype("str").reset_index(drop=True),
         "deal_kind": deals["deal_kind"].astype("str").reset_index(drop=True),
         "customer_has_open_direct_deal": by_customer.in_flight(customers.direct) > 0,

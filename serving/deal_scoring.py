@@ -1,7 +1,8 @@
 """Scoring one deal registration: acceptance likelihood, top reasons, the rulebook's routing.
 
 The deal model reads the deal's own attributes plus the registering partner's features as
-of registration time; the rulebook's `deal_routing` bands turn the likelihood into
+of registration time — the row `features.deal_features.deal_example` builds, the same
+builder training uses; the rulebook's `deal_routing` bands turn the likelihood into
 fast-track / review / likely-reject. Reasons are the largest per-feature contributions
 (LightGBM `pred_contrib`, log-odds) — what pushed this registration up or down.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from features.deal_features import deal_example
 from rules.model import Rulebook
 from training.scorer import Scorer
 
@@ -37,26 +39,6 @@ class DealResult:
     reasons: list[DealReason]
 
 
-def deal_row(deal: Mapping[str, Any], partner: Mapping[str, Any]) -> dict[str, Any]:
-    """Partner features + deal attributes + the derived ones (log amount, vs partner average)."""
-    amount = _number(deal.get("amount"))
-    avg = _number(partner.get("avg_deal_value_365d"))
-    ratio = amount / avg if amount is not None and avg is not None and avg > 0 else None
-    return {
-        **partner,
-        **deal,
-        "log_amount": math.log1p(amount) if amount is not None else None,
-        "amount_vs_partner_avg": ratio,
-    }
-
-
-def _number(value: Any) -> float | None:
-    """A known number, or None when missing (None or NaN)."""
-    if value is None or value != value:
-        return None
-    return float(value)
-
-
 def score_deal(
     deal: Mapping[str, Any],
     partner: Mapping[str, Any],
@@ -65,7 +47,7 @@ def score_deal(
     model: Scorer,
     top: int = TOP_REASONS,
 ) -> DealResult:
-    row = deal_row(deal, partner)
+    row = deal_example(deal, partner)
     x = model.encode([row])
     p = float(model.predict(x)[0])
     contrib = model.contributions(x)[0]

@@ -7,22 +7,21 @@ HTTP request. Both produce the same tiers, scores, risks and ranked actions for 
 
 Models give two outputs the rulebook can use: `churn_risk` (the churn model on the
 partner's features) and `deal_acceptance` — the deal model's likelihood that the partner's
-*typical next registration* is accepted: a new deal at its average registered amount over
-365 days, on a new customer, with no channel conflict.
+*typical next registration* is accepted (`features.deal_features.typical_deal`: a new deal at
+its average registered amount over 365 days, on a new customer, with no channel conflict).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from features.deal_features import typical_deal, typical_deal_frame
 from features.registry import registry_version
 from rules import evaluate_frame, evaluate_partner
 from rules.decision import PartnerDecision
@@ -83,49 +82,6 @@ def versions(rulebook: Rulebook, models: Models, as_of: datetime | None) -> dict
         "feature_registry": _registry_version(),
         "as_of": as_of,
     }
-
-
-# --- the typical next deal registration ---------------------------------------------------
-
-
-def typical_deal(features: Mapping[str, Any]) -> dict[str, Any]:
-    """Deal attributes of the partner's typical next registration (see the module doc)."""
-    raw = features.get("avg_deal_value_365d")
-    amount = None if raw is None or raw != raw else float(raw)
-    return {
-        "amount": amount,
-        "log_amount": math.log1p(amount) if amount is not None else None,
-        "product": None,
-        "deal_kind": "new",
-        "customer_has_open_direct_deal": False,
-        "customer_is_existing": False,
-        "customer_open_partner_deals": 0.0,
-        "partner_customer_deals": 0.0,
-        "partner_deals_in_flight": None,
-        "amount_vs_partner_avg": 1.0 if amount is not None and amount > 0 else None,
-    }
-
-
-def typical_deal_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """`typical_deal` for every row of a feature frame (same values, vectorized)."""
-    amount = pd.to_numeric(frame["avg_deal_value_365d"]).to_numpy(dtype=np.float64, na_value=np.nan)
-    n = len(frame)
-    deal = pd.DataFrame(
-        {
-            "amount": amount,
-            "log_amount": np.log1p(amount),
-            "product": pd.Series([None] * n, dtype=object),
-            "deal_kind": np.full(n, "new", dtype=object),
-            "customer_has_open_direct_deal": np.zeros(n, dtype=bool),
-            "customer_is_existing": np.zeros(n, dtype=bool),
-            "customer_open_partner_deals": np.zeros(n),
-            "partner_customer_deals": np.zeros(n),
-            "partner_deals_in_flight": np.full(n, np.nan),
-            "amount_vs_partner_avg": np.where(amount > 0, 1.0, np.nan),
-        },
-        index=frame.index,
-    )
-    return pd.concat([frame.drop(columns=deal.columns, errors="ignore"), deal], axis=1)
 
 
 def model_outputs(features: Mapping[str, Any], models: Models) -> dict[str, float]:

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from features import registry
-from features.deal_features import DEAL_FEATURES
+from features.deal_features import DEAL_INPUTS
 from features.schema import SCHEMAS
 
 Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s].*$")]
@@ -153,8 +153,6 @@ class BatchScoreRequest(Strict):
     partners: list[ScoreRequest] = Field(min_length=1)
 
 
-DERIVED_DEAL_FEATURES = ("log_amount", "amount_vs_partner_avg")  # computed by the service
-DEAL_INPUTS = [f for f in DEAL_FEATURES if f.name not in DERIVED_DEAL_FEATURES]
 EXAMPLE_DEAL: dict[str, Any] = {
     "amount": 48_000.0,
     "product": "platform",

@@ -1,11 +1,23 @@
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from features import registry
-from features.deal_features import DEAL_FEATURES, build_deal_features, deal_feature_names
+from features.deal_features import (
+    DEAL_FEATURES,
+    DEAL_INPUTS,
+    build_deal_features,
+    deal_example,
+    deal_feature_names,
+    derived_deal_columns,
+    derived_deal_features,
+)
 from features.snapshot import build_features
 from features.tables import Tables
 from tests.features.tiny_program import (
@@ -215,3 +227,36 @@ def test_facts_after_registration_never_change_a_deals_row(seed: int, cutoff: st
         return build_deal_features(program, deals)
 
     pd.testing.assert_frame_equal(rows(tables), rows(planted), check_exact=True)
+
+
+_amounts = st.one_of(
+    st.none(),
+    st.just(math.nan),
+    st.floats(min_value=-2.0, max_value=1e12, allow_nan=False),
+)
+
+
+@given(amount=_amounts, average=_amounts)
+def test_derived_features_scalar_and_vector_views_agree(
+    amount: float | None, average: float | None
+) -> None:
+    one = derived_deal_features(amount, average)
+    many = derived_deal_columns(
+        np.array([np.nan if amount is None else amount]),
+        np.array([np.nan if average is None else average]),
+    )
+    for name, value in one.items():
+        got = many[name][0]
+        assert (value is None and np.isnan(got)) or value == got, (name, value, got)
+
+
+def test_a_registration_scored_alone_gets_its_training_row() -> None:
+    tables = tiny_tables()
+    frame = build_deal_features(tables, tables.deals)
+    for _, row in frame.iterrows():
+        deal = {f.name: row[f.name] for f in DEAL_INPUTS}
+        partner = {n: row[n] for n in registry.FEATURES}
+        served = deal_example(deal, partner)
+        for name in deal_feature_names():
+            a, b = served[name], row[name]
+            assert (pd.isna(a) and pd.isna(b)) or a == b, (row["deal_id"], name, a, b)

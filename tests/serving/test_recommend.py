@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.deal_features import typical_deal, typical_deal_frame
 from rules.model import Rulebook, TierState
 from serving.arbitration import arbitrate_frame, arbitrate_one
 from serving.recommend import (
@@ -18,8 +19,6 @@ from serving.recommend import (
     Recommendations,
     recommend_frame,
     recommend_one,
-    typical_deal,
-    typical_deal_frame,
 )
 from serving.snapshots import clean_value
 from serving.state import Loaded
