@@ -21,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from features.kpis import program_kpis, render_html  # noqa: E402
+from features.kpi_report import render_html  # noqa: E402
+from features.kpis import program_kpis  # noqa: E402
 from simulation.program import simulate  # noqa: E402
 
 END = datetime(2026, 6, 1, tzinfo=UTC)

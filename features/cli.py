@@ -91,7 +91,8 @@ def kpis(
 ) -> None:
     """The program KPI report: recruitment, success, enablement, profitability."""
     from features.io import load_tables
-    from features.kpis import program_kpis, render_html
+    from features.kpi_report import print_report, render_html
+    from features.kpis import program_kpis
 
     tables = load_tables(data or get_settings().data_dir)
     when = parse_as_of(as_of) if as_of else datetime.now().astimezone()
@@ -101,7 +102,7 @@ def kpis(
     if as_json:
         typer.echo(report.to_json())
     else:
-        report.print(console)
+        print_report(report, console)
     if html:
         html.write_text(render_html(report, tables), encoding="utf-8")
         if as_json:  # keep stdout pure JSON

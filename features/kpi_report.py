@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from features.kpi_metrics import FAMILIES, KPIS
-from features.kpis import KpiReport, format_value
+from features.kpis import KpiReport, Value
 from features.tables import Tables
 
 if TYPE_CHECKING:
@@ -57,6 +57,23 @@ td.desc{color:#5b6770;font-size:.9em}figure{margin:.5rem 0}img{max-width:100%}
 svg text{font-size:10px;fill:#5b6770}svg text.t{font-size:12px;font-weight:600;fill:#1d2730}
 svg text.v{fill:#1d2730}
 """
+
+
+def format_value(value: Value, unit: str) -> str:
+    """A metric for humans: 0.25 ratio → '25.0%', 1234.5 USD → '$1,234.50', None → 'n/a'."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "n/a"
+    if unit == "ratio":
+        return f"{value:.1%}"
+    if unit == "USD":
+        return f"${value:,.2f}"
+    if unit == "days":
+        return f"{value:,.1f} d"
+    if unit == "score":
+        return f"{value:.2f}"
+    if unit == "count":
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
 
 
 def print_report(report: KpiReport, console: Console) -> None:

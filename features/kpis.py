@@ -8,7 +8,8 @@ in `KPIS` (name, family, unit, the tables it needs, definition); a metric whose 
 absent is None ("n/a"), never 0. The report also carries break-downs by partner type and
 region and a monthly trend (one calendar-month window per point, the last one ending at
 `as_of`). Pure: tables in, report out. The metric definitions are in `features.kpi_metrics`,
-the array form of the tables in `features.kpi_frames`, rendering in `features.kpi_report`.
+the array form of the tables in `features.kpi_frames`. Rendering (rich tables, HTML/SVG) is
+`features.kpi_report`, which imports this module (never the other way round).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from features.tables import Tables
 from tierwise.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    pass
 
 Value = float | int | None
 BREAKDOWNS = ("partner_type", "region")
@@ -43,9 +44,7 @@ __all__ = [
     "FAMILIES",
     "KPIS",
     "KpiReport",
-    "format_value",
     "program_kpis",
-    "render_html",
 ]
 
 
@@ -115,12 +114,6 @@ class KpiReport:
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
-    def print(self, console: Console) -> None:
-        """Rich tables for a terminal: one per family, channels and break-downs."""
-        from features.kpi_report import print_report
-
-        print_report(self, console)
-
 
 def program_kpis(
     tables: Tables,
@@ -154,30 +147,6 @@ def program_kpis(
         trend=_trend(frames, end, trend_months),
         missing_tables=tuple(n for n in ALL_TABLES if n not in present),
     )
-
-
-def render_html(report: KpiReport, tables: Tables | None = None) -> str:
-    """The self-contained HTML report (see `features.kpi_report`)."""
-    from features.kpi_report import render_html as render
-
-    return render(report, tables)
-
-
-def format_value(value: Value, unit: str) -> str:
-    """A metric for humans: 0.25 ratio → '25.0%', 1234.5 USD → '$1,234.50', None → 'n/a'."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "n/a"
-    if unit == "ratio":
-        return f"{value:.1%}"
-    if unit == "USD":
-        return f"${value:,.2f}"
-    if unit == "days":
-        return f"{value:,.1f} d"
-    if unit == "score":
-        return f"{value:.2f}"
-    if unit == "count":
-        return f"{value:,.0f}"
-    return f"{value:,.2f}"
 
 
 def _as_of(as_of: datetime) -> pd.Timestamp:

@@ -14,7 +14,8 @@ import pytest
 from rich.console import Console
 
 from features.kpi_metrics import KPIS
-from features.kpis import KpiReport, format_value, program_kpis, render_html
+from features.kpi_report import format_value, print_report, render_html
+from features.kpis import KpiReport, program_kpis
 from features.tables import Tables
 from tests.features.kpi_program import AS_OF, TREND_METRICS, program, svgs
 
@@ -42,7 +43,7 @@ def test_format_value(value: float | None, unit: str, text: str) -> None:
 def test_print_shows_every_metric_and_na(report: KpiReport) -> None:
     full = program()
     console = Console(record=True, width=240)
-    program_kpis(Tables(full.partners, full.deals), as_of=AS_OF).print(console)
+    print_report(program_kpis(Tables(full.partners, full.deals), as_of=AS_OF), console)
     text = console.export_text()
     assert all(name in text for name in KPIS)
     assert "n/a" in text

@@ -16,7 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from features.kpi_metrics import KPIS
-from features.kpis import KpiReport, program_kpis, render_html
+from features.kpi_report import render_html
+from features.kpis import KpiReport, program_kpis
 from features.tables import Tables
 from tests.features.kpi_program import (
     AS_OF,

@@ -52,11 +52,12 @@ def validate_program(data: Path) -> None:
 
 def show_kpis(data: Path, as_of: datetime) -> None:
     from features.io import load_tables
-    from features.kpis import program_kpis, render_html
+    from features.kpi_report import print_report, render_html
+    from features.kpis import program_kpis
 
     tables = load_tables(data)
     report = program_kpis(tables, as_of=as_of)
-    report.print(console)
+    print_report(report, console)
     html = data / "out" / "kpis.html"
     html.parent.mkdir(parents=True, exist_ok=True)
     html.write_text(render_html(report, tables), encoding="utf-8")
