@@ -113,7 +113,7 @@ def models_for(data: Path, frame: pd.DataFrame) -> tuple[Any, Any, str]:
     from bench_weekly import toy_models
 
     from rules import load_rulebook
-    from serving.state import load_from_settings
+    from serving.service_state import load_from_settings
     from tierwise.settings import Settings
 
     try:

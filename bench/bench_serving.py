@@ -73,7 +73,7 @@ def bench_in_process(
     that a busy, shared machine adds.
     """
     from serving.recommend import recommend_one
-    from serving.state import load_from_settings
+    from serving.service_state import load_from_settings
     from tierwise.settings import Settings
 
     loaded = load_from_settings(Settings(data_dir=data))

@@ -16,8 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from serving import problems
 from serving.metrics import Metrics
 from serving.middleware import ServiceMiddleware
+from serving.service_state import ServiceState
 from serving.snapshots import PartnerLookup
-from serving.state import ServiceState
 from tierwise.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from serving.auth import settings_of
 from serving.db import ready_engine, session_scope
 from serving.metrics import Metrics
-from serving.state import Loaded, ServiceState
+from serving.service_state import Loaded, ServiceState
 from tierwise.settings import Settings, get_settings
 
 

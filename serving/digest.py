@@ -10,7 +10,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
-from serving import store
+from serving.db import queries
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CSV_COLUMNS = (
@@ -72,10 +72,10 @@ def write_digest(session: Session, *, week: str, out_dir: Path) -> list[Path]:
     """
     folder = out_dir / week
     folder.mkdir(parents=True, exist_ok=True)
-    actions = store.plan_actions(session, week=week, include_overflow=False)
+    actions = queries.plan_actions(session, week=week, include_overflow=False)
     actions["reason_text"] = actions["reasons"].map(reason_text)
-    changes = store.tier_changes(session, week=week)
-    awards = store.incentive_awards(session, week=week)
+    changes = queries.tier_changes(session, week=week)
+    awards = queries.incentive_awards(session, week=week)
     action_rows, csv_rows = _records(actions), _csv_rows(actions)
     change_rows, award_rows = _records(changes), _records(awards)
     changes_by = changes.groupby("manager_id", sort=False).indices if len(changes) else {}

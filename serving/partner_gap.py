@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from rules import evaluate_partner
 from rules.model import Rulebook
-from serving import store
+from serving.db import queries
 from serving.db.models import TierDecision
 from serving.snapshots import tier_state
 
@@ -39,7 +39,7 @@ def stored_gap(session: Session, rulebook: Rulebook, decision: TierDecision | No
     details = decision.details or {}
     if "next_tier" in details:
         return Gap(decision.tier, details["next_tier"], [str(g) for g in details.get("gap", [])])
-    found = store.snapshot_at(session, decision.partner_id, as_of=decision.as_of)
+    found = queries.snapshot_at(session, decision.partner_id, as_of=decision.as_of)
     if found is None:
         return Gap(decision.tier, note="The features behind this decision are not stored.")
     context = {
@@ -48,7 +48,7 @@ def stored_gap(session: Session, rulebook: Rulebook, decision: TierDecision | No
         "churn_risk": decision.churn_risk,
         "deal_acceptance": details.get("deal_acceptance"),
     }
-    before = store.tier_states(session, [decision.partner_id], before=decision.as_of)
+    before = queries.tier_states(session, [decision.partner_id], before=decision.as_of)
     try:
         replay = evaluate_partner(
             rulebook, context, previous=tier_state(before), as_of=decision.as_of

@@ -98,18 +98,17 @@ class PartnerLookup:
     def _from_database(self, partner_id: str) -> StoredPartner | None:
         from sqlalchemy.exc import SQLAlchemyError
 
-        from serving import store
-        from serving.db import session_scope
+        from serving.db import queries, session_scope
 
         try:
             with session_scope(self._engine()) as session:
-                found = store.latest_snapshot(session, partner_id)
+                found = queries.latest_snapshot(session, partner_id)
                 if found is None:
                     return None
                 features, as_of = found
-                owner = store.partner_owner(session, partner_id)
-                states = store.tier_states(session, [partner_id])
-                history = store.action_history(session, [partner_id])
+                owner = queries.partner_owner(session, partner_id)
+                states = queries.tier_states(session, [partner_id])
+                history = queries.action_history(session, [partner_id])
         except SQLAlchemyError as exc:
             log.error("service database unavailable: %s", exc)
             raise NotReady(f"The service database is unavailable: {type(exc).__name__}") from exc

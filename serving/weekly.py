@@ -19,8 +19,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from serving import store
-from serving.db import JobRun, bulk_writes, get_engine, session_scope, upgrade
+from serving.db import JobRun, bulk_writes, get_engine, queries, session_scope, upgrade
 from serving.db.types import jsonable
 from serving.db.week import WeekData, reviewed_actions, save_week
 from serving.recommend import Recommendations
@@ -42,7 +41,7 @@ class Recommender(Protocol):
 def default_recommender(settings: Settings) -> Recommender:
     """The active rulebook and the champion models, bound to `serving.recommend`."""
     from serving.recommend import recommend_frame
-    from serving.state import load_from_settings
+    from serving.service_state import load_from_settings
 
     loaded = load_from_settings(settings)
 
@@ -98,9 +97,9 @@ def run_week(
         with clock("models"):
             recommend = recommender or default_recommender(settings)
         with clock("history"), session_scope(engine) as session:
-            previous = store.tier_states(session, before=as_of)
-            history = store.action_history(session, before=as_of)
-            snoozed = store.snoozed_actions(session, at=as_of)
+            previous = queries.tier_states(session, before=as_of)
+            history = queries.action_history(session, before=as_of)
+            snoozed = queries.snoozed_actions(session, at=as_of)
         with clock("recommend"):
             recs = recommend(frame, previous=previous, history=history, as_of=as_of)
         with clock("persist"), session_scope(engine) as session:

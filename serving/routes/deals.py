@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
-from serving import answers
+from serving import convert
 from serving.auth import Principal, ensure_owner, require_role
 from serving.deal_scoring import score_deal
 from serving.deps import LoadedDep
@@ -96,7 +96,7 @@ async def score_deal_registration(
     result = score_deal(
         body.deal.__dict__, partner, rulebook=loaded.rulebook, model=loaded.models.deal
     )
-    return answers.deal_score(
+    return convert.deal_score(
         result,
         deal_id=body.deal_id,
         partner_id=body.partner_id,

@@ -14,9 +14,8 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from serving import store
 from serving.auth import Principal, require_role
-from serving.db import PlanAction
+from serving.db import PlanAction, queries
 from serving.db.reviews import review_action
 from serving.deps import SessionDep
 from serving.problems import PROBLEM_JSON
@@ -128,14 +127,14 @@ def get_plan(
 ) -> PlanPublic:
     """A week's plan (`2026-W48` or `latest`): a manager gets their own partners' actions."""
     if week == "latest":
-        week = store.latest_week(session) or ""
+        week = queries.latest_week(session) or ""
     else:
         week_start(week)  # 422 for a malformed week
-    plan = store.get_plan(session, week) if week else None
+    plan = queries.get_plan(session, week) if week else None
     if plan is None:
         raise NotFound(f"No plan for week {week or 'latest'}", [Problem("no plan", value=week)])
     manager = visible_manager(principal, manager_id)
-    actions = store.plan_actions(
+    actions = queries.plan_actions(
         session, week=week, manager_id=manager, include_overflow=include_overflow
     )
     return PlanPublic(
@@ -168,7 +167,7 @@ def review(
 
 
 def action_public(session: Session, action: PlanAction) -> PlanActionPublic:
-    partner = store.get_partner(session, action.partner_id)
+    partner = queries.get_partner(session, action.partner_id)
     fields = {c: getattr(action, c) for c in PlanActionPublic.model_fields if hasattr(action, c)}
     fields["partner_name"] = partner.name if partner else None
     fields["region"] = partner.region if partner else None

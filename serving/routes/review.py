@@ -17,7 +17,7 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from serving import store
+from serving.db import queries
 from serving.db.reviews import review_action
 from serving.deps import SessionDep
 from serving.digest import chart_data, filter_actions, plan_csv, reason_text
@@ -116,7 +116,7 @@ def home(request: Request, settings: SettingsDep, session: SessionDep) -> Respon
         who = visitor(request, settings)
     except SignInRequired:
         return to_login()
-    week = store.latest_week(session)
+    week = queries.latest_week(session)
     if week is None:
         return page(request, "empty.html", visitor=who)
     return RedirectResponse(f"/review/plans/{week}", status_code=303)
@@ -136,11 +136,11 @@ def _scope(who: Visitor, requested: str | None) -> str | None:
 
 def _plan_data(session: Any, week: str, who: Visitor, filters: dict[str, str]) -> dict[str, Any]:
     week_start(week)
-    plan = store.get_plan(session, week)
+    plan = queries.get_plan(session, week)
     if plan is None:
         raise NotFound(f"No plan for week {week}", [Problem("no plan", value=week)])
     manager = _scope(who, filters.get("manager"))
-    every = store.plan_actions(session, week=week, manager_id=manager)
+    every = queries.plan_actions(session, week=week, manager_id=manager)
     shown = filter_actions(every, filters)
     return {"plan": plan, "manager": manager, "every": every, "shown": shown}
 
@@ -161,7 +161,7 @@ def planpage(week: str, request: Request, settings: SettingsDep, session: Sessio
     except TierwiseError as exc:
         return error_page(request, exc, who)
     every, shown, manager = data["every"], data["shown"], data["manager"]
-    decisions = store.week_decisions(session, week=week, manager_id=manager)
+    decisions = queries.week_decisions(session, week=week, manager_id=manager)
     rows = shown.assign(reason_text=shown["reasons"].map(reason_text)).to_dict("records")
     query = urlencode({k: v for k, v in filters.items() if v})
     return page(
@@ -176,8 +176,8 @@ def planpage(week: str, request: Request, settings: SettingsDep, session: Sessio
         filters=filters,
         query=query,
         options=_options(every, session, week, who),
-        changes=store.tier_changes(session, week=week, manager_id=manager).to_dict("records"),
-        awards=store.incentive_awards(session, week=week, manager_id=manager).to_dict("records"),
+        changes=queries.tier_changes(session, week=week, manager_id=manager).to_dict("records"),
+        awards=queries.incentive_awards(session, week=week, manager_id=manager).to_dict("records"),
         charts=chart_data(every, decisions),
         today=date.today().isoformat(),
     )
@@ -189,7 +189,7 @@ def _options(every: pd.DataFrame, session: Any, week: str, who: Visitor) -> dict
 
     managers: list[str] = []
     if who.principal.role == "admin":
-        managers = sorted(set(store.plan_actions(session, week=week)["manager_id"]))
+        managers = sorted(set(queries.plan_actions(session, week=week)["manager_id"]))
     return {
         "action": values("action_id"),
         "tier": values("tier"),

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from rules import load_rulebook
 from rules.model import Rulebook
-from serving import store
+from serving.db import queries
 from serving.db.reviews import set_tier_override
 from serving.deps import SessionDep
 from serving.digest import reason_text
@@ -36,7 +36,7 @@ def partner_page(
         partner = own_partner(session, partner_id, who)
     except TierwiseError as exc:
         return error_page(request, exc, who)
-    history = store.tier_history(session, partner_id)
+    history = queries.tier_history(session, partner_id)
     gap = stored_gap(session, _rulebook(request, settings), history[0] if history else None)
     return page(
         request,
@@ -44,7 +44,7 @@ def partner_page(
         visitor=who,
         partner=partner,
         history=history,
-        actions=store.partner_actions(session, partner_id),
+        actions=queries.partner_actions(session, partner_id),
         reason_text=reason_text,
         gap=gap,
         today=date.today().isoformat(),
@@ -52,7 +52,7 @@ def partner_page(
 
 
 def own_partner(session: Any, partner_id: str, who: Visitor) -> Any:
-    partner = store.get_partner(session, partner_id)
+    partner = queries.get_partner(session, partner_id)
     if partner is None:
         raise NotFound(f"No partner '{partner_id}'", [Problem("unknown", value=partner_id)])
     if who.principal.role != "admin" and partner.manager_id != who.principal.manager_id:

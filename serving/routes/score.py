@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from serving import answers, deps
+from serving import convert, deps
 from serving.auth import Principal, ensure_owner, require_role
 from serving.deps import LoadedDep, SettingsDep
 from serving.problems import json_body, parse_body, responses
@@ -19,8 +19,8 @@ from serving.schemas import (
     PartnerScore,
     ScoreRequest,
 )
+from serving.service_state import Loaded
 from serving.snapshots import PartnerLookup
-from serving.state import Loaded
 from tierwise.errors import InvalidInput, NotFound, Problem
 
 router = APIRouter(prefix="/v1", tags=["score"])
@@ -104,19 +104,19 @@ def _ok(example: Any) -> dict[int | str, dict[str, Any]]:
 
 
 def score_request(req: ScoreRequest, loaded: Loaded, *, at: str = "body") -> Any:
-    answers.raise_if(answers.request_problems(req, loaded.rulebook, at))
+    convert.raise_if(convert.request_problems(req, loaded.rulebook, at))
     try:
         return recommend_one(
             req.features.__dict__,
             rulebook=loaded.rulebook,
             models=loaded.models,
-            previous=answers.previous_state(req.previous),
-            history=answers.history_map(req.history),
+            previous=convert.previous_state(req.previous),
+            history=convert.history_map(req.history),
             as_of=req.as_of,
             partner_id=req.partner_id,
         )
     except InvalidInput as exc:
-        raise answers.located(exc, at) from exc
+        raise convert.located(exc, at) from exc
 
 
 @router.post(
@@ -132,7 +132,7 @@ async def score(request: Request, explain: Explain = False) -> Response:
     loaded = await deps.loaded(request)
     await _scorer_only(request)
     body = parse_body(ScoreRequest, await request.body())
-    answer = answers.partner_score(score_request(body, loaded), explain=explain)
+    answer = convert.partner_score(score_request(body, loaded), explain=explain)
     return Response(answer.model_dump_json(), media_type="application/json")
 
 
@@ -166,13 +166,13 @@ async def score_batch(
     problems = [
         p
         for i, req in enumerate(body.partners)
-        for p in answers.request_problems(req, loaded.rulebook, f"body.partners.{i}")
+        for p in convert.request_problems(req, loaded.rulebook, f"body.partners.{i}")
     ]
-    answers.raise_if(problems)
+    convert.raise_if(problems)
 
     def run() -> BatchScoreResponse:
         results = [
-            answers.partner_score(
+            convert.partner_score(
                 score_request(req, loaded, at=f"body.partners.{i}"), explain=explain
             )
             for i, req in enumerate(body.partners)
@@ -216,7 +216,7 @@ async def score_partner(
         as_of=stored.as_of,
         partner_id=partner_id,
     )
-    return answers.partner_score(rec, explain=explain)
+    return convert.partner_score(rec, explain=explain)
 
 
 __all__ = ["EXAMPLE_SCORE_REQUEST", "router"]

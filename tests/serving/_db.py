@@ -187,7 +187,7 @@ def review_settings(url: str, data_dir: Path):  # type: ignore[no-untyped-def]
 def make_app(settings):  # type: ignore[no-untyped-def]
     """The service app with no models loaded (the review pages do not need them)."""
     from serving.app import create_app
-    from serving.state import ServiceState
+    from serving.service_state import ServiceState
     from tierwise.errors import NotReady
 
     def no_models(_settings: object) -> object:

@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving.auth import hash_key
-from serving.state import Loaded, ServiceState, load_from_settings
+from serving.service_state import Loaded, ServiceState, load_from_settings
 from tierwise.settings import ApiKey, Settings
 
 END = datetime(2026, 11, 23, tzinfo=UTC)

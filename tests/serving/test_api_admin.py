@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from serving.state import Loaded, ServiceState, load_from_settings
+from serving.service_state import Loaded, ServiceState, load_from_settings
 from tests.serving.conftest import MakeClient, headers, score_body
 from tierwise.errors import ModelError
 from tierwise.settings import Settings

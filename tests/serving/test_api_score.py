@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving.recommend import recommend_one
-from serving.state import Loaded
+from serving.service_state import Loaded
 from tests.serving.conftest import MakeClient, headers, score_body
 
 Frame = tuple[pd.DataFrame, datetime]

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from features import registry
 from features.deal_features import DEAL_INPUTS, deal_example
 from features.io import load_tables
+from serving.service_state import Loaded
 from serving.snapshots import clean_value
-from serving.state import Loaded
 from tests.serving.conftest import headers
 from training.examples import Examples, deal_examples
 

@@ -20,8 +20,8 @@ from serving.recommend import (
     recommend_frame,
     recommend_one,
 )
+from serving.service_state import Loaded
 from serving.snapshots import clean_value
-from serving.state import Loaded
 
 Frame = tuple[pd.DataFrame, datetime]
 

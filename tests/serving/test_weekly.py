@@ -346,14 +346,14 @@ def test_the_digest_matches_what_the_review_page_shows(
 ) -> None:
     from markupsafe import escape
 
-    from serving import store
+    from serving.db import queries
     from serving.digest import plan_csv
 
     run = _run(settings, program, Recommender(), out=tmp_path / "digest")
     with session_scope(get_engine(settings.db_url)) as s:
-        awards = store.incentive_awards(s, week=WEEK)
+        awards = queries.incentive_awards(s, week=WEEK)
         for path in (p for p in run.digest if p.suffix == ".csv"):
-            mine = store.plan_actions(s, week=WEEK, manager_id=path.stem, include_overflow=False)
+            mine = queries.plan_actions(s, week=WEEK, manager_id=path.stem, include_overflow=False)
             assert path.read_text(encoding="utf-8") == plan_csv(mine)
             html = path.with_suffix(".html").read_text(encoding="utf-8")
             assert f"{len(mine)} action(s) this week" in html

@@ -1,4 +1,5 @@
-"""Domain results → API response models, and request checks that need the loaded rulebook."""
+"""Converting between the API schemas and the domain: results → response models, requests →
+rules inputs, and the request checks that need the loaded rulebook."""
 
 from __future__ import annotations
 

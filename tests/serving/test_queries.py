@@ -12,8 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from serving import store
-from serving.db import AuditEntry, PlanAction, TierDecision, WeeklyPlan, session_scope
+from serving.db import AuditEntry, PlanAction, TierDecision, WeeklyPlan, queries, session_scope
 from serving.db.reviews import review_action, set_tier_override
 from serving.db.week import save_week
 from tests.serving._db import BACKENDS, make_week, upgraded_engine
@@ -76,24 +75,24 @@ def test_latest_snapshot_returns_the_newest_row(engine: Engine) -> None:
     with session_scope(engine) as s:
         save_week(s, make_week("2026-W49"))
     with session_scope(engine) as s:
-        features, as_of = store.latest_snapshot(s, "P001")  # type: ignore[misc]
+        features, as_of = queries.latest_snapshot(s, "P001")  # type: ignore[misc]
     assert as_of == datetime(2026, 11, 30, tzinfo=UTC)
     assert features["revenue_won_365d"] == 2000.0
 
 
 def test_latest_snapshot_stores_missing_values_as_none(session: Session) -> None:
-    features, _ = store.latest_snapshot(session, "P000")  # type: ignore[misc]
+    features, _ = queries.latest_snapshot(session, "P000")  # type: ignore[misc]
     assert features["satisfaction_latest"] is None
     assert "partner_id" not in features and "manager_id" not in features
 
 
 def test_latest_snapshot_of_an_unknown_partner_is_none(session: Session) -> None:
-    assert store.latest_snapshot(session, "nobody") is None
+    assert queries.latest_snapshot(session, "nobody") is None
 
 
 def test_tier_states_has_one_row_per_evaluated_partner(session: Session) -> None:
-    states = store.tier_states(session, ["P000", "P001", "nobody"])
-    assert list(states.columns) == list(store.TIER_STATE_COLUMNS)
+    states = queries.tier_states(session, ["P000", "P001", "nobody"])
+    assert list(states.columns) == list(queries.TIER_STATE_COLUMNS)
     assert states["partner_id"].tolist() == ["P000", "P001"]
     assert states["tier"].tolist() == ["Silver", "Silver"]
 
@@ -105,8 +104,8 @@ def test_tier_states_takes_the_latest_decision_before_a_date(engine: Engine) -> 
     with session_scope(engine) as s:
         save_week(s, later)
     with session_scope(engine) as s:
-        now_state = store.tier_states(s, ["P002"])
-        before = store.tier_states(s, ["P002"], before=later.as_of)
+        now_state = queries.tier_states(s, ["P002"])
+        before = queries.tier_states(s, ["P002"], before=later.as_of)
     assert now_state["tier"].tolist() == ["Gold"]
     assert before["tier"].tolist() == ["Silver"]
 
@@ -122,13 +121,13 @@ def test_tier_states_carries_the_override(session: Session) -> None:
         reviewer=ANN,
         now=NOW,
     )
-    states = store.tier_states(session, ["P000"])
+    states = queries.tier_states(session, ["P000"])
     assert states.loc[0, "override_tier"] == "Gold"
     assert states.loc[0, "override_until"] == pd.Timestamp("2027-01-01", tz="UTC")
 
 
 def test_tier_states_of_nobody_is_an_empty_typed_frame(session: Session) -> None:
-    states = store.tier_states(session, ["nobody"])
+    states = queries.tier_states(session, ["nobody"])
     assert states.empty
     assert str(states["override_until"].dtype).startswith("datetime64")
 
@@ -136,8 +135,8 @@ def test_tier_states_of_nobody_is_an_empty_typed_frame(session: Session) -> None
 def test_tier_states_reads_many_ids_in_chunks(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store, "CHUNK", 2)
-    states = store.tier_states(session, ["P000", "P001", "P002", "P003", "P000"])
+    monkeypatch.setattr(queries, "CHUNK", 2)
+    states = queries.tier_states(session, ["P000", "P001", "P002", "P003", "P000"])
     assert states["partner_id"].tolist() == ["P000", "P001", "P002", "P003"]
 
 
@@ -156,8 +155,8 @@ def test_action_history_counts_only_done_and_dismissed(session: Session) -> None
     review_action(
         session, action_id=_action(session, "P001").id, reviewer=BOB, decision="accept", now=NOW
     )
-    history = store.action_history(session)
-    assert list(history.columns) == list(store.HISTORY_COLUMNS)
+    history = queries.action_history(session)
+    assert list(history.columns) == list(queries.HISTORY_COLUMNS)
     assert history[["partner_id", "action_id"]].values.tolist() == [
         ["P000", "action_0"],
         ["P002", "action_0"],
@@ -170,16 +169,16 @@ def test_action_history_places_late_reviews_inside_the_plan_week(session: Sessio
     review_action(
         session, action_id=_action(session, "P000").id, reviewer=ANN, decision="done", now=late
     )
-    history = store.action_history(session, ["P000"])
+    history = queries.action_history(session, ["P000"])
     start = pd.Timestamp("2026-11-23", tz="UTC")
     decided = pd.Timestamp(history["last_done_or_dismissed_at"].iloc[0])
     assert start <= decided < start + pd.Timedelta(days=7)
-    assert store.action_history(session, ["P000"], before=start.to_pydatetime()).empty
+    assert queries.action_history(session, ["P000"], before=start.to_pydatetime()).empty
 
 
 def test_partner_owner(session: Session) -> None:
-    assert store.partner_owner(session, "P001") == "m2"
-    assert store.partner_owner(session, "nobody") is None
+    assert queries.partner_owner(session, "P001") == "m2"
+    assert queries.partner_owner(session, "nobody") is None
 
 
 # --- the week's persistence --------------------------------------------------------------
@@ -220,9 +219,9 @@ def test_a_rerun_keeps_reviewed_actions_as_they_are(engine: Engine) -> None:
 
 
 def test_incentive_cost_is_the_sum_of_the_awards(session: Session) -> None:
-    plan = store.get_plan(session, WEEK)
+    plan = queries.get_plan(session, WEEK)
     assert plan is not None and plan.incentive_cost == 750.0
-    assert store.incentive_awards(session, week=WEEK)["amount"].sum() == 750.0
+    assert queries.incentive_awards(session, week=WEEK)["amount"].sum() == 750.0
 
 
 def test_a_failure_inside_the_transaction_leaves_the_database_as_it_was(engine: Engine) -> None:
@@ -236,7 +235,7 @@ def test_a_failure_inside_the_transaction_leaves_the_database_as_it_was(engine: 
 
 
 def test_plan_actions_are_filtered_by_manager(session: Session) -> None:
-    mine = store.plan_actions(session, week=WEEK, manager_id="m1")
+    mine = queries.plan_actions(session, week=WEEK, manager_id="m1")
     assert set(mine["manager_id"]) == {"m1"}
     assert set(mine["partner_id"]) == {"P000", "P002"}
     assert mine["partner_name"].tolist()[0] == "Partner 0"
@@ -269,9 +268,9 @@ def test_snooze_keeps_the_until_date(session: Session) -> None:
     )
     assert action.status == "snoozed"
     assert action.snooze_until == datetime(2026, 12, 14, tzinfo=UTC)
-    snoozed = store.snoozed_actions(session, at=datetime(2026, 12, 7, tzinfo=UTC))
+    snoozed = queries.snoozed_actions(session, at=datetime(2026, 12, 7, tzinfo=UTC))
     assert snoozed[["partner_id", "action_id"]].values.tolist() == [["P000", "action_0"]]
-    assert store.snoozed_actions(session, at=datetime(2026, 12, 14, tzinfo=UTC)).empty
+    assert queries.snoozed_actions(session, at=datetime(2026, 12, 14, tzinfo=UTC)).empty
 
 
 def test_admin_may_review_any_managers_action(session: Session) -> None:
