@@ -153,8 +153,9 @@ def stored_change(*, change: Any, basis: Any, missed: Any, first: Any) -> pd.Ser
     """The change a plan shows: the engine's promoted/demoted/unchanged, refined to grace,
     override and new (no stored decision before).
 
-    TODO(i10-rules): switch to the rules package's tier-change classification when it lands
-    on main (issue 10 puts it once in rules/); keep this signature's meaning.
+    TODO(i10-rules): when it is on main, replace this with
+    `rules.policy.review_changes(decisions, previous_tier)` (the same classification, kept
+    once in rules/) and delete this function.
     """
     result = pd.Series(change, dtype=object)
     result[(basis == "grace") | (missed > 0)] = "grace"
