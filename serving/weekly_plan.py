@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from rules.policy import review_changes
 from serving.recommend import Recommendations
 from tierwise.errors import InvalidInput, Problem
 
@@ -128,7 +129,8 @@ def _empty_reviewed() -> pd.DataFrame:
 
 
 def tier_decisions(decisions: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
-    """`Recommendations.decisions` → stored rows, classified new/promoted/demoted/grace/override."""
+    """`Recommendations.decisions` → stored rows; `change` is the rules' review classification
+    (`rules.policy.review_changes`: new, promoted, demoted, grace, override, unchanged)."""
     out = pd.DataFrame({"partner_id": decisions["partner_id"].astype(str).to_numpy()})
     prev = previous.set_index("partner_id")["tier"] if len(previous) else pd.Series(dtype="str")
     out["previous_tier"] = out["partner_id"].map(prev).astype(object).to_numpy()
@@ -139,29 +141,9 @@ def tier_decisions(decisions: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFr
         out[name] = decisions[name].astype(object).to_numpy()
     out["churn_risk"] = pd.to_numeric(decisions["churn_risk"]).to_numpy()
     out["score"] = pd.to_numeric(decisions["overall"]).to_numpy()
-    out["change"] = stored_change(
-        change=decisions["tier_change"].astype(str).to_numpy(),
-        basis=decisions["tier_basis"].astype(str).to_numpy(),
-        missed=out["missed_evaluations"].to_numpy(),
-        first=out["previous_tier"].isna().to_numpy(),
-    )
+    out["change"] = review_changes(decisions, out["previous_tier"].to_numpy())
     out["details"] = pd.Series(_details(decisions), dtype=object)
     return out
-
-
-def stored_change(*, change: Any, basis: Any, missed: Any, first: Any) -> pd.Series:
-    """The change a plan shows: the engine's promoted/demoted/unchanged, refined to grace,
-    override and new (no stored decision before).
-
-    TODO(i10-rules): when it is on main, replace this with
-    `rules.policy.review_changes(decisions, previous_tier)` (the same classification, kept
-    once in rules/) and delete this function.
-    """
-    result = pd.Series(change, dtype=object)
-    result[(basis == "grace") | (missed > 0)] = "grace"
-    result[(basis == "override") & (change == "unchanged")] = "override"
-    result[first] = "new"
-    return result
 
 
 STORED_APART = {
