@@ -139,6 +139,7 @@ class PartnerHistory:
     activities: EventIndex | None  # entity = partner code * len(ACTIVITY_KINDS) + kind
     surveys: EventIndex | None
     customers: CustomerStreams | None
+    signs: EventIndex  # every sign of life: registrations + partner activities
 
     def codes(self, partner_ids: pd.Series) -> IntArray:
         """Partner code of each id; -1 for null or unknown ids."""
@@ -170,14 +171,16 @@ def index_history(tables: Tables) -> PartnerHistory:
         ]
         raise DataValidationError("partner ids are not unique", problems)
     n = len(ids)
+    deal_codes = partner_codes(ids, tables.deals["partner_id"])
     return PartnerHistory(
         partners=partners,
         ids=ids,
         joined=to_ns(partners["joined_at"]),
-        deals=index_deals(tables.deals, partner_codes(ids, tables.deals["partner_id"]), n),
+        deals=index_deals(tables.deals, deal_codes, n),
         activities=_index_activities(tables.activities, ids),
         surveys=_index_surveys(tables.surveys, ids),
         customers=_index_customers(tables.customers, ids),
+        signs=_index_signs(tables, ids, deal_codes),
     )
 
 
@@ -219,6 +222,20 @@ def _index_activities(frame: pd.DataFrame | None, ids: pd.Index) -> EventIndex |
     entity = np.where((kinds >= 0) & (partner >= 0), partner * len(ACTIVITY_KINDS) + kinds, -1)
     n = len(ids) * len(ACTIVITY_KINDS)
     return EventIndex.build(entity, to_ns(frame["occurred_at"]), n)
+
+
+def _index_signs(tables: Tables, ids: pd.Index, deal_codes: IntArray) -> EventIndex:
+    from features.lifecycle import NOT_SIGN_OF_LIFE, signs_of_life_index
+
+    acts = tables.activities
+    act_codes = act_times = None
+    if acts is not None:
+        own = ~is_in(acts["kind"], NOT_SIGN_OF_LIFE)
+        act_codes = np.where(own, partner_codes(ids, acts["partner_id"]), -1)
+        act_times = to_ns(acts["occurred_at"])
+    return signs_of_life_index(
+        deal_codes, to_ns(tables.deals["registered_at"]), act_codes, act_times, len(ids)
+    )
 
 
 def _index_surveys(frame: pd.DataFrame | None, ids: pd.Index) -> EventIndex | None:

@@ -118,10 +118,28 @@ _CUSTOMERS = [
             "Share of partner-sourced customers not churned (missing when none)"),
 ]
 
+# Where the partner stands and its recency-frequency summary (`features.lifecycle`).
+_LIFECYCLE = [
+    Feature("lifecycle_status", "category", "", "partners",
+            "new (joined < 90 days ago), active (a sign of life in the last 90 days), "
+            "lapsed (in the program 90+ days and quiet for 90+ days) or exited"),
+    Feature("days_since_last_sign_of_life", "number", "days", "deals",
+            "Days since the last registration or partner activity (missing when none)"),
+    Feature("signs_of_life_90d", "number", "count", "deals",
+            "Registrations and partner activities in the last 90 days"),
+    Feature("rf_frequency", "number", "count", "deals",
+            "Repeat signs of life: registrations and partner activities after the first"),
+    Feature("rf_recency_days", "number", "days", "deals",
+            "Days from the first sign of life to the last (0 when at most one)"),
+    Feature("rf_age_days", "number", "days", "deals",
+            "Days from the first sign of life to as_of (the tenure when none yet)"),
+    Feature("rf_monetary", "number", "USD", "deals",
+            "Average amount of the deals registered to date (missing when none)"),
+]
 # fmt: on
 
 FEATURES: dict[str, Feature] = {
-    f.name: f for f in (*_PROFILE, *_DEALS, *_ACTIVITIES, *_SURVEYS, *_CUSTOMERS)
+    f.name: f for f in (*_PROFILE, *_LIFECYCLE, *_DEALS, *_ACTIVITIES, *_SURVEYS, *_CUSTOMERS)
 }
 
 

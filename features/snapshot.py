@@ -21,6 +21,7 @@ import pandas as pd
 
 from features import registry
 from features.history import PartnerHistory, index_history
+from features.lifecycle import lifecycle_status, recency_columns
 from features.partner_features import event_columns
 from features.tables import Tables
 from features.windows import NAT, IntArray, days, days_since, query_order, to_ns
@@ -113,7 +114,18 @@ def features_at(
     by_partner = (safe, times) if order is None else (safe[order], times[order])
     for family in event_columns(history, *by_partner):
         store(family, order)
+    tenure = block[:, slot["tenure_days"]]
+    p_sorted, t_sorted = by_partner
+    tenure_sorted = tenure if order is None else tenure[order]
+    signs, registered = history.signs, history.deals.registered
+    for family in recency_columns(signs, registered, p_sorted, t_sorted, tenure_sorted):
+        store(family, order)
     block[:, ~filled] = np.nan
+    others["lifecycle_status"] = lifecycle_status(
+        tenure,
+        np.asarray(others["exited"], dtype=bool),
+        block[:, slot["days_since_last_sign_of_life"]],
+    )
     if not valid.all():
         block[~valid] = np.nan
     frame = pd.DataFrame(block, columns=numbers, copy=False)

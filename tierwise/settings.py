@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     deal_model: str = "tierwise-deal-acceptance"
     model_alias: str = "champion"
     horizon_days: int = Field(90, ge=1, description="Churn horizon in days")
+    promotion_min_auc: float = Field(0.6, ge=0, le=1, description="No promotion below this AUC")
+    promotion_max_ece: float = Field(
+        0.02, ge=0, le=1, description="No promotion above this ECE (+ the test set's noise)"
+    )
 
     # serving
     host: str = "127.0.0.1"

@@ -32,6 +32,20 @@ def _kinds(choice: ModelChoice) -> tuple[ModelKind, ...]:
     return ("churn",) if choice is ModelChoice.churn else ("deal",)
 
 
+def _snapshots(value: str, option: str) -> int | None:
+    """`auto` → None (the split decides); else a whole number of at least 1."""
+    if value.strip().lower() == "auto":
+        return None
+    try:
+        parsed = float(value)  # MLflow passes float parameters as "3.0"
+    except ValueError:
+        parsed = 0.0
+    number = int(parsed)
+    if number < 1 or parsed != number:
+        raise typer.BadParameter(f"{option} must be a whole number >= 1 or 'auto', got {value!r}")
+    return number
+
+
 def train(
     data: Path = typer.Option(None, "--data", help="Data directory [TIERWISE_DATA_DIR]"),
     horizon_days: int = typer.Option(
@@ -44,8 +58,21 @@ def train(
         help="Make the new version champion even if it scores worse",
     ),
     model: ModelChoice = typer.Option(ModelChoice.both, "--model", help="Which model(s)"),
+    test_snapshots: str = typer.Option(
+        "auto", "--test-snapshots", help="Churn cut-offs in the test period (N or auto)"
+    ),
+    validation_snapshots: str = typer.Option(
+        "auto",
+        "--validation-snapshots",
+        help="Churn cut-offs in the validation period (N or auto: 3, fewer, held-out partners)",
+    ),
 ) -> None:
-    """Train, evaluate, log and register the churn and/or deal-acceptance models."""
+    """Train, evaluate, refit, log, register and gate the churn and/or deal-acceptance models.
+
+    The split fits the history there is and says what it chose; the registered model is
+    refitted on all labelled data and promoted only above the floor
+    (TIERWISE_PROMOTION_MIN_AUC, TIERWISE_PROMOTION_MAX_ECE) and at least as good as the champion.
+    """
     from training.report import show_trained
     from training.train import train_all
 
@@ -57,6 +84,8 @@ def train(
             models=_kinds(model),
             horizon_days=horizon_days,
             force=force,
+            test_snapshots=_snapshots(test_snapshots, "--test-snapshots"),
+            validation_snapshots=_snapshots(validation_snapshots, "--validation-snapshots"),
         )
     except TierwiseError as exc:
         console.print(f"[red]training failed:[/] {exc}")

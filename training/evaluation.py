@@ -18,7 +18,9 @@ from training.metrics import evaluate
 
 log = logging.getLogger(__name__)
 
-SCORES = ("model", "baseline", "oracle")
+SCORES = ("model", "lightgbm", "baseline", "recency", "bgnbd")  # + "oracle" on simulated data
+SEGMENTS = ("active", "lapsed", "new")
+SEGMENT_COLUMN = "lifecycle_status"
 
 
 @dataclass
@@ -28,10 +30,12 @@ class Evaluation:
     positives: int = 0
     oracle_coverage: float | None = None  # share of test examples the truth covers
     oracle_gap: float | None = None
+    segments: dict[str, float] = field(default_factory=dict)  # test_roc_auc_active, …
 
     def flat(self) -> dict[str, float]:
-        """{"model_roc_auc": …, "oracle_gap": …} for MLflow."""
+        """{"model_roc_auc": …, "oracle_gap": …, "test_roc_auc_active": …} for MLflow."""
         out = {f"{score}_{k}": v for score, ms in self.metrics.items() for k, v in ms.items()}
+        out |= self.segments
         if self.oracle_gap is not None:
             out["oracle_gap"] = self.oracle_gap
         if self.oracle_coverage is not None:
@@ -76,7 +80,7 @@ def evaluate_scores(test: pd.DataFrame, label: str) -> Evaluation:
     """
     y = test[label].to_numpy(dtype=np.int64)
     result = Evaluation(examples=len(test), positives=int(y.sum()))
-    for score in ("model", "baseline"):
+    for score in SCORES:
         if score in test.columns:
             result.metrics[score] = evaluate(y, test[score].to_numpy())
     if "oracle" in test.columns:
@@ -90,4 +94,32 @@ def evaluate_scores(test: pd.DataFrame, label: str) -> Evaluation:
             log.warning(
                 "the truth covers %.1f%% of the test examples", 100 * result.oracle_coverage
             )
+    result.segments = segment_metrics(test, label)
     return result
+
+
+def segment_metrics(test: pd.DataFrame, label: str, score: str = "model") -> dict[str, float]:
+    """test_roc_auc_{all,active,lapsed,new} and test_ece_* of `score` (a segment with a single
+    class has no AUC and is left out); other scores as {score}_roc_auc_{segment}."""
+    out: dict[str, float] = {}
+    if SEGMENT_COLUMN not in test.columns:
+        return out
+    y = test[label].to_numpy(dtype=np.int64)
+    status = test[SEGMENT_COLUMN].astype("str").to_numpy()
+    masks = {"all": np.ones(len(test), dtype=bool)} | {s: status == s for s in SEGMENTS}
+    for segment, mask in masks.items():
+        if mask.sum() == 0 or len(np.unique(y[mask])) < 2:
+            continue
+        for name in (score, *(s for s in (*SCORES, "oracle") if s != score)):
+            if name not in test.columns:
+                continue
+            p = test[name].to_numpy(dtype=np.float64)
+            keep = mask & ~np.isnan(p)
+            if len(np.unique(y[keep])) < 2:
+                continue
+            m = evaluate(y[keep], p[keep])
+            prefix = "test" if name == score else name
+            out[f"{prefix}_roc_auc_{segment}"] = m["roc_auc"]
+            out[f"{prefix}_ece_{segment}"] = m["ece"]
+        out[f"test_examples_{segment}"] = float(mask.sum())
+    return out

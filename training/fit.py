@@ -1,43 +1,68 @@
-"""Fit one model on its examples: time split → LightGBM + baseline → calibration → test scores.
+"""Fit one model on its examples: split → LightGBM + baseline → calibration → the candidate.
 
-Pure: frames in, fitted objects and a scored test frame out; no files, no MLflow.
+The candidate is whichever learner ranks the validation period better (ROC AUC): LightGBM or
+the logistic baseline. Both, and for churn two reference scores — recency alone
+(`days_since_last_sign_of_life`, calibrated on validation) and a BG/NBD fit (P(no sign of life
+within the horizon)) — are scored on the test period. `refit` then fits the candidate's
+learner again on all labelled examples with the settings chosen on validation: that is the
+model registered. Pure: frames in, fitted objects and a scored test frame out.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from tierwise.errors import InvalidInput
 from training.calibration import Calibrator, Method, fit_calibrator
 from training.examples import Examples
-from training.models import LgbConfig, fit_baseline, fit_lightgbm
+from training.linear import LinearModel
+from training.models import LgbConfig, fit_baseline, fit_lightgbm, fit_lightgbm_rounds
 from training.scorer import Scorer
-from training.spec import FeatureSpec
+from training.spec import BGNBD_INPUTS, FeatureSpec
 from training.split import PERIODS, Boundaries
 
 log = logging.getLogger(__name__)
+RECENCY = "days_since_last_sign_of_life"
+NEVER_DAYS = 10_000.0  # recency of a partner never seen: older than any real one
+
+
+@dataclass
+class Refit:
+    """The candidate's learner fitted again on every labelled example (what is registered)."""
+
+    scorer: Scorer
+    examples: int
+    range: tuple[str, str]
+    iterations: int
 
 
 @dataclass
 class Fitted:
-    """A trained model, its baseline, and both scored on the test period."""
+    """The candidate (LightGBM or baseline), both learners, and all scored on the test period."""
 
     examples: Examples
     boundaries: Boundaries
-    scorer: Scorer
+    scorer: Scorer  # the candidate, fitted on the training period only
     baseline: Pipeline
     baseline_calibrator: Calibrator
-    test: pd.DataFrame  # keys + time + label + features + `model`, `model_raw`, `baseline`
+    test: pd.DataFrame  # keys + time + label + features + model, lightgbm, baseline (+ refs)
+    learner: str = "lightgbm"  # the candidate's learner: lightgbm | logistic
+    validation_auc: dict[str, float] = field(default_factory=dict)
+    best_iteration: int = 0
+    horizon_days: int | None = None
+    config: LgbConfig = field(default_factory=LgbConfig)
     counts: dict[str, int] = field(default_factory=dict)
     ranges: dict[str, tuple[str, str]] = field(default_factory=dict)
     positive_rates: dict[str, float] = field(default_factory=dict)
+    refit: Refit | None = None
 
     @property
     def x_test(self) -> np.ndarray:
@@ -51,6 +76,11 @@ class Fitted:
     def train_range(self) -> tuple[str, str]:
         return self.ranges["train"]
 
+    @property
+    def registered(self) -> Scorer:
+        """What gets registered: the refit when there is one, else the held-out candidate."""
+        return self.refit.scorer if self.refit is not None else self.scorer
+
 
 def fit_examples(
     examples: Examples,
@@ -58,42 +88,118 @@ def fit_examples(
     *,
     config: LgbConfig | None = None,
     calibration: Method | Literal["auto"] = "auto",
+    horizon_days: int | None = None,
 ) -> Fitted:
-    """Train LightGBM (early stopping on validation) and the baseline on the same split."""
+    """Train LightGBM (early stopping on validation) and the baseline on the same split; the
+    candidate is the one with the higher validation ROC AUC."""
+    config = config or LgbConfig()
     frame = examples.frame
-    period = boundaries.assign(frame[examples.time])
+    period = boundaries.assign(frame[examples.time], frame["partner_id"])
     parts = {p: frame.loc[period == p] for p in PERIODS}
     _check_periods(examples, parts)
-    spec = FeatureSpec.from_frame(parts["train"], examples.features, examples.categorical)
+    bgnbd = fit_bgnbd_params(parts["train"], horizon_days) if _uses_bgnbd(examples) else None
+    spec = FeatureSpec.from_frame(parts["train"], examples.features, examples.categorical, bgnbd)
     x = {p: spec.encode_frame(parts[p]) for p in PERIODS}
     y = {p: parts[p][examples.label].to_numpy(dtype=np.float64) for p in PERIODS}
 
     trained = fit_lightgbm(x["train"], y["train"], x["validation"], y["validation"], spec, config)
     booster = lgb.Booster(model_str=trained.model_to_string())  # exactly what is saved
-    raw = Scorer(booster, Calibrator("identity"), spec)
-    calibrator = fit_calibrator(raw.predict_raw(x["validation"]), y["validation"], calibration)
-    scorer = Scorer(booster, calibrator, spec)
+    lgb_val = Scorer(booster, Calibrator("identity"), spec).predict_raw(x["validation"])
+    lightgbm = Scorer(booster, fit_calibrator(lgb_val, y["validation"], calibration), spec)
 
     baseline = fit_baseline(x["train"], y["train"], spec)
-    base_cal = fit_calibrator(
-        baseline.predict_proba(x["validation"])[:, 1], y["validation"], calibration
-    )
+    linear = LinearModel.from_pipeline(baseline, len(spec.features))
+    base_val = baseline.predict_proba(x["validation"])[:, 1]
+    base_cal = fit_calibrator(base_val, y["validation"], calibration)
+    logistic = Scorer(linear, base_cal, spec)
 
+    val_auc = {
+        "lightgbm": float(roc_auc_score(y["validation"], lgb_val)),
+        "logistic": float(roc_auc_score(y["validation"], base_val)),
+    }
+    learner = "lightgbm" if val_auc["lightgbm"] >= val_auc["logistic"] else "logistic"
+    chosen = lightgbm if learner == "lightgbm" else logistic
+    log.info(
+        "%s candidate: %s (validation AUC LightGBM %.4f, baseline %.4f)",
+        examples.kind,
+        learner,
+        val_auc["lightgbm"],
+        val_auc["logistic"],
+    )
     test = parts["test"].copy()
-    test["model_raw"] = scorer.predict_raw(x["test"])
-    test["model"] = calibrator(test["model_raw"].to_numpy())
-    test["baseline"] = base_cal(baseline.predict_proba(x["test"])[:, 1])
+    test["lightgbm"] = lightgbm.predict(x["test"])
+    test["baseline"] = logistic.predict(x["test"])
+    test["model"] = test[learner if learner == "lightgbm" else "baseline"]
+    test["model_raw"] = chosen.predict_raw(x["test"])
+    if examples.kind == "churn":
+        _reference_scores(test, parts["validation"], y["validation"], spec)
     return Fitted(
         examples=examples,
         boundaries=boundaries,
-        scorer=scorer,
+        scorer=chosen,
         baseline=baseline,
         baseline_calibrator=base_cal,
         test=test.reset_index(drop=True),
+        learner=learner,
+        validation_auc=val_auc,
+        best_iteration=max(int(booster.current_iteration()), 1),
+        horizon_days=horizon_days,
+        config=config,
         counts={p: len(parts[p]) for p in PERIODS},
         ranges={p: _range(parts[p][examples.time]) for p in PERIODS},
         positive_rates={p: float(y[p].mean()) for p in PERIODS},
     )
+
+
+def refit(fitted: Fitted) -> Refit:
+    """Fit the candidate's learner on every labelled example, with the iteration count chosen
+    on validation (no early stopping) and the validation-fitted calibrator."""
+    examples = fitted.examples
+    frame = examples.frame
+    bgnbd = fit_bgnbd_params(frame, fitted.horizon_days) if fitted.scorer.spec.bgnbd else None
+    spec = FeatureSpec.from_frame(frame, examples.features, examples.categorical, bgnbd)
+    x = spec.encode_frame(frame)
+    y = frame[examples.label].to_numpy(dtype=np.float64)
+    model: lgb.Booster | LinearModel
+    if fitted.learner == "lightgbm":
+        booster = fit_lightgbm_rounds(x, y, spec, fitted.config, rounds=fitted.best_iteration)
+        model = lgb.Booster(model_str=booster.model_to_string())
+    else:
+        model = LinearModel.from_pipeline(fit_baseline(x, y, spec), len(spec.features))
+    scorer = Scorer(model, fitted.scorer.calibrator, spec)
+    iterations = fitted.best_iteration if fitted.learner == "lightgbm" else 0
+    log.info("%s refit on all %d labelled examples", examples.kind, len(frame))
+    return Refit(scorer, len(frame), _range(frame[examples.time]), iterations)
+
+
+def _uses_bgnbd(examples: Examples) -> bool:
+    return examples.kind == "churn" and all(n in examples.frame.columns for n in BGNBD_INPUTS)
+
+
+def fit_bgnbd_params(frame: pd.DataFrame, horizon_days: int | None) -> dict[str, float] | None:
+    """BG/NBD parameters from each partner's latest example in `frame` (None when the fit is
+    impossible, e.g. nobody has a repeat event)."""
+    from features.btyd import fit_bgnbd
+
+    latest = frame.sort_values("as_of", kind="stable").drop_duplicates("partner_id", keep="last")
+    try:
+        fit = fit_bgnbd(*(latest[n] for n in BGNBD_INPUTS))
+    except InvalidInput as exc:
+        log.warning("no BG/NBD features: %s", exc)
+        return None
+    return {**fit.to_dict(), "horizon_days": float(horizon_days or 90)}
+
+
+def _reference_scores(
+    test: pd.DataFrame, validation: pd.DataFrame, y_val: np.ndarray, spec: FeatureSpec
+) -> None:
+    """Recency alone (isotonic on validation) and BG/NBD's P(quiet), for comparison."""
+    if RECENCY in test.columns:
+        days = validation[RECENCY].fillna(NEVER_DAYS).to_numpy(dtype=np.float64)
+        recency = fit_calibrator(days, y_val, "isotonic")
+        test["recency"] = recency(test[RECENCY].fillna(NEVER_DAYS).to_numpy(dtype=np.float64))
+    if spec.bgnbd is not None:
+        test["bgnbd"] = spec.derive_frame(test)["bgnbd_p_quiet"].to_numpy(dtype=np.float64)
 
 
 def _check_periods(examples: Examples, parts: dict[str, pd.DataFrame]) -> None:
@@ -110,3 +216,13 @@ def _check_periods(examples: Examples, parts: dict[str, pd.DataFrame]) -> None:
 
 def _range(times: pd.Series) -> tuple[str, str]:
     return (str(times.min().date()), str(times.max().date()))
+
+
+def describe_fit(fitted: Fitted) -> dict[str, Any]:
+    """What was chosen, for MLflow params."""
+    return {
+        "learner": fitted.learner,
+        "validation_auc_lightgbm": round(fitted.validation_auc.get("lightgbm", float("nan")), 6),
+        "validation_auc_logistic": round(fitted.validation_auc.get("logistic", float("nan")), 6),
+        "best_iteration": fitted.best_iteration,
+    }

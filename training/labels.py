@@ -4,13 +4,10 @@ Churn, per (partner, as_of, horizon h): the partner formally exits in [as_of, as
 goes quiet — no deal registration and no partner activity in [as_of, as_of + h). Manager
 contacts are made *by* the channel manager, so they do not count as the partner being active.
 
-Examples (who gets a label at as_of) are the partners **active at as_of**:
-
-- joined before as_of and not formally exited before as_of, and
-- not already quiet: a partner that has been in the program for at least h days and showed no
-  registration or activity in [as_of − h, as_of) already meets the churn definition; asking
-  whether it "will churn" would only teach the model to read its own label off the features.
-  Partners younger than h are kept (they may simply not have started yet).
+Examples (who gets a label at as_of) are every partner **in the program at as_of**: joined
+before as_of and not formally exited before it — lapsed partners included, since some come
+back (their `lifecycle_status`, from `features.lifecycle`, is a feature and the segment the
+metrics are reported on). Exited partners are out: nothing is left to predict.
 
 A label needs its whole window observed: as_of + h must not pass the end of the data.
 Deal acceptance: every decided (accepted or rejected) partner deal registration is an example;
@@ -67,6 +64,41 @@ def monthly_as_ofs(
     return [m for m in months if first <= m <= last]
 
 
+MIN_MONTHLY_CUTOFFS = 7  # train, validation and test a full horizon apart, monthly
+SHORT_WARMUP_DAYS = 28
+WEEK = pd.Timedelta(days=7)
+
+
+def weekly_as_ofs(
+    tables: Tables, *, horizon_days: int, warmup_days: int = SHORT_WARMUP_DAYS
+) -> list[pd.Timestamp]:
+    """Every 7 days back from the last day whose label is observed, to `warmup_days` after
+    the first registration."""
+    start, end = data_window(tables)
+    first = (start + pd.Timedelta(days=warmup_days)).ceil("D")
+    last = (end - pd.Timedelta(days=horizon_days)).floor("D")
+    if last < first:
+        return []
+    periods = (last - first) // WEEK + 1
+    return list(pd.date_range(end=last, periods=periods, freq="7D"))
+
+
+def cutoffs(tables: Tables, *, horizon_days: int) -> tuple[list[pd.Timestamp], str]:
+    """The as_ofs training uses and their cadence: monthly when the history holds enough
+    month starts for a time split (MIN_MONTHLY_CUTOFFS), else weekly with a shorter warm-up
+    (a short history gets more, closer cut-offs rather than none)."""
+    monthly = monthly_as_ofs(tables, horizon_days=horizon_days)
+    if len(monthly) >= MIN_MONTHLY_CUTOFFS:
+        return monthly, "monthly"
+    return weekly_as_ofs(tables, horizon_days=horizon_days), "weekly"
+
+
+def history_needed_days(horizon_days: int, cutoffs: int = 2) -> int:
+    """The least history training can work from: a warm-up, `cutoffs` weekly cut-offs and
+    one horizon to observe the last label."""
+    return SHORT_WARMUP_DAYS + 7 * (cutoffs - 1) + horizon_days
+
+
 def partner_events(tables: Tables) -> pd.DataFrame:
     """Every sign of life from a partner: (partner_id, at), sorted by time."""
     parts = [
@@ -87,7 +119,7 @@ def partner_events(tables: Tables) -> pd.DataFrame:
 def churn_labels(
     tables: Tables, as_ofs: Sequence[datetime | pd.Timestamp], *, horizon_days: int
 ) -> pd.DataFrame:
-    """One row per partner active at each as_of: partner_id, as_of, churned (0/1), and why.
+    """One row per partner in the program at each as_of: partner_id, as_of, churned (0/1), why.
 
     Raises InvalidInput when an as_of leaves less than the horizon before the data end.
     """
@@ -113,19 +145,6 @@ def churn_labels(
         by="partner_id",
         direction="forward",
     )
-    prev = pd.merge_asof(
-        spine[["partner_id", "as_of"]],
-        events.rename(columns={"at": "prev"}),
-        left_on="as_of",
-        right_on="prev",
-        by="partner_id",
-        direction="backward",
-        allow_exact_matches=False,
-    )
-    nxt["prev_event"] = prev["prev"].to_numpy()
-    tenure = nxt["as_of"] - nxt["joined_at"]
-    already_quiet = (tenure >= horizon) & ~(nxt["prev_event"] >= nxt["as_of"] - horizon)
-    nxt = nxt.loc[~already_quiet]
     end_of_window = nxt["as_of"] + horizon
     exits = (nxt["exited_at"] >= nxt["as_of"]) & (nxt["exited_at"] < end_of_window)
     quiet = ~(nxt["next_event"] < end_of_window)

@@ -147,3 +147,21 @@ def fit_baseline(
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return pipe
+
+
+def fit_lightgbm_rounds(
+    x: np.ndarray, y: np.ndarray, spec: FeatureSpec, config: LgbConfig | None, *, rounds: int
+) -> lgb.Booster:
+    """Train for exactly `rounds` iterations (the refit on all labelled data: the count was
+    chosen by early stopping on validation)."""
+    config = config or LgbConfig()
+    if config.num_threads == 0:
+        config = replace(config, num_threads=auto_threads(len(x)))
+    data = lgb.Dataset(
+        x,
+        label=y,
+        feature_name=list(spec.features),
+        categorical_feature=spec.categorical_indices,
+        free_raw_data=True,
+    )
+    return lgb.train(config.params(), data, num_boost_round=max(rounds, 1))

@@ -29,5 +29,5 @@ class TierwiseModel(PythonModel):
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         # a column the client leaves out is a missing value, as in Scorer.encode
-        x = self.scorer.encode_frame(model_input.reindex(columns=self.scorer.features))
+        x = self.scorer.encode_frame(model_input.reindex(columns=self.scorer.inputs))
         return pd.DataFrame({OUTPUT: self.scorer.predict(x)}, index=model_input.index)

@@ -28,6 +28,7 @@ from training.fit import Fitted
 from training.metrics import HIGHER_IS_BETTER, evaluate
 from training.pyfunc import OUTPUT
 from training.scorer import load_scorer
+from training.spec import BGNBD_FEATURES
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,12 @@ def ensure_experiment(uri: str, settings: Settings, name: str = EXPERIMENT) -> s
 
 def input_example(fitted: Fitted, rows: int = 5) -> pd.DataFrame:
     """A few test rows in the types a client sends: text, booleans, float numbers."""
-    spec = fitted.scorer.spec
-    sample = fitted.test[list(spec.features)].head(rows).reset_index(drop=True)
+    spec = fitted.registered.spec
+    names = [n for n in spec.features if n in fitted.test.columns]  # derived ones are computed
+    sample = fitted.test[names].head(rows).reset_index(drop=True)
     out: dict[str, pd.Series] = {}
-    for name in spec.features:
+    inputs = [n for n in names if n not in set(BGNBD_FEATURES)]
+    for name in inputs:
         col = sample[name]
         if name in spec.categories:
             out[name] = col.astype("object").where(col.notna(), None)
@@ -93,12 +96,22 @@ def signature(example: pd.DataFrame) -> ModelSignature:
     return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double", OUTPUT)]))
 
 
-def log_model(fitted: Fitted, *, registered_name: str, horizon_days: int | None) -> ModelVersion:
-    """Log the scorer as a pyfunc model in the active run and register a new version."""
+def log_model(
+    fitted: Fitted,
+    *,
+    registered_name: str,
+    horizon_days: int | None,
+    evaluation: dict[str, float] | None = None,
+) -> ModelVersion:
+    """Log the registered scorer (the refit, when there is one) as a pyfunc model in the
+    active run and register a new version; `evaluation` (held-out test metrics) goes into its
+    tags so a later gate can compare against it."""
     example = input_example(fitted)
-    metadata = model_metadata(fitted, horizon_days)
+    metadata = model_metadata(fitted, horizon_days) | {
+        f"test_{k}": repr(float(v)) for k, v in (evaluation or {}).items()
+    }
     with tempfile.TemporaryDirectory(prefix="tierwise-artifacts-") as tmp:
-        paths = fitted.scorer.save(Path(tmp))
+        paths = fitted.registered.save(Path(tmp))
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(PYFUNC_ENTRY),
@@ -124,12 +137,54 @@ def model_metadata(fitted: Fitted, horizon_days: int | None) -> dict[str, Any]:
         "train_to": fitted.ranges["train"][1],
         "test_from": fitted.ranges["test"][0],
         "test_to": fitted.ranges["test"][1],
-        "features": len(fitted.scorer.features),
+        "features": len(fitted.registered.features),
         "calibration": fitted.scorer.calibrator.method,
+        "learner": fitted.learner,
+        "split": fitted.boundaries.mode,
     }
+    if fitted.refit is not None:
+        meta |= {
+            "refit_from": fitted.refit.range[0],
+            "refit_to": fitted.refit.range[1],
+            "refit_examples": fitted.refit.examples,
+            "refit_iterations": fitted.refit.iterations,
+        }
     if horizon_days is not None:
         meta["horizon_days"] = horizon_days
     return meta
+
+
+@dataclass(frozen=True)
+class Floor:
+    """Below this no model is promoted (unless forced), on the held-out test period: ROC AUC
+    at least `min_auc`; expected calibration error at most `max_ece` beyond sampling noise
+    (plus twice the ECE a perfectly calibrated model of these probabilities would show on this
+    many examples, so that a small program is not held to a bar its test set cannot measure)."""
+
+    min_auc: float = 0.6
+    max_ece: float = 0.02
+
+    def failures(self, metrics: dict[str, float], probs: np.ndarray) -> list[str]:
+        out = []
+        if not metrics["roc_auc"] >= self.min_auc:
+            out.append(f"roc_auc {metrics['roc_auc']:.4f} < floor {self.min_auc}")
+        allowed = self.max_ece + 2 * calibrated_ece(probs)
+        if not metrics["ece"] <= allowed:
+            out.append(
+                f"ece {metrics['ece']:.4f} > floor {self.max_ece} + sampling noise = {allowed:.4f}"
+            )
+        return out
+
+
+def calibrated_ece(probs: np.ndarray, bins: int = 10) -> float:
+    """The expected ECE of perfectly calibrated probabilities `probs` (labels drawn from
+    them): sqrt(2/pi) / n * sum over bins of sqrt(sum p(1 - p))."""
+    p = np.asarray(probs, dtype=np.float64)
+    if p.size == 0:
+        return 0.0
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    variance = np.bincount(which, p * (1 - p), minlength=bins)
+    return float(np.sqrt(2 / np.pi) * np.sqrt(variance).sum() / p.size)
 
 
 @dataclass(frozen=True)
@@ -140,11 +195,15 @@ class GateDecision:
     challenger_score: float
     champion_score: float | None = None
     champion_version: str | None = None
+    floor_failures: tuple[str, ...] = ()
+    forced: bool = False
 
     def metrics(self) -> dict[str, float]:
         out = {
             f"gate_challenger_{self.metric}": self.challenger_score,
             "gate_promoted": float(self.promoted),
+            "gate_floor_ok": float(not self.floor_failures),
+            "gate_forced": float(self.forced),
         }
         if self.champion_score is not None:
             out[f"gate_champion_{self.metric}"] = self.champion_score
@@ -158,14 +217,39 @@ def promote(
     uri: str,
     force: bool = False,
     metric: str = GATE_METRIC,
+    floor: Floor | None = None,
 ) -> GateDecision:
-    """Alias the new version `challenger`; make it `champion` if it is at least as good as
-    the current champion re-scored on the same test examples (or there is none, or `force`)."""
+    """Alias the new version `challenger`; make it `champion` when its held-out test score
+    clears the floor and is at least as good as the current champion's on the same test
+    period (or there is none). `force` promotes anyway, and the reason says what it
+    overrode."""
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     name = version.name
     client.set_registered_model_alias(name, CHALLENGER, version.version)
-    challenger = evaluate(fitted.labels, fitted.test["model"].to_numpy())[metric]
-    decision = _decide(fitted, name, uri=uri, force=force, metric=metric, challenger=challenger)
+    probs = fitted.test["model"].to_numpy()
+    measured = evaluate(fitted.labels, probs)
+    challenger = measured[metric]
+    failures = tuple((floor or Floor()).failures(measured, probs))
+    better, reason, champ_score, champ_version = _versus_champion(
+        fitted, name, client=client, uri=uri, metric=metric, challenger=challenger
+    )
+    promoted = better and not failures
+    if failures:
+        reason = f"below the floor ({'; '.join(failures)}); {reason}"
+    if force and not promoted:
+        reason = f"forced: {reason}"
+    elif not promoted:
+        reason = f"not promoted: {reason}"
+    decision = GateDecision(
+        promoted or force,
+        reason,
+        metric,
+        challenger,
+        champ_score,
+        champ_version,
+        failures,
+        force and not promoted,
+    )
     if decision.promoted:
         client.set_registered_model_alias(name, CHAMPION, version.version)
     client.set_model_version_tag(name, version.version, "gate", decision.reason)
@@ -173,29 +257,42 @@ def promote(
     return decision
 
 
-def _decide(
-    fitted: Fitted, name: str, *, uri: str, force: bool, metric: str, challenger: float
-) -> GateDecision:
+def _versus_champion(
+    fitted: Fitted,
+    name: str,
+    *,
+    client: mlflow.MlflowClient,
+    uri: str,
+    metric: str,
+    challenger: float,
+) -> tuple[bool, str, float | None, str | None]:
+    """(at least as good as the champion?, why, champion's score, champion's version).
+
+    The champion is re-scored on the challenger's test period — unless it was (re)fitted on
+    data reaching into that period, when its own held-out score is the fair comparison."""
     try:
         champion = load_scorer(name, CHAMPION, tracking_uri=uri)
     except ModelError:
-        return GateDecision(True, "first champion", metric, challenger)
-    try:
-        probs = champion.predict(champion.encode_frame(fitted.test))
-    except Exception as exc:  # whatever fails, the old model cannot serve today's data
-        reason = f"champion v{champion.version} cannot score the current features ({exc})"
-        return GateDecision(True, reason, metric, challenger, None, champion.version)
-    incumbent = evaluate(fitted.labels, np.asarray(probs))[metric]
-    better = challenger >= incumbent if HIGHER_IS_BETTER[metric] else challenger <= incumbent
-    if better:
-        reason = (
-            f"promoted: {metric} {challenger:.4f} >= champion v{champion.version} {incumbent:.4f}"
-        )
-    elif force:
-        reason = f"forced: {metric} {challenger:.4f} < champion v{champion.version} {incumbent:.4f}"
+        return True, "first champion", None, None
+    tags = client.get_model_version(name, champion.version).tags
+    test_from = fitted.ranges["test"][0]
+    seen = tags.get("refit_to", tags.get("train_to", ""))
+    if seen >= test_from and f"test_{metric}" in tags:
+        incumbent = float(tags[f"test_{metric}"])
+        how = f"its own held-out {metric} (it was fitted on data up to {seen})"
     else:
-        reason = f"kept champion v{champion.version}: {metric} {challenger:.4f} < {incumbent:.4f}"
-    return GateDecision(better or force, reason, metric, challenger, incumbent, champion.version)
+        try:
+            probs = champion.predict(champion.encode_frame(fitted.test))
+        except Exception as exc:  # whatever fails, the old model cannot serve today's data
+            why = f"champion v{champion.version} cannot score the current features ({exc})"
+            return True, why, None, champion.version
+        incumbent = evaluate(fitted.labels, np.asarray(probs))[metric]
+        how = f"{metric} on the same test period"
+    ahead = challenger - incumbent if HIGHER_IS_BETTER[metric] else incumbent - challenger
+    better = ahead >= 0
+    sign = (">=" if better else "<") if HIGHER_IS_BETTER[metric] else ("<=" if better else ">")
+    why = f"{metric} {challenger:.4f} {sign} champion v{champion.version} {incumbent:.4f} ({how})"
+    return better, why, incumbent, champion.version
 
 
 def champion_version(name: str, *, uri: str) -> str | None:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from tierwise.errors import ModelError
 from training.calibration import Calibrator
+from training.linear import LinearModel, is_linear
 from training.spec import FeatureSpec
 
 log = logging.getLogger(__name__)
@@ -33,15 +34,25 @@ ARTIFACT_FILES = {"booster": BOOSTER_FILE, "calibrator": CALIBRATOR_FILE, "spec"
 
 @dataclass
 class Scorer:
-    booster: lgb.Booster
+    booster: lgb.Booster | LinearModel  # LightGBM, or the logistic baseline as numbers
     calibrator: Calibrator
     spec: FeatureSpec
     name: str = ""
     version: str = ""
 
     @property
+    def learner(self) -> str:
+        """`lightgbm` or `logistic` (the baseline promoted as the model)."""
+        return "logistic" if isinstance(self.booster, LinearModel) else "lightgbm"
+
+    @property
     def features(self) -> list[str]:
         return list(self.spec.features)
+
+    @property
+    def inputs(self) -> list[str]:
+        """The features callers send (`features` minus those derived from them)."""
+        return self.spec.inputs
 
     def encode(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Feature mappings → model matrix (unknown category or absent key → missing)."""
@@ -99,10 +110,14 @@ class Scorer:
         """Load from {"booster": path, "calibrator": path, "spec": path}."""
         try:
             booster_text = Path(files["booster"]).read_text(encoding="utf-8")
-            booster = lgb.Booster(model_str=booster_text)
+            booster: lgb.Booster | LinearModel = (
+                LinearModel.load(booster_text)
+                if is_linear(booster_text)
+                else lgb.Booster(model_str=booster_text)
+            )
             calibrator = Calibrator.load(Path(files["calibrator"]))
             spec = FeatureSpec.load(Path(files["spec"]))
-        except (KeyError, OSError, ValueError, lgb.basic.LightGBMError) as exc:
+        except (KeyError, OSError, ValueError, TypeError, lgb.basic.LightGBMError) as exc:
             raise ModelError(f"cannot load model {name or ''} {version}: {exc}") from exc
         if booster.num_feature() != len(spec.features):
             raise ModelError(

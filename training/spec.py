@@ -28,6 +28,34 @@ class FeatureSpec:
 
     features: tuple[str, ...]
     categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # BG/NBD parameters fitted on the training period (+ horizon_days): the model's features
+    # BGNBD_FEATURES are computed from the input's rf_* columns with them
+    bgnbd: Mapping[str, float] | None = None
+
+    def derive_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """`frame` plus the derived (BG/NBD) columns, when this spec has any."""
+        if self.bgnbd is None or not any(n in self.features for n in BGNBD_FEATURES):
+            return frame
+        inputs = [
+            pd.to_numeric(frame[n], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            if n in frame.columns
+            else np.full(len(frame), np.nan)
+            for n in BGNBD_INPUTS
+        ]
+        return frame.assign(**bgnbd_columns(self.bgnbd, *inputs))
+
+    def derive_row(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
+        if self.bgnbd is None:
+            return row
+        values = [_as_float(row.get(n)) for n in BGNBD_INPUTS]
+        inputs = [np.array([np.nan if v is None else v]) for v in values]
+        derived = {k: float(v[0]) for k, v in bgnbd_columns(self.bgnbd, *inputs).items()}
+        return {**row, **derived}
+
+    @property
+    def inputs(self) -> list[str]:
+        """The features a caller supplies (the derived BG/NBD ones are computed from them)."""
+        return [n for n in self.features if n not in BGNBD_FEATURES or self.bgnbd is None]
 
     @property
     def categorical_indices(self) -> list[int]:
@@ -35,10 +63,13 @@ class FeatureSpec:
 
     # --- (de)serialisation -------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "features": list(self.features),
             "categories": {k: list(v) for k, v in self.categories.items()},
         }
+        if self.bgnbd is not None:
+            out["bgnbd"] = dict(self.bgnbd)
+        return out
 
     def save(self, path: Path) -> Path:
         path.write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
@@ -49,6 +80,7 @@ class FeatureSpec:
         return cls(
             features=tuple(data["features"]),
             categories={k: tuple(v) for k, v in data.get("categories", {}).items()},
+            bgnbd=data.get("bgnbd"),
         )
 
     @classmethod
@@ -57,13 +89,20 @@ class FeatureSpec:
 
     @classmethod
     def from_frame(
-        cls, frame: pd.DataFrame, features: Iterable[str], categorical: Iterable[str] = ()
+        cls,
+        frame: pd.DataFrame,
+        features: Iterable[str],
+        categorical: Iterable[str] = (),
+        bgnbd: Mapping[str, float] | None = None,
     ) -> FeatureSpec:
         """Learn the levels of the categorical features from a (training) frame.
 
         A feature is categorical when listed in `categorical` or when its column holds text.
         """
         names = tuple(features)
+        if bgnbd is not None:
+            names = (*names, *(n for n in BGNBD_FEATURES if n not in names))
+            frame = cls(names, bgnbd=bgnbd).derive_frame(frame)
         missing = [n for n in names if n not in frame.columns]
         if missing:
             raise InvalidInput(
@@ -77,11 +116,12 @@ class FeatureSpec:
             if name in wanted or _is_text(col):
                 levels = sorted({str(v) for v in col.dropna().unique()})
                 cats[name] = tuple(levels)
-        return cls(features=names, categories=cats)
+        return cls(features=names, categories=cats, bgnbd=bgnbd)
 
     # --- encoding ----------------------------------------------------------------------
     def encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
         """Encode a frame that holds every model feature as a float64 matrix."""
+        frame = self.derive_frame(frame)
         missing = [n for n in self.features if n not in frame.columns]
         if missing:
             raise InvalidInput(
@@ -126,7 +166,10 @@ class FeatureSpec:
         lookups = self._lookups
         nan = math.nan
         problems: list[Problem] = []
+        derive = self.bgnbd is not None
         for i, row in enumerate(rows):
+            if derive:
+                row = self.derive_row(row)
             values: list[float] = []
             for name in self.features:
                 value = row.get(name)
@@ -146,6 +189,27 @@ class FeatureSpec:
         if problems:
             raise InvalidInput("features must be numeric", problems)
         return out
+
+
+BGNBD_INPUTS = ("rf_frequency", "rf_recency_days", "rf_age_days")
+BGNBD_FEATURES = ("bgnbd_p_alive", "bgnbd_p_quiet", "bgnbd_expected_events")
+
+
+def bgnbd_columns(params: Mapping[str, float], x: Any, t_x: Any, age: Any) -> dict[str, Any]:
+    """BG/NBD P(alive), P(no sign of life within the horizon) and expected events in it;
+    NaN where an input is missing."""
+    from features.btyd import BgNbd
+
+    fit = BgNbd.from_dict(dict(params))
+    horizon = float(params["horizon_days"])
+    known = ~(np.isnan(x) | np.isnan(t_x) | np.isnan(age))
+    with np.errstate(all="ignore"):
+        cols = {
+            "bgnbd_p_alive": fit.p_alive(x, t_x, age),
+            "bgnbd_p_quiet": fit.p_quiet(x, t_x, age, horizon_days=horizon),
+            "bgnbd_expected_events": fit.expected(x, t_x, age, horizon_days=horizon),
+        }
+    return {k: np.where(known, v, np.nan) for k, v in cols.items()}
 
 
 def _is_text(col: pd.Series) -> bool:

@@ -18,14 +18,16 @@ import mlflow
 import pandas as pd
 
 from features.tables import Tables
+from tierwise.errors import InvalidInput
 from tierwise.settings import Settings, get_settings
 from training import plots
 from training.evaluation import Evaluation, evaluate_scores, oracle_probabilities
 from training.examples import MODEL_KINDS, Examples, ModelKind, churn_examples, deal_examples
-from training.fit import Fitted, fit_examples
-from training.labels import data_window, monthly_as_ofs
+from training.fit import Fitted, describe_fit, fit_examples, refit
+from training.labels import cutoffs, data_window, history_needed_days
 from training.models import LgbConfig
 from training.registry import (
+    Floor,
     GateDecision,
     configure_tracking,
     ensure_experiment,
@@ -33,7 +35,7 @@ from training.registry import (
     promote,
 )
 from training.scorer import Scorer
-from training.split import Boundaries, month_boundaries, snapshot_boundaries
+from training.split import Boundaries, month_boundaries, plan_split
 
 log = logging.getLogger(__name__)
 
@@ -72,15 +74,52 @@ def model_name(kind: ModelKind, settings: Settings) -> str:
 
 
 def build_examples(
-    kind: ModelKind, tables: Tables, *, horizon_days: int
+    kind: ModelKind,
+    tables: Tables,
+    *,
+    horizon_days: int,
+    test_snapshots: int | None = None,
+    validation_snapshots: int | None = None,
 ) -> tuple[Examples, Boundaries]:
-    """The examples of one model and its time split boundaries."""
+    """The examples of one model and the split that fits the history there is."""
     if kind == "churn":
-        as_ofs = monthly_as_ofs(tables, horizon_days=horizon_days)
-        bounds = snapshot_boundaries(as_ofs, horizon_days=horizon_days)
+        as_ofs, cadence = cutoffs(tables, horizon_days=horizon_days)
+        try:
+            bounds = plan_split(
+                as_ofs,
+                horizon_days=horizon_days,
+                test_snapshots=test_snapshots,
+                validation_snapshots=validation_snapshots,
+                cadence=cadence,
+            )
+        except InvalidInput as exc:
+            raise InvalidInput(f"{exc}. {_history_advice(tables, horizon_days)}") from exc
         return churn_examples(tables, horizon_days=horizon_days, as_ofs=as_ofs), bounds
-    _, end = data_window(tables)
-    return deal_examples(tables), month_boundaries(end)
+    start, end = data_window(tables)
+    return deal_examples(tables), deal_boundaries(start, end)
+
+
+def _history_advice(tables: Tables, horizon_days: int) -> str:
+    """How much history there is and how much more training needs."""
+    start, end = data_window(tables)
+    have = (end - start).days
+    need = history_needed_days(horizon_days)
+    more = (
+        f"give at least {need - have} more day(s) of history"
+        if need > have
+        else ("add partners or cut-offs")
+    )
+    return (
+        f"The data holds {have} days ({start.date()}..{end.date()}); a {horizon_days}-day "
+        f"horizon needs at least {need} days: {more}, or a shorter --horizon-days"
+    )
+
+
+def deal_boundaries(start: pd.Timestamp, end: pd.Timestamp) -> Boundaries:
+    """Calendar split of deal registrations: 3 months of test and of validation, fewer (down
+    to 1) when the history is shorter than 18 months, so training keeps most of it."""
+    months = int(max(1, min(3, (end - start).days // 180)))
+    return month_boundaries(end, test_months=months, validation_months=months)
 
 
 def fit_model(
@@ -92,19 +131,35 @@ def fit_model(
     config: LgbConfig | None = None,
     timer: Timer | None = None,
     oracle_paths: int | None = None,
+    test_snapshots: int | None = None,
+    validation_snapshots: int | None = None,
+    refit_all: bool = True,
 ) -> tuple[Fitted, Evaluation]:
-    """Examples → split → LightGBM + baseline + calibration → test evaluation (+ oracle)."""
+    """Examples → split → LightGBM + baseline + calibration → test evaluation (+ oracle) →
+    refit of the candidate on all labelled examples."""
     timer = timer or Timer(f"{kind}: ")
     with timer.stage("examples"):
-        examples, bounds = build_examples(kind, tables, horizon_days=horizon_days)
+        examples, bounds = build_examples(
+            kind,
+            tables,
+            horizon_days=horizon_days,
+            test_snapshots=test_snapshots,
+            validation_snapshots=validation_snapshots,
+        )
     with timer.stage("fit"):
-        fitted = fit_examples(examples, bounds, config=config)
+        fitted = fit_examples(examples, bounds, config=config, horizon_days=horizon_days)
+    if kind == "churn" and truth is not None and tables.activities is None:
+        log.info("no activities table: the simulator's churn truth counts activities; no oracle")
+        truth = None
     with timer.stage("evaluate"):
         if truth is not None:
             fitted.test["oracle"] = oracle_probabilities(
                 kind, fitted.test, truth, horizon_days=horizon_days, paths=oracle_paths
             )
         evaluation = evaluate_scores(fitted.test, examples.label)
+    if refit_all:
+        with timer.stage("refit"):
+            fitted.refit = refit(fitted)
     return fitted, evaluation
 
 
@@ -133,11 +188,15 @@ def train_all(
     make_plots: bool = True,
     oracle: bool = True,
     oracle_paths: int | None = None,
+    test_snapshots: int | None = None,
+    validation_snapshots: int | None = None,
 ) -> dict[ModelKind, Trained]:
-    """Train, evaluate, log, register and gate each model; one MLflow run per model under a
-    parent run (the MLproject's run when launched by `mlflow run`).
+    """Train, evaluate, refit, log, register and gate each model; one MLflow run per model
+    under a parent run (the MLproject's run when launched by `mlflow run`).
 
-    On simulated data (a `_truth/` folder) the oracle is evaluated too unless `oracle=False`.
+    The split fits the history (`training.split.plan_split`; the churn model's snapshot
+    counts can be fixed). On simulated data (a `_truth/` folder) the oracle is evaluated too
+    unless `oracle=False`.
     """
     settings = settings or get_settings()
     horizon = horizon_days or settings.horizon_days
@@ -172,6 +231,7 @@ def train_all(
                     config=config,
                     make_plots=make_plots,
                     oracle_paths=oracle_paths,
+                    snapshots=(test_snapshots, validation_snapshots),
                 )
                 results[kind].run_id = run.info.run_id
         mlflow.log_metrics({f"seconds_{k.replace(' ', '_')}": v for k, v in timer.seconds.items()})
@@ -190,6 +250,7 @@ def _train_one(
     config: LgbConfig | None,
     make_plots: bool,
     oracle_paths: int | None,
+    snapshots: tuple[int | None, int | None] = (None, None),
 ) -> Trained:
     timer = Timer(f"{kind}: ")
     fitted, evaluation = fit_model(
@@ -200,6 +261,8 @@ def _train_one(
         config=config,
         timer=timer,
         oracle_paths=oracle_paths,
+        test_snapshots=snapshots[0] if kind == "churn" else None,
+        validation_snapshots=snapshots[1] if kind == "churn" else None,
     )
     result = Trained(kind, fitted, evaluation, timer.seconds, model_name(kind, settings))
     with timer.stage("log to MLflow"):
@@ -208,10 +271,12 @@ def _train_one(
             fitted,
             registered_name=result.model_name,
             horizon_days=horizon if kind == "churn" else None,
+            evaluation=evaluation.metrics["model"],
         )
         result.version = str(mv.version)
     with timer.stage("promotion gate"):
-        result.decision = promote(fitted, mv, uri=uri, force=force)
+        floor = Floor(settings.promotion_min_auc, settings.promotion_max_ece)
+        result.decision = promote(fitted, mv, uri=uri, force=force, floor=floor)
         mlflow.log_metrics(result.decision.metrics())
         mlflow.set_tags(
             {
@@ -232,12 +297,22 @@ def _log_run(result: Trained, horizon: int, make_plots: bool) -> None:
         "model_kind": result.kind,
         "feature_registry_version": registry_version(),
         "features": len(fitted.scorer.features),
-        "best_iteration": fitted.scorer.booster.current_iteration(),
         "calibration": fitted.scorer.calibrator.method,
+        "split": fitted.boundaries.describe()[:500],
+        **describe_fit(fitted),
         **{f"{p}_from": r[0] for p, r in fitted.ranges.items()},
         **{f"{p}_to": r[1] for p, r in fitted.ranges.items()},
         **{f"{p}_examples": n for p, n in fitted.counts.items()},
     }
+    if fitted.scorer.spec.bgnbd is not None:
+        params |= {f"bgnbd_{k}": round(v, 6) for k, v in fitted.scorer.spec.bgnbd.items()}
+    if fitted.refit is not None:  # what is registered: the candidate refitted on everything
+        params |= {
+            "refit_from": fitted.refit.range[0],
+            "refit_to": fitted.refit.range[1],
+            "refit_examples": fitted.refit.examples,
+            "refit_iterations": fitted.refit.iterations,
+        }
     if result.kind == "churn":
         params["horizon_days"] = horizon
     mlflow.log_params(params)
@@ -298,7 +373,8 @@ def champion_report(
         tracking_uri=configure_tracking(settings),
     )
     examples, bounds = build_examples(kind, tables, horizon_days=horizon)
-    test = examples.frame.loc[bounds.assign(examples.frame[examples.time]) == "test"]
+    frame = examples.frame
+    test = frame.loc[bounds.assign(frame[examples.time], frame["partner_id"]) == "test"]
     test = test.reset_index(drop=True)
     test["model"] = scorer.predict(scorer.encode_frame(test))
     if truth is not None:

@@ -46,7 +46,7 @@ def test_churn_examples_carry_every_registry_feature_and_one_row_per_partner(
     tables, _ = program
     ex = churn_examples(tables, horizon_days=90, as_ofs=[AS_OF])
     assert not ex.frame.duplicated(["partner_id", "as_of"]).any()
-    assert {"partner_type", "region", "recruited_via"} == set(ex.categorical)
+    assert {"partner_type", "region", "recruited_via", "lifecycle_status"} == set(ex.categorical)
     assert "deals_registered_90d" in ex.features and "churned" not in ex.features
     assert set(FEATURES) == set(ex.features)
 

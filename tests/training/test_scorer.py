@@ -17,7 +17,7 @@ def scorer(fitted_churn: tuple[Fitted, Evaluation]) -> Scorer:
 
 
 def rows(fitted: Fitted, n: int = 5) -> list[dict[str, object]]:
-    frame = fitted.test[fitted.scorer.features].head(n)
+    frame = fitted.test[fitted.scorer.inputs].head(n)
     return [
         {k: (None if v is None or v != v else v) for k, v in r.items()}  # NaN -> None
         for r in frame.to_dict("records")

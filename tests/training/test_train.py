@@ -61,20 +61,33 @@ def test_first_versions_become_champion_and_challenger(store: Store) -> None:
 def test_load_scorer_predicts_what_training_evaluated(store: Store) -> None:
     fitted = store.first["deal"].fitted
     scorer = load_scorer("tierwise-deal-acceptance", tracking_uri=store.uri)
-    assert scorer.version == "1" and scorer.features == fitted.scorer.features
+    assert scorer.version == "1" and scorer.features == fitted.registered.features
     np.testing.assert_allclose(
-        scorer.predict(scorer.encode_frame(fitted.test)), fitted.test["model"].to_numpy()
+        scorer.predict(scorer.encode_frame(fitted.test)),
+        fitted.registered.predict(fitted.registered.encode_frame(fitted.test)),
     )
+
+
+def test_registered_model_is_refitted_on_all_labelled_data(store: Store) -> None:
+    fitted = store.first["churn"].fitted
+    assert fitted.refit is not None
+    assert fitted.refit.examples == len(fitted.examples.frame) > fitted.counts["train"]
+    assert fitted.refit.range[1] >= fitted.ranges["test"][1]
+    client = mlflow.MlflowClient(store.uri)
+    run = client.get_run(store.first["churn"].run_id or "")
+    assert int(run.data.params["refit_examples"]) == fitted.refit.examples
+    assert "test_roc_auc_all" in run.data.metrics and "model_roc_auc" in run.data.metrics
+    tags = client.get_model_version("tierwise-churn", "1").tags
+    assert tags["refit_to"] == fitted.refit.range[1] and float(tags["test_roc_auc"]) > 0.5
 
 
 def test_pyfunc_and_scorer_agree(store: Store) -> None:
     fitted = store.first["churn"].fitted
     mlflow.set_tracking_uri(store.uri)
     model = mlflow.pyfunc.load_model("models:/tierwise-churn@champion")
-    frame = fitted.test[fitted.scorer.features].head(50)
-    np.testing.assert_allclose(
-        model.predict(frame)["probability"].to_numpy(), fitted.test["model"].head(50).to_numpy()
-    )
+    frame = fitted.test[fitted.scorer.inputs].head(50)
+    expected = fitted.registered.predict(fitted.registered.encode_frame(frame))
+    np.testing.assert_allclose(model.predict(frame)["probability"].to_numpy(), expected)
 
 
 def test_run_records_metrics_plots_versions_and_date_range(store: Store) -> None:
@@ -99,7 +112,7 @@ def worse_challenger(store: Store, *, force: bool) -> tuple[str, str]:
     tables, _ = load_data(store.data)
     examples, bounds = build_examples("churn", tables, horizon_days=90)
     frame = examples.frame.copy()
-    learn = bounds.assign(frame["as_of"]) != "test"
+    learn = bounds.assign(frame["as_of"], frame["partner_id"]) != "test"
     rng = np.random.default_rng(0)
     frame.loc[learn, "churned"] = rng.permutation(frame.loc[learn, "churned"].to_numpy())
     bad = fit_examples(type(examples)(**{**examples.__dict__, "frame": frame}), bounds)
@@ -120,7 +133,7 @@ def test_worse_challenger_is_not_promoted_and_force_promotes(store: Store) -> No
     assert champion == before != version
     client = mlflow.MlflowClient(store.uri, store.uri)
     assert str(client.get_model_version_by_alias("tierwise-churn", CHALLENGER).version) == version
-    assert client.get_model_version("tierwise-churn", version).tags["gate"].startswith("kept")
+    assert client.get_model_version("tierwise-churn", version).tags["gate"].startswith("not promoted")
     version, champion = worse_challenger(store, force=True)
     assert champion == version
 
