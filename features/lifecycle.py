@@ -18,8 +18,8 @@ there was none), `rf_monetary` = the average amount of the deals registered to d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Final
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,23 @@ def lifecycle_status(
         "lapsed",
     )
     return pd.Series(status, dtype="str")
+
+
+STATUS: Final = "lifecycle_status"
+
+
+def status_of(features: Mapping[str, Any]) -> str | None:
+    """The status one partner's features carry, or derive from tenure, exited and recency."""
+    given = features.get(STATUS)
+    if isinstance(given, str) and given in STATUSES:
+        return given
+    tenure = features.get("tenure_days")
+    if not isinstance(tenure, int | float) or tenure != tenure:
+        return None
+    quiet = features.get("days_since_last_sign_of_life")
+    quiet = float(quiet) if isinstance(quiet, int | float) else np.nan
+    exited = bool(features.get("exited") or False)
+    return str(lifecycle_status(np.array([tenure]), np.array([exited]), np.array([quiet]))[0])
 
 
 def signs_of_life_index(

@@ -43,6 +43,7 @@ def partner_score(rec: PartnerRecommendation, *, explain: bool = False) -> schem
             "partner_id": rec.partner_id,
             "churn_risk": rec.churn_risk,
             "deal_acceptance": rec.deal_acceptance,
+            "lifecycle_status": rec.lifecycle_status,
             "tier": {
                 "track": d.track,
                 "tier": d.tier,

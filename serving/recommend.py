@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from features.deal_features import typical_deal, typical_deal_frame
+from features.lifecycle import STATUS, status_of
 from features.registry import registry_version
 from rules import evaluate_frame, evaluate_partner
 from rules.decision import PartnerDecision
@@ -125,6 +126,7 @@ class PartnerRecommendation:
     actions: list[RecommendedAction]
     suppressed: list[Suppressed]
     versions: dict[str, Any] = field(default_factory=dict)
+    lifecycle_status: str | None = None  # new | active | lapsed | exited (features.lifecycle)
 
 
 def recommend_one(
@@ -159,6 +161,7 @@ def recommend_one(
         actions,
         suppressed,
         versions(rulebook, models, as_of),
+        status_of(features),
     )
 
 
@@ -236,7 +239,7 @@ def recommend_frame(
 
 
 def _decisions(frame: pd.DataFrame, outputs: pd.DataFrame, decision: Any) -> pd.DataFrame:
-    keys = frame[[c for c in ("partner_id", "manager_id") if c in frame.columns]]
+    keys = frame[[c for c in ("partner_id", "manager_id", STATUS) if c in frame.columns]]
     scores = decision.scores.drop(columns=["partner_id"], errors="ignore")
     tiers = decision.tiers.drop(columns=["partner_id"], errors="ignore")
     return pd.concat(

@@ -19,13 +19,19 @@ def simulate(
     seed: int = typer.Option(7, help="Random seed (same seed, same program)"),
     out: Path = typer.Option(None, "--out", help="Output directory [TIERWISE_DATA_DIR]"),
     end: str = typer.Option(None, "--end", help="Last simulated day (default: today)"),
+    transactions_only: bool = typer.Option(
+        False, "--transactions-only", help="Write only partners and deals (a transaction log)"
+    ),
 ) -> None:
     """Simulate a partner program and write its five tables (+ ground truth in _truth/)."""
     from simulation.program import simulate as run
     from simulation.program import write_simulation
+    from simulation.transactions import transactions_only as strip
 
     out_dir = out or get_settings().data_dir
     sim = run(partners=partners, years=years, seed=seed, end=parse_as_of(end) if end else None)
+    if transactions_only:
+        sim = strip(sim)
     write_simulation(sim, out_dir)
     for name, frame in sim.tables.items():
         console.print(f"  {name:<11} {len(frame):>10,} rows")

@@ -35,6 +35,28 @@ def caption(evaluation: Evaluation) -> str:
     return "; ".join(parts)
 
 
+def fit_caption(result: Trained) -> str:
+    """The split chosen, the candidate learner, per-segment AUC and the refit."""
+    f = result.fitted
+    auc = ", ".join(f"{k} {v:.4f}" for k, v in f.validation_auc.items())
+    parts = [f.boundaries.describe(), f"candidate {f.learner} (validation AUC {auc})"]
+    segments = {
+        k.removeprefix("test_roc_auc_"): v
+        for k, v in result.evaluation.segments.items()
+        if k.startswith("test_roc_auc_")
+    }
+    if segments:
+        parts.append(
+            "test AUC by status: " + ", ".join(f"{k} {v:.4f}" for k, v in segments.items())
+        )
+    if f.refit is not None:
+        parts.append(
+            f"registered: refit on {f.refit.examples:,} examples "
+            f"{f.refit.range[0]}..{f.refit.range[1]}"
+        )
+    return "\n  ".join(parts)
+
+
 def show_trained(results: Mapping[Any, Trained], console: Console, tracking_uri: str) -> None:
     """What `train` did: metrics per model on the test period, the gate, where MLflow is."""
     for result in results.values():
@@ -42,6 +64,7 @@ def show_trained(results: Mapping[Any, Trained], console: Console, tracking_uri:
             metrics_table(f"{result.model_name} v{result.version} — test period", result.evaluation)
         )
         console.print(f"  {caption(result.evaluation)}")
+        console.print(f"  {fit_caption(result)}")
         if result.decision is not None:
             console.print(f"  gate: {result.decision.reason}")
     console.print(

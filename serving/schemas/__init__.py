@@ -308,6 +308,9 @@ class PartnerScore(BaseModel):
     partner_id: str
     churn_risk: float
     deal_acceptance: float
+    lifecycle_status: str | None = Field(
+        None, description="new, active, lapsed or exited at the features' as_of"
+    )
     tier: TierOut
     incentives: list[IncentiveOut]
     scorecard: ScorecardOut

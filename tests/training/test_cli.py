@@ -41,7 +41,23 @@ def test_train_on_too_short_a_history_fails_with_the_reason(env: Path) -> None:
     write_tables(tables, env)
     result = runner.invoke(app, ["train", "--data", str(env), "--model", "churn"])
     assert result.exit_code == 1
-    assert "needs at least" in result.output
+    assert "needs at least" in result.output and "more day(s) of history" in result.output
+
+
+def test_train_takes_snapshot_counts_and_says_what_it_chose(env: Path) -> None:
+    tables, _ = make_program(partners=300, seed=2)
+    write_tables(tables, env)
+    args = ["train", "--data", str(env), "--model", "churn", "--test-snapshots", "2"]
+    result = runner.invoke(app, [*args, "--validation-snapshots", "1"])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "time split: test = last 2 monthly cut-off(s)" in out
+    assert "validation = 1 cut-off(s)" in out and "registered: refit on" in out
+
+
+def test_bad_snapshot_count_is_refused(env: Path) -> None:
+    result = runner.invoke(app, ["train", "--data", str(env), "--test-snapshots", "two"])
+    assert result.exit_code == 2 and "whole number" in result.output
 
 
 def test_evaluate_without_a_champion_fails_clearly(env: Path) -> None:

@@ -133,7 +133,9 @@ def test_worse_challenger_is_not_promoted_and_force_promotes(store: Store) -> No
     assert champion == before != version
     client = mlflow.MlflowClient(store.uri, store.uri)
     assert str(client.get_model_version_by_alias("tierwise-churn", CHALLENGER).version) == version
-    assert client.get_model_version("tierwise-churn", version).tags["gate"].startswith("not promoted")
+    assert (
+        client.get_model_version("tierwise-churn", version).tags["gate"].startswith("not promoted")
+    )
     version, champion = worse_challenger(store, force=True)
     assert champion == version
 
