@@ -47,7 +47,7 @@ def test_short_history_is_an_error_that_says_why() -> None:
 
 
 def test_too_few_snapshots_is_an_error() -> None:
-    with pytest.raises(InvalidInput, match="5 cut-off.*no train/validation/test split"):
+    with pytest.raises(InvalidInput, match=r"5 cut-off.*no train/validation/test split"):
         snapshot_boundaries(MONTHS[:5], horizon_days=30)
 
 

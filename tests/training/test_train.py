@@ -15,7 +15,16 @@ from tierwise.errors import ModelError
 from tierwise.settings import Settings
 from training.examples import ModelKind
 from training.fit import fit_examples
-from training.registry import CHALLENGER, CHAMPION, ensure_experiment, log_model, promote
+from training.registry import (
+    CHALLENGER,
+    CHAMPION,
+    Floor,
+    GateDecision,
+    calibrated_ece,
+    ensure_experiment,
+    log_model,
+    promote,
+)
 from training.scorer import load_scorer
 from training.train import Trained, build_examples, load_data, train_all
 
@@ -151,3 +160,41 @@ def test_retraining_on_the_same_data_is_at_least_as_good(store: Store) -> None:
 def test_unknown_model_is_a_model_error(store: Store) -> None:
     with pytest.raises(ModelError, match="not found"):
         load_scorer("tierwise-nothing", tracking_uri=store.uri)
+
+
+def register_again(store: Store, floor: Floor, *, force: bool) -> tuple[str, GateDecision]:
+    """Register the first deal fit again as a new version and gate it against `floor`."""
+    fitted = store.first["deal"].fitted
+    mlflow.set_tracking_uri(store.uri)
+    mlflow.set_registry_uri(store.uri)
+    with mlflow.start_run(experiment_id=ensure_experiment(store.uri, store.settings)):
+        mv = log_model(fitted, registered_name="tierwise-deal-acceptance", horizon_days=None)
+    return str(mv.version), promote(fitted, mv, uri=store.uri, force=force, floor=floor)
+
+
+def test_nothing_below_the_floor_is_promoted_unless_forced(store: Store) -> None:
+    client = mlflow.MlflowClient(store.uri, store.uri)
+    name = "tierwise-deal-acceptance"
+    before = str(client.get_model_version_by_alias(name, CHAMPION).version)
+    version, decision = register_again(store, Floor(min_auc=0.999), force=False)
+    assert not decision.promoted and decision.floor_failures
+    assert "below the floor (roc_auc" in decision.reason and "< floor 0.999" in decision.reason
+    assert str(client.get_model_version_by_alias(name, CHAMPION).version) == before
+    version, decision = register_again(store, Floor(min_auc=0.999), force=True)
+    assert decision.promoted and decision.forced and decision.reason.startswith("forced: below")
+    assert str(client.get_model_version_by_alias(name, CHAMPION).version) == version
+    assert client.get_model_version(name, version).tags["gate"] == decision.reason
+
+
+def test_ece_floor_allows_for_the_noise_of_a_small_test_set() -> None:
+    probs = np.full(400, 0.5)
+    assert calibrated_ece(probs) == pytest.approx(np.sqrt(2 / np.pi) * 0.5 / np.sqrt(400))
+    assert Floor(max_ece=0.02).failures({"roc_auc": 0.8, "ece": 0.05}, probs) == []
+    assert Floor(max_ece=0.02).failures({"roc_auc": 0.8, "ece": 0.08}, probs)
+
+
+def test_candidate_is_the_learner_better_on_validation(store: Store) -> None:
+    fitted = store.first["churn"].fitted
+    auc = fitted.validation_auc
+    assert fitted.learner == max(auc, key=lambda k: auc[k])
+    assert fitted.scorer.learner == fitted.learner
