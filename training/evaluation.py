@@ -30,6 +30,7 @@ class Evaluation:
     positives: int = 0
     oracle_coverage: float | None = None  # share of test examples the truth covers
     oracle_gap: float | None = None
+    observable_gap: float | None = None  # observable-information oracle AUC − model AUC
     segments: dict[str, float] = field(default_factory=dict)  # test_roc_auc_active, …
 
     def flat(self) -> dict[str, float]:
@@ -38,6 +39,8 @@ class Evaluation:
         out |= self.segments
         if self.oracle_gap is not None:
             out["oracle_gap"] = self.oracle_gap
+        if self.observable_gap is not None:
+            out["observable_oracle_gap"] = self.observable_gap
         if self.oracle_coverage is not None:
             out["oracle_coverage"] = self.oracle_coverage
         out["test_examples"] = float(self.examples)
@@ -72,6 +75,21 @@ def oracle_probabilities(
     return out
 
 
+def observable_probabilities(
+    test: pd.DataFrame, truth: Any, tables: Any, *, horizon_days: int, particles: int = 64
+) -> np.ndarray:
+    """The observable-information oracle per churn test row (NaN where it has none): the
+    simulator's dynamics filtered on the observed events only (`simulation.observable`)."""
+    from simulation.observable import observable_churn_probability
+
+    stamps = sorted(pd.to_datetime(test["as_of"], utc=True).unique())
+    probs = observable_churn_probability(
+        truth.latent, tables, stamps, horizon_days, particles=particles
+    )
+    keyed = test[["partner_id", "as_of"]].merge(probs, on=["partner_id", "as_of"], how="left")
+    return keyed["p_churn"].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def evaluate_scores(test: pd.DataFrame, label: str) -> Evaluation:
     """Metrics for each score column present (model, baseline, oracle) on the test rows.
 
@@ -94,6 +112,14 @@ def evaluate_scores(test: pd.DataFrame, label: str) -> Evaluation:
             log.warning(
                 "the truth covers %.1f%% of the test examples", 100 * result.oracle_coverage
             )
+    if "observable" in test.columns:
+        covered = test["observable"].notna().to_numpy()
+        if covered.sum() and len(np.unique(y[covered])) == 2:
+            result.metrics["observable"] = evaluate(
+                y[covered], test["observable"].to_numpy()[covered]
+            )
+            model_here = evaluate(y[covered], test["model"].to_numpy()[covered])["roc_auc"]
+            result.observable_gap = result.metrics["observable"]["roc_auc"] - model_here
     result.segments = segment_metrics(test, label)
     return result
 
@@ -110,7 +136,7 @@ def segment_metrics(test: pd.DataFrame, label: str, score: str = "model") -> dic
     for segment, mask in masks.items():
         if mask.sum() == 0 or len(np.unique(y[mask])) < 2:
             continue
-        for name in (score, *(s for s in (*SCORES, "oracle") if s != score)):
+        for name in (score, *(s for s in (*SCORES, "oracle", "observable") if s != score)):
             if name not in test.columns:
                 continue
             p = test[name].to_numpy(dtype=np.float64)

@@ -30,6 +30,8 @@ def caption(evaluation: Evaluation) -> str:
     parts = [f"{evaluation.examples:,} test examples, {evaluation.positives:,} positive"]
     if evaluation.oracle_gap is not None:
         parts.append(f"oracle gap (AUC) {evaluation.oracle_gap:+.4f}")
+    if evaluation.observable_gap is not None:
+        parts.append(f"observable-information oracle gap {evaluation.observable_gap:+.4f}")
     if evaluation.oracle_coverage is not None and evaluation.oracle_coverage < 1:
         parts.append(f"truth covers {100 * evaluation.oracle_coverage:.1f}%")
     return "; ".join(parts)

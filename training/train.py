@@ -21,7 +21,12 @@ from features.tables import Tables
 from tierwise.errors import InvalidInput
 from tierwise.settings import Settings, get_settings
 from training import plots
-from training.evaluation import Evaluation, evaluate_scores, oracle_probabilities
+from training.evaluation import (
+    Evaluation,
+    evaluate_scores,
+    observable_probabilities,
+    oracle_probabilities,
+)
 from training.examples import MODEL_KINDS, Examples, ModelKind, churn_examples, deal_examples
 from training.fit import Fitted, describe_fit, fit_examples, refit
 from training.labels import cutoffs, data_window, history_needed_days
@@ -134,6 +139,7 @@ def fit_model(
     test_snapshots: int | None = None,
     validation_snapshots: int | None = None,
     refit_all: bool = True,
+    observable_oracle: bool = False,
 ) -> tuple[Fitted, Evaluation]:
     """Examples → split → LightGBM + baseline + calibration → test evaluation (+ oracle) →
     refit of the candidate on all labelled examples."""
@@ -156,6 +162,10 @@ def fit_model(
             fitted.test["oracle"] = oracle_probabilities(
                 kind, fitted.test, truth, horizon_days=horizon_days, paths=oracle_paths
             )
+            if kind == "churn" and observable_oracle and hasattr(truth, "latent"):
+                fitted.test["observable"] = observable_probabilities(
+                    fitted.test, truth, tables, horizon_days=horizon_days
+                )
         evaluation = evaluate_scores(fitted.test, examples.label)
     if refit_all:
         with timer.stage("refit"):
@@ -190,6 +200,7 @@ def train_all(
     oracle_paths: int | None = None,
     test_snapshots: int | None = None,
     validation_snapshots: int | None = None,
+    observable_oracle: bool = False,
 ) -> dict[ModelKind, Trained]:
     """Train, evaluate, refit, log, register and gate each model; one MLflow run per model
     under a parent run (the MLproject's run when launched by `mlflow run`).
@@ -232,6 +243,7 @@ def train_all(
                     make_plots=make_plots,
                     oracle_paths=oracle_paths,
                     snapshots=(test_snapshots, validation_snapshots),
+                    observable_oracle=observable_oracle,
                 )
                 results[kind].run_id = run.info.run_id
         mlflow.log_metrics({f"seconds_{k.replace(' ', '_')}": v for k, v in timer.seconds.items()})
@@ -251,6 +263,7 @@ def _train_one(
     make_plots: bool,
     oracle_paths: int | None,
     snapshots: tuple[int | None, int | None] = (None, None),
+    observable_oracle: bool = False,
 ) -> Trained:
     timer = Timer(f"{kind}: ")
     fitted, evaluation = fit_model(
@@ -263,6 +276,7 @@ def _train_one(
         oracle_paths=oracle_paths,
         test_snapshots=snapshots[0] if kind == "churn" else None,
         validation_snapshots=snapshots[1] if kind == "churn" else None,
+        observable_oracle=observable_oracle,
     )
     result = Trained(kind, fitted, evaluation, timer.seconds, model_name(kind, settings))
     with timer.stage("log to MLflow"):
