@@ -47,6 +47,15 @@ def lifecycle_status(
 
 
 STATUS: Final = "lifecycle_status"
+# features read from every sign of life: registrations, plus activities when that table exists
+SIGN_OF_LIFE_FEATURES: Final = (
+    STATUS,
+    "days_since_last_sign_of_life",
+    "signs_of_life_90d",
+    "rf_frequency",
+    "rf_recency_days",
+    "rf_age_days",
+)
 
 
 def status_of(features: Mapping[str, Any]) -> str | None:

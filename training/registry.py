@@ -37,7 +37,7 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 GATE_METRIC = "roc_auc"
 PYFUNC_ENTRY = Path(__file__).with_name("pyfunc_entry.py")
-REQUIREMENTS = ("mlflow", "lightgbm", "numpy", "pandas", "scikit-learn")
+REQUIREMENTS = ("mlflow", "lightgbm", "numpy", "pandas", "scikit-learn", "scipy")
 
 
 def configure_tracking(settings: Settings) -> str:
