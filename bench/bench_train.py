@@ -87,6 +87,7 @@ def train(args: argparse.Namespace, data: Path, store: Path, **extra: Any) -> tu
     from training.train import train_all
 
     store.mkdir(parents=True)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)  # mlflow.set_tracking_uri sets it: a fresh store
     started = time.perf_counter()
     models = ("churn", "deal") if args.model == "both" else (args.model,)
     result = train_all(
