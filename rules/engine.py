@@ -143,7 +143,7 @@ def _candidates(flat: FlatRulebook, hits: list[Any], context: Mapping[str, Any])
     out: list[Candidate] = []
     for act_id, propensity, invert, value, weight, cooldown in compress(flat.actions, hits):
         p = 1.0 if propensity is None else _float(context[propensity])
-        v = 1.0 if value is None else _float(context[value])
+        v = 1.0 if value is None else value(context)
         out.append(_new(Candidate, (act_id, 1.0 - p if invert else p, v, weight, cooldown)))
     return out
 
@@ -378,7 +378,7 @@ def _frame_actions(
         else (1.0 - cols.num(a.propensity) if a.invert else cols.num(a.propensity))
         for a in acts
     ]
-    values = [None if a.value is None else cols.num(a.value) for a in acts]
+    values = [None if a.value_expr is None else a.value_expr.vector(cols) for a in acts]
     prop, value = _per_rule(props, row, code), _per_rule(values, row, code)
     return pd.DataFrame(
         {

@@ -46,7 +46,8 @@ class FlatTrack(NamedTuple):
 
 
 FlatIncentive = tuple[str, str, float, str, str | None]  # id, reward type, amount, unit, basis
-FlatAction = tuple[str, str | None, bool, str | None, float, int]  # id, propensity, invert, …
+# id, propensity, invert, value (the expression's scalar view; None → 1), weight, cooldown
+FlatAction = tuple[str, str | None, bool, Any, float, int]
 # (feature, weight, xs, ys, slopes, missing score) — slopes as np.interp computes them
 FlatPart = tuple[str, float, tuple[float, ...], tuple[float, ...], tuple[float, ...], float]
 FlatComponent = tuple[str, float, float, tuple[FlatPart, ...]]  # id, weight, Σ part weights
@@ -156,7 +157,15 @@ def flatten(book: Rulebook) -> FlatRulebook:
         incentive_sizes=tuple(len(leaves(i.when)) for i in incs),
         action_evs=tuple(a.ev for a in acts),
         actions=tuple(
-            (a.id, a.propensity, a.invert, a.value, a.weight, a.cooldown_days) for a in acts
+            (
+                a.id,
+                a.propensity,
+                a.invert,
+                None if a.value_expr is None else a.value_expr.scalar,
+                a.weight,
+                a.cooldown_days,
+            )
+            for a in acts
         ),
         action_sizes=tuple(len(leaves(a.when)) for a in acts),
         scorecard=tuple(

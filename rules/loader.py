@@ -15,6 +15,7 @@ from pathlib import Path
 
 from features import registry
 from rules import conditions as cnd
+from rules.action_checks import action_reason, action_value, check_plan
 from rules.checks import Checker, duplicates, numeric_feature, reach, section_items
 from rules.compile import compile_condition
 from rules.model import (
@@ -101,7 +102,13 @@ def _build(src: Source, check: Checker) -> Rulebook | None:
     vocab = cnd.Vocabulary.default(tier_names, tuple(tr.id for _, tr in tracks))
     built_tracks = _tracks(check, tracks, vocab)
     built_incentives = [_incentive(check, i, spec, vocab) for i, spec in incentives]
-    built_actions = [_action(check, i, spec, vocab) for i, spec in actions]
+    money = settings or SettingsSpec()
+    built_actions = [
+        _action(check, i, spec, vocab, money.currency, money.value_horizon_days)
+        for i, spec in actions
+    ]
+    if settings is not None:
+        check_plan(check, settings, [s.id for _, s in actions])
     built_scorecard = [_component(check, i, spec) for i, spec in scorecard]
     for section, items in (
         ("incentives", incentives),
@@ -147,6 +154,10 @@ def _build(src: Source, check: Checker) -> Rulebook | None:
         ),
         features_needed=_needed(book_tracks, book_incentives, book_scorecard, book_actions),
         source=str(src.files[0].parent if len(src.files) > 1 else src.files[0]),
+        currency=settings.currency,
+        value_horizon_days=settings.value_horizon_days,
+        slots_per_partner=settings.plan.slots_per_partner,
+        action_caps=dict(settings.plan.action_caps),
     )
 
 
@@ -222,7 +233,14 @@ def _incentive(
     )
 
 
-def _action(check: Checker, i: int, spec: ActionSpec, vocab: cnd.Vocabulary) -> Action | None:
+def _action(
+    check: Checker,
+    i: int,
+    spec: ActionSpec,
+    vocab: cnd.Vocabulary,
+    currency: str,
+    horizon_days: int,
+) -> Action | None:
     path = ("actions", i)
     cond = check.condition(spec.when, vocab, path, spec.id)
     prop = spec.propensity
@@ -238,8 +256,7 @@ def _action(check: Checker, i: int, spec: ActionSpec, vocab: cnd.Vocabulary) -> 
             rule_id=spec.id,
             value=output,
         )
-    if spec.value is not None:
-        numeric_feature(check, spec.value, (*path, "value"), spec.id)
+    expr = action_value(check, spec, path, currency, horizon_days)
     return Action(
         spec.id,
         spec.description,
@@ -247,9 +264,14 @@ def _action(check: Checker, i: int, spec: ActionSpec, vocab: cnd.Vocabulary) -> 
         compile_condition(cond, "action", spec.id),
         propensity=output,
         invert=invert,
-        value=spec.value,
+        value=expr.text if expr is not None else None,
         weight=spec.weight,
         cooldown_days=spec.cooldown_days,
+        title=spec.title or spec.description,
+        reason=action_reason(check, spec, path),
+        value_expr=expr,
+        value_unit=currency,
+        horizon_days=horizon_days,
     )
 
 
@@ -296,5 +318,9 @@ def _needed(
         names |= {p.feature for p in comp.parts}
     for act in actions:
         names |= cnd.names_in(act.when)
-        names |= {n for n in (act.propensity, act.value) if n}
+        names |= {n for n in (act.propensity,) if n}
+        if act.value_expr is not None:
+            names |= act.value_expr.names
+        if act.reason is not None:
+            names |= set(act.reason.fields) - {"partner", "value"}
     return frozenset(names - set(cnd.DECIDED))

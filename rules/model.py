@@ -12,6 +12,7 @@ import numpy as np
 
 from rules.compile import Compiled, Scalar, Vector
 from rules.conditions import Condition
+from rules.values import Template, ValueExpr
 
 if TYPE_CHECKING:
     from rules.flat import FlatRulebook
@@ -118,9 +119,14 @@ class ScoreComponent:
 class Action(Rule):
     propensity: str | None = None  # model output; None → propensity 1
     invert: bool = False  # use 1 - output
-    value: str | None = None  # feature measuring the value at stake; None → 1
+    value: str | None = None  # the value expression's text; None → 1
     weight: float = 1.0
     cooldown_days: int = 0
+    title: str = ""  # what the manager reads (the description when the rulebook has none)
+    reason: Template | None = field(default=None, repr=False, compare=False)
+    value_expr: ValueExpr | None = field(default=None, repr=False, compare=False)
+    value_unit: str = "USD"
+    horizon_days: int = 365
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,10 @@ class Rulebook:
     deal_routing: DealRouting
     features_needed: frozenset[str]
     source: str = ""
+    currency: str = "USD"  # the unit of every action value
+    value_horizon_days: int = 365  # the horizon of every action value
+    slots_per_partner: int = 1  # a manager's weekly slots one partner may take
+    action_caps: dict[str, int] = field(default_factory=dict)  # action id → slots a week
 
     @property
     def tier_names(self) -> tuple[str, ...]:

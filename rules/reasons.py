@@ -59,13 +59,21 @@ def reasons(rulebook: Rulebook, r: Ranked, checks: Sequence[Check]) -> list[str]
         for c in checks
         if c.outcome == "pass"
     ]
-    value_name = action.value or "none"
     out.append(
         f"priority {r.priority:.4g} = propensity {r.propensity:.3f} ({_source(action)}) "
-        f"× value {fmt_value(action.value or '', r.value)} ({value_name}) "
+        f"× value {_money(action, r.value)} ({action.value or 'none'}) "
         f"× weight {r.weight:g}"
     )
     return out
+
+
+def _money(action: Action, value: float) -> str:
+    """An action's value as people read it: $9,329 (or 1 when the action states none)."""
+    if action.value_expr is None:
+        return f"{value:g}"
+    if action.value_unit == "USD":
+        return fmt_amount("revenue_won_365d", value)  # the registry's USD format
+    return f"{value:,.0f} {action.value_unit}"
 
 
 # --- every partner ------------------------------------------------------------------------
@@ -172,10 +180,9 @@ def _groups(codes: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _priority_lines(action: Action, numbers: dict[str, np.ndarray]) -> list[str]:
     """The "priority … = propensity … × value … × weight …" line of each row."""
-    name = action.value or ""
     head = f"({_source(action)}) × value "
     tail = f" ({action.value or 'none'}) × weight "
-    value = _by_value(numbers["value"], lambda v: fmt_amount(name, v))  # = fmt_value
+    value = _by_value(numbers["value"], lambda v: _money(action, v))
     weight = _by_value(numbers["weight"], lambda w: f"{w:g}")
     return [
         f"priority {p:.4g} = propensity {q:.3f} {head}{v}{tail}{w}"

@@ -64,12 +64,22 @@ class PropensitySpec(_Spec):
     invert: bool = False
 
 
+class ValueSpec(_Spec):
+    """An action's value: the expected gain over a horizon, in the program's currency."""
+
+    expr: str = Field(min_length=1, description="arithmetic over features and model outputs")
+    unit: str | None = None  # required: `rules check` names a missing one
+    horizon_days: int | None = Field(None, ge=1)
+
+
 class ActionSpec(_Spec):
     id: Id = Field(min_length=1)
     description: str = Field(min_length=1)
+    title: str | None = Field(None, min_length=1, description="what the manager reads")
+    reason: str | None = Field(None, min_length=1, description="a sentence template")
     when: Any
     propensity: str | PropensitySpec | None = None
-    value: str | None = None
+    value: str | ValueSpec | None = None  # a bare string has no unit: refused by the loader
     weight: float = Field(1.0, gt=0)
     cooldown_days: int = Field(0, ge=0)
 
@@ -88,8 +98,20 @@ class DealRoutingSpec(_Spec):
         return self
 
 
+class PlanSpec(_Spec):
+    """How the weekly plan spreads a manager's slots."""
+
+    slots_per_partner: int = Field(1, ge=1, description="a manager's slots one partner may take")
+    action_caps: dict[str, int] = Field(
+        default_factory=dict, description="action id → most slots of a manager's week"
+    )
+
+
 class SettingsSpec(_Spec):
     max_actions_per_partner: int = Field(3, ge=1)
+    currency: str = Field("USD", min_length=1, description="the unit of every action value")
+    value_horizon_days: int = Field(365, ge=1, description="the horizon of every action value")
+    plan: PlanSpec = Field(default_factory=PlanSpec)
     deal_routing: DealRoutingSpec = Field(default_factory=DealRoutingSpec)
 
 

@@ -150,16 +150,28 @@ def test_actions_carry_propensity_value_weight_and_cooldown(book: Rulebook) -> N
         revenue_won_365d=1000.0,
     )
     by_id = {a.action_id: a for a in d.actions}
-    assert by_id["deal_desk_help"].propensity == pytest.approx(0.8)  # inverted output
-    assert by_id["deal_desk_help"].value == 30_000.0
-    assert (by_id["retention_call"].propensity, by_id["retention_call"].value) == (0.6, 1000.0)
-    assert (by_id["retention_call"].weight, by_id["retention_call"].cooldown_days) == (3.0, 30)
+    retention = by_id["retention_call"]
+    assert (retention.propensity, retention.value) == (1.0, pytest.approx(0.6 * 1000.0 * 0.35))
+    assert (retention.weight, retention.cooldown_days) == (1.0, 30)
 
 
-def test_actions_without_model_or_value_get_one(book: Rulebook) -> None:
-    d = decide(book, days_since_last_manager_contact=40.0)
-    (a,) = d.actions
-    assert (a.action_id, a.propensity, a.value) == ("scheduled_checkin", 1.0, 1.0)
+def test_an_inverted_propensity_is_one_minus_the_output(tmp_path: Path) -> None:
+    action = """\
+  - id: help
+    description: help
+    when: deal_acceptance < 0.5
+    propensity: {output: deal_acceptance, invert: true}
+    value: {expr: open_pipeline * 0.1, unit: USD, horizon_days: 365}"""
+    small = load_rulebook(write_book(tmp_path, actions=action))
+    (a,) = decide(small, deal_acceptance=0.2, open_pipeline=30_000.0).actions
+    assert (a.propensity, a.value) == (pytest.approx(0.8), pytest.approx(3_000.0))
+
+
+def test_actions_without_model_or_value_get_one(tmp_path: Path) -> None:
+    action = "  - {id: hello, description: hi, when: manager_contacts_365d == 0}"
+    small = load_rulebook(write_book(tmp_path, actions=action))
+    (a,) = decide(small, manager_contacts_365d=0.0).actions
+    assert (a.action_id, a.propensity, a.value) == ("hello", 1.0, 1.0)
 
 
 def test_scores_are_piecewise_linear_and_weighted(book: Rulebook) -> None:
