@@ -81,7 +81,11 @@ def _shown(field: str, cells: np.ndarray, unit: str) -> list[str]:
     seen: dict[Any, str] = {}
     out: list[str] = []
     for cell in cells.tolist():
-        key = (cell.__class__, cell) if cell == cell else ("nan",)
+        try:  # -0.0 == 0.0 but shows as "-0": floats are told apart by their text
+            key = (cell.__class__, repr(cell) if isinstance(cell, float) else cell)
+            hash(key)
+        except TypeError:
+            key = (cell.__class__, repr(cell))
         text = seen.get(key)
         if text is None:
             text = seen[key] = show(field, cell, unit)

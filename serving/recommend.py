@@ -28,6 +28,7 @@ from rules import evaluate_frame, evaluate_partner
 from rules.decision import PartnerDecision
 from rules.explain import Check, checks_from
 from rules.model import Rulebook, TierState
+from rules.sentences import frame_sentences, sentence
 from serving.arbitration import Ranked, Suppressed, arbitrate_frame, arbitrate_one
 from serving.reasons import action_by_id, frame_reasons, reasons
 from training.scorer import Scorer
@@ -41,8 +42,11 @@ ACTION_COLUMNS = (
     "propensity",
     "value",
     "weight",
+    "title",
+    "sentence",
     "reasons",
 )
+PARTNER_NAME = "partner_name"  # optional frame column: the partner's name, for sentences
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,9 @@ class RecommendedAction:
     propensity: float
     value: float
     weight: float
-    reasons: list[str]
+    reasons: list[str]  # the codes: conditions that held, then the priority arithmetic
+    title: str = ""  # what the manager reads (the rulebook's title)
+    sentence: str = ""  # the rulebook's reason template filled in for this partner
 
 
 @dataclass
@@ -152,7 +158,12 @@ def recommend_one(
         decision.actions, history=history or {}, as_of=as_of, k=rulebook.max_actions_per_partner
     )
     checks = _action_checks(decision, {r.action_id for r in ranked}) if ranked else {}
-    actions = [_recommended(rulebook, r, checks.get(r.action_id, [])) for r in ranked]
+    name = features.get(PARTNER_NAME)
+    context = {**decision.features, "tier": decision.tier, "tier_change": decision.tier_change}
+    actions = [
+        _recommended(rulebook, r, checks.get(r.action_id, []), context, name if name else pid)
+        for r in ranked
+    ]
     return PartnerRecommendation(
         pid,
         decision,
@@ -174,7 +185,13 @@ def _action_checks(decision: PartnerDecision, ids: set[str]) -> dict[str, list[C
     return out
 
 
-def _recommended(rulebook: Rulebook, r: Ranked, checks: Sequence[Check]) -> RecommendedAction:
+def _recommended(
+    rulebook: Rulebook,
+    r: Ranked,
+    checks: Sequence[Check],
+    features: Mapping[str, Any],
+    partner: str,
+) -> RecommendedAction:
     action = action_by_id(rulebook, r.action_id)
     return RecommendedAction(
         r.action_id,
@@ -185,6 +202,8 @@ def _recommended(rulebook: Rulebook, r: Ranked, checks: Sequence[Check]) -> Reco
         r.value,
         r.weight,
         reasons(rulebook, r, checks),
+        action.title,
+        sentence(action, features, value=r.value, partner=partner),
     )
 
 
@@ -228,6 +247,10 @@ def recommend_frame(
         action_order=[a.id for a in rulebook.actions],
     )
     ranked["reasons"] = frame_reasons(rulebook, ranked, scored, decision.tiers)
+    titles = {a.id: a.title for a in rulebook.actions}
+    ranked["title"] = ranked["action_id"].astype(str).map(titles).astype(object)
+    names = frame[PARTNER_NAME] if PARTNER_NAME in frame.columns else None
+    ranked["sentence"] = frame_sentences(rulebook, ranked, scored, decision.tiers, names)
     decisions = _decisions(frame, outputs, decision)
     return Recommendations(
         decisions,

@@ -288,13 +288,15 @@ class ActionOut(BaseModel):
     """A recommended action: its rank, the numbers behind its priority, and why."""
 
     action_id: str
+    title: str = Field("", description="What the manager reads (the rulebook's title)")
+    sentence: str = Field("", description="Why, in a sentence (the rulebook's reason template)")
     description: str = ""
     rank: int
-    priority: float
+    priority: float = Field(description="propensity × value × weight")
     propensity: float
-    value: float
+    value: float = Field(description="Expected gain in the program's currency over its horizon")
     weight: float
-    reasons: list[str]
+    reasons: list[str] = Field(description="The codes: conditions that held, then the numbers")
 
 
 class SuppressedAction(BaseModel):

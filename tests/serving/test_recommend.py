@@ -129,6 +129,8 @@ def assert_one_and_frame_agree(
         assert [a.rank for a in one.actions] == list(mine["rank"])
         assert [a.priority for a in one.actions] == pytest.approx(list(mine["priority"]))
         assert [a.reasons for a in one.actions] == list(mine["reasons"]), pid
+        assert [a.sentence for a in one.actions] == list(mine["sentence"]), pid
+        assert [a.title for a in one.actions] == list(mine["title"])
         compared += [a.reasons for a in one.actions]
     assert len(compared) > len(frame) // 2  # the comparison is not vacuous
     return compared
@@ -161,8 +163,9 @@ actions:
       - partner_type not in [referral, nobody]
       - exited == false
       - onboarded
+    reason: "{partner} ({partner_type}, {tier}) averages {avg_deal_value_365d} a deal; worth {value}"
     propensity: {output: churn_risk, invert: true}
-    value: avg_deal_value_365d
+    value: {expr: avg_deal_value_365d, unit: USD, horizon_days: 365}
     weight: 0.25
   - id: any_of_many
     description: any of several, one of them a nested all
@@ -173,13 +176,15 @@ actions:
         - all: [market_share >= 0.01, satisfaction_latest >= 3]
         - tier_change == promoted
         - track == referral
-    value: market_share
+    reason: "{partner}: {market_share} share, {days_since_last_manager_contact} days, {exited}"
+    value: {expr: market_share * revenue_won_365d, unit: USD, horizon_days: 365}
     weight: 1.5
   - id: negated
     description: holds when neither holds
     when: {not: {any: [deals_won_365d >= 3, certified_staff >= 2]}}
     propensity: deal_acceptance
-    value: open_pipeline
+    title: Negated
+    value: {expr: open_pipeline, unit: USD, horizon_days: 365}
   - id: tiers_and_models
     description: tier membership and model outputs
     when:
@@ -187,7 +192,8 @@ actions:
       - deal_acceptance >= 0.05
       - churn_risk < 0.95
     propensity: churn_risk
-    value: revenue_won_365d
+    reason: "{churn_risk} risk, {deal_acceptance} acceptance, {revenue_won_365d} won"
+    value: {expr: revenue_won_365d, unit: USD, horizon_days: 365}
     weight: 2
 """
 
@@ -248,10 +254,15 @@ def test_one_and_frame_agree_on_every_kind_of_condition_and_number(
     lines = [line for r in compared for line in r]
     # the edge cases above were really shown, so the comparison covered them
     assert any("× value $-0 (avg_deal_value_365d)" in line for line in lines)
+    assert any("(market_share * revenue_won_365d) × weight 1.5" in line for line in lines)
     assert any("× value $0.50 (avg_deal_value_365d)" in line for line in lines)
     assert any("partner_type not in [referral, nobody] (actual " in line for line in lines)
     assert any(line.startswith("exited == false (actual False)") for line in lines)
     assert "market_share >= 0.01 (actual 1)" in lines  # a ratio of exactly 1: no decimals
+    sentences = list(recs.actions["sentence"])
+    assert any("averages $1,234,568 a deal" in t for t in sentences)
+    assert any("averages unknown a deal" in t for t in sentences)
+    assert "Negated" in sentences  # no template: the title
     by_action = recs.actions.groupby(recs.actions["action_id"].astype(str))["reasons"]
     sizes = by_action.apply(lambda rs: sorted({len(r) for r in rs}))
     assert sizes["negated"] == [1]  # no condition of a negated any passed
