@@ -163,7 +163,7 @@ actions:
       - partner_type not in [referral, nobody]
       - exited == false
       - onboarded
-    reason: "{partner} ({partner_type}, {tier}) averages {avg_deal_value_365d} a deal; worth {value}"
+    reason: "{partner} ({partner_type}, {tier}) averages {avg_deal_value_365d}; worth {value}"
     propensity: {output: churn_risk, invert: true}
     value: {expr: avg_deal_value_365d, unit: USD, horizon_days: 365}
     weight: 0.25
@@ -260,8 +260,8 @@ def test_one_and_frame_agree_on_every_kind_of_condition_and_number(
     assert any(line.startswith("exited == false (actual False)") for line in lines)
     assert "market_share >= 0.01 (actual 1)" in lines  # a ratio of exactly 1: no decimals
     sentences = list(recs.actions["sentence"])
-    assert any("averages $1,234,568 a deal" in t for t in sentences)
-    assert any("averages unknown a deal" in t for t in sentences)
+    assert any("averages $1,234,568; worth" in t for t in sentences)
+    assert any("averages unknown; worth" in t for t in sentences)
     assert "Negated" in sentences  # no template: the title
     by_action = recs.actions.groupby(recs.actions["action_id"].astype(str))["reasons"]
     sizes = by_action.apply(lambda rs: sorted({len(r) for r in rs}))
