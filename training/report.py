@@ -59,6 +59,22 @@ def fit_caption(result: Trained) -> str:
     return "\n  ".join(parts)
 
 
+def calibration_caption(result: Trained) -> str:
+    """The calibrator chosen and how many distinct scores it kept on the test period."""
+    from training.calibration import calibration_metrics
+
+    fitted = result.fitted
+    cal = fitted.scorer.calibrator
+    m = calibration_metrics(fitted.test["model_raw"], fitted.test["model"])
+    chosen = ", ".join(f"{k} {v:.4f}" for k, v in cal.selection)
+    return (
+        f"calibration {cal.method}"
+        + (f" (validation log loss: {chosen})" if chosen else "")
+        + f"; {int(m['test_distinct_calibrated']):,} distinct calibrated values of "
+        f"{int(m['test_distinct_raw']):,} raw ({m['test_distinct_kept']:.1%} kept)"
+    )
+
+
 def show_trained(results: Mapping[Any, Trained], console: Console, tracking_uri: str) -> None:
     """What `train` did: metrics per model on the test period, the gate, where MLflow is."""
     for result in results.values():
@@ -67,6 +83,7 @@ def show_trained(results: Mapping[Any, Trained], console: Console, tracking_uri:
         )
         console.print(f"  {caption(result.evaluation)}")
         console.print(f"  {fit_caption(result)}")
+        console.print(f"  {calibration_caption(result)}")
         if result.decision is not None:
             console.print(f"  gate: {result.decision.reason}")
     console.print(

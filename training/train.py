@@ -305,6 +305,7 @@ def _train_one(
 
 def _log_run(result: Trained, horizon: int, make_plots: bool) -> None:
     from features.registry import registry_version
+    from training.calibration import calibration_metrics
 
     fitted = result.fitted
     params: dict[str, Any] = {
@@ -332,6 +333,7 @@ def _log_run(result: Trained, horizon: int, make_plots: bool) -> None:
     mlflow.log_params(params)
     mlflow.log_metrics(result.evaluation.flat())
     mlflow.log_metrics({f"{p}_positive_rate": r for p, r in fitted.positive_rates.items()})
+    mlflow.log_metrics(calibration_metrics(fitted.test["model_raw"], fitted.test["model"]))
     if make_plots:
         _log_plots(result)
 

@@ -103,6 +103,9 @@ def test_run_records_metrics_plots_versions_and_date_range(store: Store) -> None
     client = mlflow.MlflowClient(store.uri)
     run = client.get_run(store.first["churn"].run_id or "")
     assert {"model_roc_auc", "baseline_roc_auc", "model_ece"} <= set(run.data.metrics)
+    assert (
+        run.data.metrics["test_distinct_calibrated"] >= 0.95 * run.data.metrics["test_distinct_raw"]
+    )
     assert run.data.params["feature_registry_version"]
     assert run.data.params["train_from"] < run.data.params["train_to"]
     plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
