@@ -211,6 +211,14 @@ def _recommended(
 
 
 @dataclass(frozen=True)
+class Spread:
+    """The rulebook's `settings.plan`: a manager's slots one partner may take, caps per action."""
+
+    slots_per_partner: int = 1
+    action_caps: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Recommendations:
     """The frame answer: one decision row per partner, incentives, ranked actions, versions."""
 
@@ -219,6 +227,7 @@ class Recommendations:
     actions: pd.DataFrame
     suppressed: pd.DataFrame
     versions: dict[str, Any]
+    spread: Spread = field(default_factory=Spread)  # how the weekly plan spreads the slots
 
 
 def recommend_frame(
@@ -258,6 +267,7 @@ def recommend_frame(
         ranked[list(ACTION_COLUMNS)],
         suppressed,
         versions(rulebook, models, as_of),
+        Spread(rulebook.slots_per_partner, dict(rulebook.action_caps)),
     )
 
 

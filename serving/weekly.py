@@ -22,7 +22,7 @@ import pandas as pd
 from serving.db import JobRun, bulk_writes, get_engine, queries, session_scope, upgrade
 from serving.db.types import jsonable
 from serving.db.week import WeekData, reviewed_actions, save_week
-from serving.recommend import Recommendations
+from serving.recommend import PARTNER_NAME, Recommendations
 from serving.weekly_plan import plan_week
 from serving.weeks import week_start
 from tierwise.settings import Settings
@@ -93,7 +93,7 @@ def run_week(
             tables = load_tables(data_dir)
         with clock("features"):
             frame = build_features(tables, as_of=as_of)
-            frame = _active(frame)
+            frame = _named(_active(frame), tables)
         with clock("models"):
             recommend = recommender or default_recommender(settings)
         with clock("history"), session_scope(engine) as session:
@@ -154,6 +154,12 @@ def _active(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.reset_index(drop=True)
     exited = frame["exited"].astype("boolean").fillna(False).astype(bool)
     return frame.loc[~exited].reset_index(drop=True)
+
+
+def _named(frame: pd.DataFrame, tables: Any) -> pd.DataFrame:
+    """The frame with each partner's name (what the reason sentences call it)."""
+    names = tables.partners.set_index("partner_id")["name"]
+    return frame.assign(**{PARTNER_NAME: frame["partner_id"].map(names).to_numpy()})
 
 
 def _partners(tables: Any, frame: pd.DataFrame) -> pd.DataFrame:

@@ -9,6 +9,7 @@ against the manager's capacity, so re-running a week gives the same plan. No I/O
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ import pandas as pd
 
 from rules.policy import review_changes
 from serving.recommend import Recommendations
+from serving.spread import spread
 from tierwise.errors import InvalidInput, Problem
 
 PLAN_KEY = ["partner_id", "action_id"]
@@ -52,7 +54,13 @@ def plan_week(
     extra = decisions[["partner_id", "tier", "churn_risk"]]
     actions = recs.actions.merge(extra, on="partner_id", how="left")
     plan = allocate_capacity(
-        actions, owners=owners, capacity=capacity, reviewed=reviewed, snoozed=snoozed
+        actions,
+        owners=owners,
+        capacity=capacity,
+        reviewed=reviewed,
+        snoozed=snoozed,
+        per_partner=recs.spread.slots_per_partner,
+        caps=recs.spread.action_caps,
     )
     both = plan if reviewed is None or reviewed.empty else pd.concat([plan, reviewed])
     summary = summarize(
@@ -68,8 +76,12 @@ def allocate_capacity(
     capacity: int,
     reviewed: pd.DataFrame | None = None,
     snoozed: pd.DataFrame | None = None,
+    per_partner: int = 1,
+    caps: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
-    """Cut the recommended actions down to each manager's weekly capacity.
+    """Cut the recommended actions down to each manager's weekly capacity, at most
+    ``per_partner`` slots per partner and ``caps[action]`` per action type (`serving.spread`);
+    the rest is overflow, in the same order.
 
     actions: one row per recommended (partner_id, action_id) with `priority` (+ any columns).
     owners: partner_id → manager_id. reviewed: this week's already-reviewed actions
@@ -91,6 +103,9 @@ def allocate_capacity(
             [Problem("no manager_id", column="manager_id", value=pid)],
         )
     cands = _without(cands, snoozed)
+    # ties are broken by ids as text: a categorical would sort by rulebook order on the first
+    # run but as text once reviewed rows (plain strings) join, and a re-run would reorder
+    cands["action_id"] = cands["action_id"].astype(str)
     pinned = _empty_reviewed() if reviewed is None else reviewed
     cands = _without(cands, pinned)
     cands["_new"] = True
@@ -103,11 +118,11 @@ def allocate_capacity(
         ignore_index=True,
     )
     both["manager_rank"] = both.groupby("manager_id", sort=False).cumcount() + 1
-    pinned_in = pins.loc[~pins["overflow"].astype(bool)].groupby("manager_id").size()
-    slots = (capacity - both["manager_id"].map(pinned_in).fillna(0)).clip(lower=0)
+    held = pins.loc[~pins["overflow"].astype(bool)]
     new = both.loc[both["_new"].astype(bool)].copy()
-    position = new.groupby("manager_id", sort=False).cumcount()
-    new["overflow"] = position.to_numpy() >= slots.loc[new.index].to_numpy()
+    new["overflow"] = spread(
+        new, capacity=capacity, per_partner=per_partner, caps=caps, pinned=held
+    )
     new["manager_rank"] = new["manager_rank"].astype("int64")
     return new.drop(columns=["_new"]).reset_index(drop=True)
 

@@ -168,6 +168,8 @@ class PlanAction(Base):
     value: Mapped[float] = mapped_column(Float)
     weight: Mapped[float] = mapped_column(Float)
     reasons: Mapped[Any] = mapped_column(JsonType, default=list)  # conditions and numbers
+    title: Mapped[str | None] = mapped_column(String(200))  # the rulebook's title
+    sentence: Mapped[str | None] = mapped_column(Text)  # the reason, as a sentence
     tier: Mapped[str | None] = mapped_column(String(64))
     churn_risk: Mapped[float | None] = mapped_column(Float)
     overflow: Mapped[bool] = mapped_column(Boolean, default=False)

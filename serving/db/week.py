@@ -49,6 +49,7 @@ DECISION_COLUMNS = (
     "score",
     "details",
 )
+OPTIONAL_PLAN_COLUMNS = ["title", "sentence"]  # None when a plan row has none
 AWARD_COLUMNS = ("partner_id", "incentive_id", "reward_type", "amount")
 PLAN_ROW_COLUMNS = (
     "partner_id",
@@ -61,6 +62,8 @@ PLAN_ROW_COLUMNS = (
     "value",
     "weight",
     "reasons",
+    "title",
+    "sentence",
     "tier",
     "churn_risk",
     "overflow",
@@ -206,7 +209,9 @@ def save_plan(session: Session, data: WeekData, *, incentive_cost: float) -> Wee
     session.execute(
         delete(PlanAction).where(PlanAction.week == data.week, PlanAction.status == "proposed")
     )
-    columns = _columns(data.plan, [c for c in PLAN_ROW_COLUMNS if c != "reasons"])
+    absent = [c for c in OPTIONAL_PLAN_COLUMNS if c not in data.plan.columns]
+    plan_rows = data.plan.reindex(columns=[*data.plan.columns, *absent])
+    columns = _columns(plan_rows, [c for c in PLAN_ROW_COLUMNS if c != "reasons"])
     columns["reasons"] = json_lines([] if r is None else r for r in data.plan["reasons"])
     columns["overflow"] = [bool(v) for v in columns["overflow"]]
     columns.update(plan_id=plan.id, week=data.week, status="proposed", created_at=utcnow())

@@ -18,13 +18,15 @@ class PlanActionPublic(BaseModel):
     region: str | None = None
     manager_id: str
     action_id: str
+    title: str | None = Field(None, description="What to do, as the rulebook names it")
+    sentence: str | None = Field(None, description="Why, in a sentence (the rulebook's reason)")
     manager_rank: int = Field(description="Position in the manager's list (1 = first)")
     rank: int = Field(description="Position among the partner's own actions")
     priority: float = Field(description="propensity × value × weight")
     propensity: float
     value: float
     weight: float
-    reasons: Any = Field(description="The conditions that made it eligible and its numbers")
+    reasons: Any = Field(description="The codes: conditions that held, then its numbers")
     tier: str | None = None
     churn_risk: float | None = None
     overflow: bool = Field(description="Beyond the manager's weekly capacity")
