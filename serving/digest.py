@@ -20,6 +20,8 @@ CSV_COLUMNS = (
     "region",
     "tier",
     "action_id",
+    "title",
+    "sentence",
     "priority",
     "propensity",
     "value",

@@ -132,6 +132,8 @@ def make_week(
             "value": 200.0 - i,
             "weight": 1.0,
             "reasons": [{"condition": "churn_risk >= 0.3", "value": 0.5}],
+            "title": f"Title of action {k}",
+            "sentence": f"{pid} needs action {k} <b>now</b>",
             "tier": "Silver",
             "churn_risk": 0.5,
             "overflow": False,

@@ -75,6 +75,16 @@ def test_a_manager_sees_only_their_partners(app_client: TestClient) -> None:
     assert "Partner 1<" not in html and "Partner 3" not in html and "Partner 5" not in html
 
 
+def test_the_plan_page_shows_titles_and_sentences_with_the_codes_behind(
+    app_client: TestClient,
+) -> None:
+    sign_in(app_client, "ann")
+    html = app_client.get(PLAN).text
+    assert '<strong class="action-title">Title of action 0</strong>' in html
+    assert "needs action 0 &lt;b&gt;now&lt;/b&gt;" in html  # a sentence stays text
+    assert '<details class="explanation">' in html and "churn_risk &gt;= 0.3" in html
+
+
 def test_a_manager_cannot_ask_for_another_managers_plan(app_client: TestClient) -> None:
     sign_in(app_client, "ann")
     assert app_client.get(PLAN, params={"manager": "m2"}).status_code == 403
