@@ -30,5 +30,8 @@ def test_the_report_shows_the_distinct_calibrated_values(
     result: Any = SimpleNamespace(fitted=fitted)
     n = len(np.unique(fitted.test["model_raw"]))
     text = calibration_caption(result)
-    assert text.startswith("calibration sigmoid; ")  # few positives: sigmoid alone
+    cal = fitted.scorer.calibrator
+    assert text.startswith(f"calibration {cal.method}")
+    if cal.selection:  # auto chose among the order-keeping methods by validation log loss
+        assert "(validation log loss: smooth_isotonic " in text
     assert f"distinct calibrated values of {n:,} raw (100.0% kept)" in text
