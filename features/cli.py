@@ -30,12 +30,16 @@ def parse_as_of(value: str) -> datetime:
 def validate(
     source: str = typer.Argument(None, help="Data directory or SQLAlchemy URL"),
     quarantine: Path = typer.Option(None, "--quarantine", help="Write bad rows here"),
+    as_of: str = typer.Option(
+        None, "--as-of", help="Data end: later timestamps are problems [the data's own end]"
+    ),
 ) -> None:
     """Validate a program's tables; print every problem and exit non-zero if there is one."""
     from features.io import validate_source
 
     src = source or str(get_settings().data_dir)
-    report = validate_source(src, quarantine=quarantine)
+    when = parse_as_of(as_of) if as_of else None
+    report = validate_source(src, quarantine=quarantine, as_of=when)
     report.print(console)
     if not report.ok:
         raise typer.Exit(code=1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -121,8 +122,12 @@ def _read_sql(url: str) -> RawSource:
     return raw
 
 
-def validate_source(source: str | Path, quarantine: Path | None = None) -> ValidationReport:
-    """Read and validate; with `quarantine`, write the bad rows (and the good ones) there."""
+def validate_source(
+    source: str | Path, quarantine: Path | None = None, *, as_of: datetime | None = None
+) -> ValidationReport:
+    """Read and validate; with `quarantine`, write the bad rows (and the good ones) there.
+
+    `as_of`: timestamps after it are problems (default: the end of the bulk of the data)."""
     try:
         raw = read_source(source)
     except DataValidationError as exc:
@@ -131,7 +136,7 @@ def validate_source(source: str | Path, quarantine: Path | None = None) -> Valid
         return ValidationReport(
             _label(source), findings or [Finding("", exc.detail)], None, files=files
         )
-    report = validate_tables(raw.frames, origin=raw.files, source=raw.label)
+    report = validate_tables(raw.frames, origin=raw.files, source=raw.label, as_of=as_of)
     report.notes[:0] = raw.notes
     if quarantine is not None:
         write_quarantine(report, quarantine)

@@ -1,9 +1,15 @@
 """The data contract: the five tables a partner program exports from its PRM/CRM.
 
-Only `partners` and `deals` are required. In memory every table is a pandas DataFrame with
-string ids, tz-aware UTC timestamps (`datetime64[ns, UTC]`), float64 numbers and plain string
-categories. `partners.verticals` is a list in the contract; in memory and in CSV it is one
-string with the verticals joined by `|` (Parquet may store a real list; loaders normalise it).
+Only `partners` and `deals` are required, and in them only what is essential: identities, the
+partner's type, manager and joined date; the deal's ids, partner, customer, amount, dates and
+status/outcome. Profile attributes (size, share, verticals, customer count, fit, recruitment)
+are optional columns: absent ones load as nulls and `validate` says which features and KPIs
+will be empty (`Column.feeds`). Ids, names and categories have bounded lengths.
+
+In memory every table is a pandas DataFrame with string ids, tz-aware UTC timestamps
+(`datetime64[ns, UTC]`), float64 numbers and plain string categories. `partners.verticals` is
+a list in the contract; in memory and in CSV it is one string with the verticals joined by `|`
+(Parquet may store a real list; loaders normalise it).
 """
 
 from __future__ import annotations
@@ -43,6 +49,14 @@ class Column:
     max: float | None = None
     references: tuple[str, str] | None = None  # (table, column) this column points to
     description: str = ""
+    optional: bool = False  # the column may be absent from an export (loads as nulls)
+    feeds: tuple[str, ...] = ()  # features / KPIs that are empty without it
+    default: str | None = None  # fills null cells: a constant, or "=<column>" to copy one
+
+    @property
+    def max_length(self) -> int | None:
+        """Longest text accepted (ids and categories are keys in the service database)."""
+        return {"id": 64, "category": 64, "string": 200, "list": 2000}.get(self.kind)
 
 
 @dataclass(frozen=True)
@@ -61,26 +75,78 @@ class TableSchema:
         return next(c for c in self.columns if c.name == name)
 
 
+def _profile(
+    name: str,
+    kind: Kind,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    allowed: tuple[str, ...] | None = None,
+    description: str = "",
+    feeds: tuple[str, ...] | None = None,
+) -> Column:
+    """An optional profile attribute: feeds the feature of the same name unless told otherwise."""
+    return Column(
+        name,
+        kind,
+        nullable=True,
+        optional=True,
+        allowed=allowed,
+        min=min,
+        max=max,
+        description=description,
+        feeds=feeds if feeds is not None else (f"feature {name}",),
+    )
+
+
 PARTNERS = TableSchema(
     name="partners",
     key="partner_id",
     required=True,
     columns=(
         Column("partner_id", "id"),
-        Column("name", "string"),
+        Column("name", "string", optional=True, default="=partner_id"),
         Column("partner_type", "category", allowed=PARTNER_TYPES),
-        Column("region", "category"),
+        Column(
+            "region",
+            "category",
+            optional=True,
+            default="unknown",
+            feeds=("feature region", "KPI breakdowns by region"),
+        ),
         Column("manager_id", "id", description="the channel manager who owns the partner"),
         Column("joined_at", "timestamp"),
-        Column("onboarded_at", "timestamp", nullable=True),
-        Column("exited_at", "timestamp", nullable=True),
-        Column("company_size", "integer", min=1, description="employees"),
-        Column("market_share", "number", min=0, max=1),
-        Column("verticals", "list", description="verticals served, joined by '|'"),
-        Column("customer_count", "integer", min=0),
-        Column("portfolio_fit", "number", min=0, max=1),
-        Column("recruited_via", "category", allowed=RECRUITMENT_CHANNELS),
-        Column("recruit_cost", "number", min=0),
+        Column(
+            "onboarded_at",
+            "timestamp",
+            nullable=True,
+            optional=True,
+            feeds=("features onboarded, days_to_onboard", "KPI avg_days_to_onboard"),
+        ),
+        Column(
+            "exited_at",
+            "timestamp",
+            nullable=True,
+            optional=True,
+            feeds=("feature exited", "KPI partners_exited"),
+        ),
+        _profile("company_size", "integer", min=1, description="employees"),
+        _profile("market_share", "number", min=0, max=1),
+        _profile(
+            "verticals",
+            "list",
+            description="verticals served, joined by '|'",
+            feeds=("feature verticals_count",),
+        ),
+        _profile("customer_count", "integer", min=0),
+        _profile("portfolio_fit", "number", min=0, max=1),
+        _profile(
+            "recruited_via",
+            "category",
+            allowed=RECRUITMENT_CHANNELS,
+            feeds=("feature recruited_via", "KPI recruitment by channel"),
+        ),
+        _profile("recruit_cost", "number", min=0, feeds=("KPI avg_recruit_cost",)),
     ),
     time_order=(("joined_at", "onboarded_at"), ("joined_at", "exited_at")),
 )
@@ -99,14 +165,35 @@ DEALS = TableSchema(
             description="null = direct sale",
         ),
         Column("customer_id", "id"),
-        Column("product", "category"),
-        Column("deal_kind", "category", allowed=DEAL_KINDS),
+        Column(
+            "product", "category", nullable=True, optional=True, feeds=("deal feature product",)
+        ),
+        Column(
+            "deal_kind",
+            "category",
+            nullable=True,
+            optional=True,
+            allowed=DEAL_KINDS,
+            feeds=("features expansion_share_*", "KPIs expansion_rate_*", "deal feature deal_kind"),
+        ),
         Column("amount", "number", min=0),
         Column("registered_at", "timestamp"),
         Column("status", "category", allowed=DEAL_STATUSES),
-        Column("decided_at", "timestamp", nullable=True),
+        Column(
+            "decided_at",
+            "timestamp",
+            nullable=True,
+            optional=True,
+            feeds=("features deals_accepted_*, acceptance_rate_*, open_pipeline",),
+        ),
         Column("outcome", "category", allowed=DEAL_OUTCOMES),
-        Column("closed_at", "timestamp", nullable=True),
+        Column(
+            "closed_at",
+            "timestamp",
+            nullable=True,
+            optional=True,
+            feeds=("features deals_won_*, revenue_won_*, win_rate_*", "the churn label"),
+        ),
     ),
     time_order=(("registered_at", "decided_at"), ("registered_at", "closed_at")),
 )

@@ -16,12 +16,14 @@ import itertools
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from features import guards
 from features.coerce import coerce_column, plain
 from features.schema import SCHEMAS, Column, TableSchema
 from features.tables import Tables
@@ -63,6 +65,7 @@ class ValidationReport:
     files: dict[str, str] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # loadable, but features will be empty
 
     @property
     def ok(self) -> bool:
@@ -152,25 +155,37 @@ def validate_tables(
     *,
     origin: Mapping[str, str] | None = None,
     source: str | None = None,
+    as_of: datetime | pd.Timestamp | None = None,
 ) -> ValidationReport:
-    """Check `raw` against the contract. `origin`: table -> file it came from (CSV: lines)."""
+    """Check `raw` against the contract. `origin`: table -> file it came from (CSV: lines).
+
+    Timestamps later than `as_of` (default: the end of the bulk of the data) are problems.
+    """
     files = dict(origin or {})
     findings: list[Finding] = []
     notes: list[str] = []
+    warnings: list[str] = []
     coerced: dict[str, pd.DataFrame] = {}
     for name, schema in SCHEMAS.items():
         if name not in raw:
             if schema.required:
                 findings.append(Finding(name, f"required table {name} is missing"))
             continue
+        if schema.required and not len(raw[name]):
+            findings.append(Finding(name, f"required table {name} is empty (no rows)"))
         coerced[name] = _check_table(schema, raw[name], findings, notes)
+        warnings += guards.missing_columns_warnings(schema, raw[name])
     unknown = sorted(set(raw) - set(SCHEMAS))
     if unknown:
         notes.append(f"ignored tables outside the contract: {', '.join(unknown)}")
+    stamp = None if as_of is None else pd.Timestamp(as_of).tz_convert("UTC")
+    findings += _check_future(coerced, raw, guards.data_end(coerced, stamp))
     # References last: a row pointing at a bad partner follows it into quarantine.
     for name in sorted(coerced, key=lambda n: _references_anything(SCHEMAS[n])):
         findings += _check_references(SCHEMAS[name], coerced, findings)
-    return _report(raw, coerced, findings, files, notes, source)
+    report = _report(raw, coerced, findings, files, notes, source)
+    report.warnings = warnings
+    return report
 
 
 def _check_table(
@@ -184,13 +199,13 @@ def _check_table(
     found: list[Finding] = []
     for col in schema.columns:
         if col.name not in raw.columns:
-            if not col.nullable:
+            if not (col.nullable or col.optional):
                 found.append(Finding(name, "required column is missing", col.name))
-            else:
+            elif not col.feeds and col.default is None:
                 notes.append(f"{name}: optional column {col.name} is absent (all empty)")
-            values = pd.Series([None] * n, dtype=object)
+            values = guards.fill_default(col, pd.Series([None] * n, dtype=object), raw)
         else:
-            values = raw[col.name].reset_index(drop=True)
+            values = guards.fill_default(col, raw[col.name].reset_index(drop=True), raw)
         series, issues = coerce_column(col, values)
         out[col.name] = series
         if col.name in raw.columns:
@@ -232,7 +247,30 @@ def _check_cells(table: str, col: Column, series: pd.Series, raw: pd.Series) -> 
         out.append(
             _finding(table, col.name, f"must be <= {col.max:g}", _mask(series > col.max), raw)
         )
+    long = guards.too_long(col, raw)
+    if long is not None:
+        out.append(Finding(table, guards.length_message(col), col.name, *long))
     return out
+
+
+def _check_future(
+    coerced: Mapping[str, pd.DataFrame],
+    raw: Mapping[str, pd.DataFrame],
+    end: guards.DataEnd | None,
+) -> list[Finding]:
+    """Timestamps later than the data's end (a 2099 date is a typo, not a plan)."""
+    if end is None:
+        return []
+    out = []
+    for name, frame in coerced.items():
+        for col in SCHEMAS[name].columns:
+            if col.kind != "timestamp" or col.name not in raw[name].columns:
+                continue
+            later = guards.after_end(frame, col.name, end)
+            message = f"later than {end.at:%Y-%m-%d} ({end.why})"
+            values = raw[name][col.name].reset_index(drop=True)
+            out.append(_finding(name, col.name, message, later, values))
+    return [f for f in out if f.count]
 
 
 def _check_key(schema: TableSchema, frame: pd.DataFrame, raw: pd.DataFrame) -> list[Finding]:
@@ -399,6 +437,8 @@ def _render(report: ValidationReport, console: Any) -> None:
             console.print(f"    {at}{shown}")
         if found[0].rows is not None and count > len(examples):
             console.print(f"    … and {count - len(examples):,} more")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
     for note in report.notes:
         console.print(f"[dim]note: {escape(note)}[/]")
     sizes = ", ".join(f"{name} {n:,}" for name, n in report.rows.items())
