@@ -45,6 +45,40 @@ def validate(
         raise typer.Exit(code=1)
 
 
+def import_(
+    mapping: str = typer.Option(
+        ..., "--mapping", help="A shipped mapping (salesforce-prm, transactions) or a YAML file"
+    ),
+    source: str = typer.Option(
+        ..., "--source", help="Export directory, one file, a CSV URL or a SQLAlchemy URL"
+    ),
+    out: Path = typer.Option(None, "--out", help="Output data directory [TIERWISE_DATA_DIR]"),
+    fmt: str = typer.Option("parquet", "--format", help="Table files: parquet or csv"),
+    quarantine: Path = typer.Option(
+        None, "--quarantine", help="Write bad rows here and import the good ones"
+    ),
+    as_of: str = typer.Option(None, "--as-of", help="Data end: later timestamps are problems"),
+) -> None:
+    """Import an export through a mapping into the data contract; validate; write the tables."""
+    from features.importer import import_source, write_import
+
+    if fmt not in ("parquet", "csv"):
+        raise typer.BadParameter(f"--format must be parquet or csv, not {fmt!r}")
+    result = import_source(mapping, source, as_of=parse_as_of(as_of) if as_of else None)
+    for name, rows in result.rows.items():
+        console.print(f"  read {result.sources[name]}: {rows:,} rows ({name})")
+    result.report.print(console)
+    out_dir = out or get_settings().data_dir
+    if not result.report.ok and quarantine is None:
+        console.print("[red]nothing written[/]: fix the data or pass --quarantine DIR")
+        raise typer.Exit(code=1)
+    written = write_import(result, out_dir, fmt=fmt, quarantine=quarantine)  # type: ignore[arg-type]
+    console.print(
+        f"imported with mapping [bold]{result.mapping.name}[/] into [bold]{out_dir}[/]: "
+        + ", ".join(p.name for p in written)
+    )
+
+
 features_app = typer.Typer(help="Point-in-time partner features.", no_args_is_help=False)
 
 
@@ -118,5 +152,6 @@ def kpis(
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the `tierwise` CLI."""
     app.command()(validate)
+    app.command("import")(import_)
     app.add_typer(features_app, name="features")
     app.command()(kpis)

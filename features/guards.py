@@ -72,7 +72,7 @@ def missing_columns_warnings(schema: TableSchema, raw: pd.DataFrame) -> list[str
         if not col.optional:
             continue
         absent = col.name not in raw.columns
-        if not absent and not (len(raw) and raw[col.name].isna().all()):
+        if not absent and not (len(raw) and _blank(raw[col.name]).all()):
             continue
         how = "absent" if absent else "empty in every row"
         if col.default is not None:
@@ -81,6 +81,12 @@ def missing_columns_warnings(schema: TableSchema, raw: pd.DataFrame) -> list[str
         elif col.feeds:
             out.append(f"{schema.name}.{col.name} is {how}: empty {'; empty '.join(col.feeds)}")
     return out
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        return values.isna() | (values.astype("str").str.strip() == "")
+    return values.isna()
 
 
 def data_end(frames: Mapping[str, pd.DataFrame], as_of: pd.Timestamp | None) -> DataEnd | None:

@@ -37,6 +37,8 @@ ACTIVITY_KINDS = (
 )
 CUSTOMER_SOURCES = ("partner", "direct")
 LIST_SEPARATOR = "|"
+# where an imported row came from (`features.mapping_apply`): kept beside bad rows, not loaded
+PROVENANCE_COLUMNS = ("source", "source_row")
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,7 @@ CUSTOMERS = TableSchema(
         Column("partner_id", "id", nullable=True, references=("partners", "partner_id")),
         Column("acquired_at", "timestamp"),
         Column("acquisition_cost", "number", min=0),
-        Column("churned_at", "timestamp", nullable=True),
+        Column("churned_at", "timestamp", nullable=True, optional=True),
     ),
     time_order=(("acquired_at", "churned_at"),),
 )

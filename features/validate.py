@@ -25,7 +25,7 @@ import pandas as pd
 
 from features import guards
 from features.coerce import coerce_column, plain
-from features.schema import SCHEMAS, Column, TableSchema
+from features.schema import PROVENANCE_COLUMNS, SCHEMAS, Column, TableSchema
 from features.tables import Tables
 from tierwise.errors import DataValidationError, Problem
 
@@ -192,7 +192,7 @@ def _check_table(
     schema: TableSchema, raw: pd.DataFrame, findings: list[Finding], notes: list[str]
 ) -> pd.DataFrame:
     name, n = schema.name, len(raw)
-    extra = [str(c) for c in raw.columns if c not in schema.column_names]
+    extra = [str(c) for c in raw.columns if c not in (*schema.column_names, *PROVENANCE_COLUMNS)]
     if extra:
         notes.append(f"{name}: ignored columns outside the contract: {', '.join(extra)}")
     out: dict[str, pd.Series] = {}

@@ -11,6 +11,7 @@ from features.cli import parse_as_of
 from tierwise.settings import get_settings
 
 console = Console()
+FORMATS = ("parquet", "csv", "salesforce")
 
 
 def simulate(
@@ -22,17 +23,35 @@ def simulate(
     transactions_only: bool = typer.Option(
         False, "--transactions-only", help="Write only partners and deals (a transaction log)"
     ),
+    fmt: str = typer.Option(
+        "parquet",
+        "--format",
+        help="parquet or csv (the contract tables), or salesforce (Account, Opportunity, Lead, "
+        "Task, Event exports for `tierwise import --mapping salesforce-prm`)",
+    ),
 ) -> None:
     """Simulate a partner program and write its five tables (+ ground truth in _truth/)."""
     from simulation.program import simulate as run
     from simulation.program import write_simulation
     from simulation.transactions import transactions_only as strip
 
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     out_dir = out or get_settings().data_dir
     sim = run(partners=partners, years=years, seed=seed, end=parse_as_of(end) if end else None)
     if transactions_only:
         sim = strip(sim)
-    write_simulation(sim, out_dir)
+    if fmt == "salesforce":
+        from simulation.salesforce import write_salesforce
+
+        for path in write_salesforce(sim.tables, out_dir):
+            console.print(f"  {path.name}")
+        console.print(
+            f"wrote a simulated program as Salesforce exports to [bold]{out_dir}[/]; import it "
+            f"with `tierwise import --mapping salesforce-prm --source {out_dir} --out DIR`"
+        )
+        return
+    write_simulation(sim, out_dir, fmt=fmt)  # type: ignore[arg-type]
     for name, frame in sim.tables.items():
         console.print(f"  {name:<11} {len(frame):>10,} rows")
     console.print(f"wrote a simulated program to [bold]{out_dir}[/] (truth in {out_dir}/_truth)")

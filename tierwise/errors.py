@@ -79,6 +79,10 @@ class RulebookError(InvalidInput):
     title = "Invalid rulebook"
 
 
+class MappingError(InvalidInput):
+    title = "Invalid import mapping"
+
+
 class BadRequest(TierwiseError):
     status = 400
     title = "Bad request"

@@ -1,0 +1,1 @@
+"""Import mappings shipped with Tierwise (`tierwise import --mapping NAME`): one YAML each."""
