@@ -192,6 +192,9 @@ def _grouped(frame: pd.DataFrame, part: TablePart) -> pd.DataFrame:
     aggs = {name: spec.agg or "first" for name, spec in part.columns.items() if name != key}
     aggs.update(source="first", source_row="min")
     ordered = frame.sort_values("source_row", kind="stable")
+    for name, how in aggs.items():  # unparsed cells (text among timestamps): compare as text
+        if how in ("min", "max") and ordered[name].dtype == object:
+            ordered[name] = ordered[name].astype("str")
     grouped = ordered.groupby(key, sort=False, dropna=True).agg(aggs)
     return grouped.reset_index()
 

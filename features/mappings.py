@@ -17,13 +17,20 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from features.mapping_spec import ColumnSpec, Mapping, TablePart, shape_message, yaml_path
+from features.mapping_spec import (
+    ColumnSpec,
+    Mapping,
+    SourceSpec,
+    TablePart,
+    shape_message,
+    yaml_path,
+)
 from features.schema import SCHEMAS, Column
 from features.yaml_lines import NodePath, line_of, load_yaml_lines
 from tierwise.errors import MappingError, Problem
@@ -75,6 +82,7 @@ class LoadedMapping:
     file: Path
     lines: dict[NodePath, int] = field(default_factory=dict)
     raw: Any = None
+    indices: dict[str, list[int]] = field(default_factory=dict)  # part -> its YAML list index
 
     @property
     def name(self) -> str:
@@ -105,18 +113,74 @@ def load_mapping(name_or_file: str | Path) -> LoadedMapping:
         problems = problems or [Problem("the mapping is empty", file=str(file))]
         raise MappingError(f"invalid mapping {file}", problems)
     where = LoadedMapping(spec=Mapping(sources={}, tables={}), file=file, lines=lines, raw=raw)
-    try:
-        spec = Mapping.model_validate(raw)
-    except ValidationError as exc:
-        for err in exc.errors():
-            path = yaml_path(raw, err["loc"])
-            problems.append(where.problem(path, shape_message(err, path), _shown(err)))
-        raise MappingError(f"invalid mapping {file}", problems) from exc
-    loaded = LoadedMapping(spec=spec, file=file, lines=lines, raw=raw)
-    problems += list(_static_problems(loaded))
+    spec = _piecewise(where, raw, problems)
+    loaded = LoadedMapping(spec=spec, file=file, lines=lines, raw=raw, indices=where.indices)
+    problems += list(_static_problems(loaded, broken=_broken_sources(raw, spec)))
     if problems:
         raise MappingError(f"invalid mapping {file}", problems)
     return loaded
+
+
+def _piecewise(where: LoadedMapping, raw: dict[str, Any], problems: list[Problem]) -> Mapping:
+    """The mapping from the pieces whose shape is right; a problem for every piece that is not
+    (so that one bad column does not hide the problems of the others)."""
+    M = TypeVar("M", bound=BaseModel)
+
+    def valid(cls: type[M], data: Any, path: NodePath) -> M | None:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            for err in exc.errors():
+                at = (*path, *yaml_path(data, err["loc"]))
+                problems.append(where.problem(at, shape_message(err, at), _shown(err)))
+            return None
+
+    top = {k: v for k, v in raw.items() if k not in ("sources", "tables")}
+    valid(Mapping, {**top, "sources": {}, "tables": {}}, ())
+    for key in ("sources", "tables"):
+        if not isinstance(raw.get(key), dict) or not raw[key]:
+            problems.append(where.problem((key,), f"'{key}' must be a non-empty mapping"))
+    sources = {}
+    for name, data in _items(raw.get("sources")):
+        source = valid(SourceSpec, data, ("sources", name))
+        if source is not None:
+            sources[name] = source
+    tables: dict[str, list[TablePart]] = {}
+    for table, data in _items(raw.get("tables")):
+        pieces = data if isinstance(data, list) else [data]
+        base: NodePath = ("tables", table)
+        parts = [
+            _part(valid, piece, (*base, i) if isinstance(data, list) else base)
+            for i, piece in enumerate(pieces)
+        ]
+        tables[table] = [p for p in parts if p is not None]
+        where.indices[table] = [i for i, p in enumerate(parts) if p is not None]
+    return Mapping(
+        name=top.get("name") if isinstance(top.get("name"), str) else None,
+        timezone=top.get("timezone") if isinstance(top.get("timezone"), str) else None,
+        sources=sources,
+        tables=tables,
+    )
+
+
+def _part(valid: Any, piece: Any, path: NodePath) -> TablePart | None:
+    """A table part whose columns are checked one by one (a broken one stays as a blank)."""
+    if not isinstance(piece, dict) or not isinstance(piece.get("columns"), dict):
+        return valid(TablePart, piece, path)
+    shell = valid(TablePart, {**piece, "columns": {}}, path)
+    columns = {}
+    for name, data in _items(piece["columns"]):
+        spec = valid(ColumnSpec, data, (*path, "columns", name))
+        columns[name] = spec if spec is not None else ColumnSpec.model_construct()
+    return None if shell is None else shell.model_copy(update={"columns": columns})
+
+
+def _items(value: Any) -> list[tuple[str, Any]]:
+    return [(str(k), v) for k, v in value.items()] if isinstance(value, dict) else []
+
+
+def _broken_sources(raw: dict[str, Any], spec: Mapping) -> set[str]:
+    return {name for name, _ in _items(raw.get("sources"))} - set(spec.sources)
 
 
 def _shown(err: Any) -> Any:
@@ -124,7 +188,7 @@ def _shown(err: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool)) else None
 
 
-def _static_problems(m: LoadedMapping) -> Iterator[Problem]:
+def _static_problems(m: LoadedMapping, broken: set[str]) -> Iterator[Problem]:
     spec = m.spec
     yield from _zone_problems(m, ("timezone",), spec.timezone)
     for name, source in spec.sources.items():
@@ -137,7 +201,8 @@ def _static_problems(m: LoadedMapping) -> Iterator[Problem]:
             yield m.problem(("tables", table), f"unknown table '{table}'{hint}", table)
             continue
         for i, part in enumerate(parts):
-            yield from _part_problems(m, table, m.part_path(table, i), part)
+            if part.from_ not in broken:
+                yield from _part_problems(m, table, m.part_path(table, i), part)
 
 
 def _part_problems(
