@@ -58,19 +58,20 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class Models:
-    """The two registered models the service scores with."""
+    """The registered models the service scores with. `deal` is None when the program has no
+    deal-acceptance model (its data had no rejected registration: e.g. a transaction log)."""
 
     churn: Scorer
-    deal: Scorer
+    deal: Scorer | None
     churn_name: str = "tierwise-churn"
     deal_name: str = "tierwise-deal-acceptance"
     alias: str = "champion"
 
     def infos(self) -> list[ModelInfo]:
-        return [
-            ModelInfo(self.churn_name, self.alias, str(self.churn.version)),
-            ModelInfo(self.deal_name, self.alias, str(self.deal.version)),
-        ]
+        infos = [ModelInfo(self.churn_name, self.alias, str(self.churn.version))]
+        if self.deal is not None:
+            infos.append(ModelInfo(self.deal_name, self.alias, str(self.deal.version)))
+        return infos
 
 
 @cache
@@ -92,15 +93,20 @@ def versions(rulebook: Rulebook, models: Models, as_of: datetime | None) -> dict
 def model_outputs(features: Mapping[str, Any], models: Models) -> dict[str, float]:
     """churn_risk and deal_acceptance for one partner (numpy rows, no pandas)."""
     churn = float(models.churn.predict(models.churn.encode([features]))[0])
-    deal_row = {**features, **typical_deal(features)}
-    deal = float(models.deal.predict(models.deal.encode([deal_row]))[0])
+    deal = math.nan
+    if models.deal is not None:
+        deal_row = {**features, **typical_deal(features)}
+        deal = float(models.deal.predict(models.deal.encode([deal_row]))[0])
     return {"churn_risk": churn, "deal_acceptance": deal}
 
 
 def model_outputs_frame(frame: pd.DataFrame, models: Models) -> pd.DataFrame:
     """churn_risk and deal_acceptance for every row, in two batched predictions."""
     churn = models.churn.predict(models.churn.encode_frame(frame))
-    deal = models.deal.predict(models.deal.encode_frame(typical_deal_frame(frame)))
+    if models.deal is None:
+        deal = np.full(len(frame), np.nan)
+    else:
+        deal = models.deal.predict(models.deal.encode_frame(typical_deal_frame(frame)))
     return pd.DataFrame({"churn_risk": churn, "deal_acceptance": deal}, index=frame.index)
 
 

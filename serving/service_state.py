@@ -37,7 +37,7 @@ class Loaded:
         return (
             self.rulebook.content_hash,
             str(self.models.churn.version),
-            str(self.models.deal.version),
+            str(self.models.deal.version) if self.models.deal is not None else "",
         )
 
 
@@ -53,7 +53,11 @@ def load_from_settings(settings: Settings) -> Loaded:
     rulebook = load_rulebook(settings.rules_dir)
     uri = settings.mlflow_tracking_uri
     churn = load_scorer(settings.churn_model, settings.model_alias, uri)
-    deal = load_scorer(settings.deal_model, settings.model_alias, uri)
+    deal = (
+        load_scorer(settings.deal_model, settings.model_alias, uri)
+        if _registered(settings.deal_model, uri)
+        else None
+    )
     models = Models(
         churn=churn,
         deal=deal,
@@ -62,6 +66,14 @@ def load_from_settings(settings: Settings) -> Loaded:
         alias=settings.model_alias,
     )
     return Loaded(rulebook=rulebook, models=models)
+
+
+def _registered(name: str, uri: str) -> bool:
+    """Whether `name` is a registered model at all (training skips the deal model for data
+    without rejected registrations); an unreachable registry raises as before."""
+    from mlflow import MlflowClient
+
+    return bool(MlflowClient(tracking_uri=uri).search_registered_models(f"name = '{name}'"))
 
 
 def registry_fingerprint(settings: Settings) -> tuple[str, str, str]:
@@ -73,6 +85,8 @@ def registry_fingerprint(settings: Settings) -> tuple[str, str, str]:
     client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
     versions = [
         str(client.get_model_version_by_alias(name, settings.model_alias).version)
+        if name == settings.churn_model or _registered(name, settings.mlflow_tracking_uri)
+        else ""
         for name in (settings.churn_model, settings.deal_model)
     ]
     return (load_rulebook(settings.rules_dir).content_hash, versions[0], versions[1])

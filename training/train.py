@@ -187,6 +187,12 @@ def load_data(source: str | Path) -> tuple[Tables, Any]:
     return tables, truth
 
 
+def deals_decided_both_ways(tables: Tables) -> bool:
+    """Whether the deals hold accepted and rejected registrations (a deal model can learn)."""
+    status = tables.deals["status"]
+    return bool((status == "accepted").any() and (status == "rejected").any())
+
+
 def train_all(
     data: str | Path,
     *,
@@ -229,6 +235,13 @@ def train_all(
             }
         )
         for kind in models:
+            if kind == "deal" and len(models) > 1 and not deals_decided_both_ways(tables):
+                log.warning(
+                    "deal model skipped: no registration in %s was rejected (e.g. a transaction "
+                    "log), so there is no acceptance to learn; the service scores no deals",
+                    data,
+                )
+                continue
             # children always in our experiment, whose artifacts sit beside the store
             with mlflow.start_run(run_name=kind, nested=True, experiment_id=experiment_id) as run:
                 results[kind] = _train_one(

@@ -90,7 +90,7 @@ async def models(loaded: LoadedDep, _: Anyone, settings: SettingsDep) -> ModelsO
     return ModelsOut(
         models=[
             ModelOut(name=i.name, alias=i.alias, version=i.version, features=s.features)
-            for i, s in zip(m.infos(), (m.churn, m.deal), strict=True)
+            for i, s in zip(m.infos(), [s for s in (m.churn, m.deal) if s is not None], strict=True)
         ],
         tracking_uri=settings.mlflow_tracking_uri,
     )

@@ -18,7 +18,7 @@ from serving.recommend import versions
 from serving.routes.score import partner_lookup
 from serving.schemas import DealScore, DealScoreRequest
 from serving.snapshots import PartnerLookup
-from tierwise.errors import Forbidden, NotFound, Problem
+from tierwise.errors import Forbidden, ModelError, NotFound, Problem
 
 router = APIRouter(prefix="/v1", tags=["deal registrations"])
 
@@ -93,6 +93,8 @@ async def score_deal_registration(
         if principal.role == "manager":
             raise Forbidden("Managers score deals of their own partners by partner_id")
         partner, as_of = body.partner_features.__dict__, body.as_of
+    if loaded.models.deal is None:
+        raise ModelError("no deal-acceptance model is registered (its data had no rejections)")
     result = score_deal(
         body.deal.__dict__, partner, rulebook=loaded.rulebook, model=loaded.models.deal
     )
