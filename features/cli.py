@@ -61,10 +61,18 @@ def import_(
 ) -> None:
     """Import an export through a mapping into the data contract; validate; write the tables."""
     from features.importer import import_source, write_import
+    from tierwise.errors import MappingError
 
     if fmt not in ("parquet", "csv"):
         raise typer.BadParameter(f"--format must be parquet or csv, not {fmt!r}")
-    result = import_source(mapping, source, as_of=parse_as_of(as_of) if as_of else None)
+    try:
+        result = import_source(mapping, source, as_of=parse_as_of(as_of) if as_of else None)
+    except MappingError as exc:
+        console.print(f"[red]{exc.detail}[/]", highlight=False)
+        for p in exc.problems:
+            where = f"{p.file}:{p.line}" if p.file and p.line else (p.file or "")
+            console.print(f"  {where}: {p.message}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1) from exc
     for name, rows in result.rows.items():
         console.print(f"  read {result.sources[name]}: {rows:,} rows ({name})")
     result.report.print(console)

@@ -84,11 +84,12 @@ def _holds(cond: Condition, frame: pd.DataFrame) -> np.ndarray:
     if cond.not_null:
         mask &= values.notna().to_numpy(dtype=bool) & (text.str.strip() != "").to_numpy(bool)
     if cond.min is not None or cond.max is not None:
+        # text that is not a number passes: validation names it, a filter must not hide it
         number = pd.to_numeric(values, errors="coerce")
         if cond.min is not None:
-            mask &= (number >= cond.min).fillna(False).to_numpy(dtype=bool)
+            mask &= ~(number < cond.min).fillna(False).to_numpy(dtype=bool)
         if cond.max is not None:
-            mask &= (number <= cond.max).fillna(False).to_numpy(dtype=bool)
+            mask &= ~(number > cond.max).fillna(False).to_numpy(dtype=bool)
     return mask
 
 
