@@ -50,9 +50,21 @@ def _load(directory: Path | None) -> Rulebook:
 
 
 @rules_app.command("check")
-def check(directory: Path = DirArg) -> None:
+def check(
+    directory: Path = DirArg,
+    data: str = typer.Option(
+        None, "--data", help="Also warn about rules reading features this data cannot provide"
+    ),
+) -> None:
     """Validate a rulebook; print every problem with file:line and exit 1 if there is one."""
     book = _load(directory)
+    if data is not None:
+        from features.coverage import unavailable_features
+        from features.io import load_tables
+        from rules.data_check import unprovided
+
+        for warning in unprovided(book, unavailable_features(load_tables(data))):
+            console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     tiers = sum(len(t.tiers) for t in book.tracks)
     console.print(
         f"[green]ok[/] rulebook {book.version} ({book.content_hash[:12]}): "
