@@ -3,6 +3,7 @@ rules inputs, and the request checks that need the loaded rulebook."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -42,7 +43,7 @@ def partner_score(rec: PartnerRecommendation, *, explain: bool = False) -> schem
         {
             "partner_id": rec.partner_id,
             "churn_risk": rec.churn_risk,
-            "deal_acceptance": rec.deal_acceptance,
+            "deal_acceptance": None if math.isnan(rec.deal_acceptance) else rec.deal_acceptance,
             "lifecycle_status": rec.lifecycle_status,
             "tier": {
                 "track": d.track,

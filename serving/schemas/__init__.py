@@ -309,7 +309,9 @@ class PartnerScore(BaseModel):
 
     partner_id: str
     churn_risk: float
-    deal_acceptance: float
+    deal_acceptance: float | None = Field(
+        description="null when no deal-acceptance model is registered (no rejections in its data)"
+    )
     lifecycle_status: str | None = Field(
         None, description="new, active, lapsed or exited at the features' as_of"
     )
