@@ -39,6 +39,10 @@ def simulate_program(data: Path, *, partners: int, years: float, seed: int) -> N
     write_simulation(sim, data)
     for name, frame in sim.tables.items():
         console.print(f"  {name:<11} {len(frame):>9,} rows")
+    console.print(
+        "  (your own data: `tierwise import --mapping salesforce-prm|transactions|FILE.yaml "
+        "--source EXPORT --out DIR`; README, 'Load your own data')"
+    )
 
 
 def validate_program(data: Path) -> None:
