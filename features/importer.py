@@ -143,14 +143,17 @@ def _read_csv(where: str, spec: SourceSpec) -> pd.DataFrame:
         raise ValueError("this source is a SQL query or table: give a database URL")
     if where.lower().endswith(".parquet"):
         return pd.read_parquet(where)
-    return pd.read_csv(
-        where,
+    options = dict(
         dtype="str",
         keep_default_na=False,
         na_values=[""],
         sep=spec.delimiter,
         encoding=spec.encoding,
     )
+    try:
+        return pd.read_csv(where, engine="pyarrow", **options)  # type: ignore[call-overload]
+    except Exception:  # pyarrow refuses some valid CSV (quoted newlines); the C engine does not
+        return pd.read_csv(where, **options)  # type: ignore[call-overload]
 
 
 def _read_sql(url: str, spec: SourceSpec) -> pd.DataFrame:
