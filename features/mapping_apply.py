@@ -59,8 +59,11 @@ def apply_part(
 
 def _text(values: pd.Series) -> pd.Series:
     """Values as stripped, lower-case text for comparisons (True -> 'true', 1.0 -> '1')."""
-    text = values.map(_key, na_action="ignore")
-    return text.astype("str")
+    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(
+        values.dtype
+    ):
+        return values.str.strip().str.lower()  # CSV cells: vectorized
+    return values.map(_key, na_action="ignore").astype("str")
 
 
 def _key(value: object) -> str:
@@ -72,7 +75,8 @@ def _key(value: object) -> str:
 def _holds(cond: Condition, frame: pd.DataFrame) -> np.ndarray:
     values = frame[cond.column]
     mask = np.ones(len(frame), dtype=bool)
-    text = _text(values)
+    compared = cond.in_ is not None or cond.not_in is not None or cond.not_null
+    text = _text(values) if compared else values
     if cond.in_ is not None:
         allowed = [_key(v) for v in cond.in_ if v is not None]
         ok = text.isin(allowed) | (values.isna() if None in cond.in_ else False)
