@@ -125,6 +125,8 @@ def column_values(
         values = values.fillna(spec.default)
     if col.kind == "timestamp":
         return timestamps(values, fmt=spec.format, zone=spec.timezone or zone)
+    if col.kind in ("number", "integer") and spec.rates is not None and spec.currency:
+        values = _converted(values, rows[spec.currency], spec.rates)
     if col.kind in ("number", "integer") and spec.scale is not None:
         return _scaled(values, spec.scale)
     if col.kind == "id" and spec.prefix:
@@ -153,6 +155,21 @@ def _mapped(
     if has_default:
         out[~named] = default
     return out
+
+
+def _converted(values: pd.Series, currency: pd.Series, rates: MappingType[str, float]) -> pd.Series:
+    """Amounts times the rate of their currency; an unknown currency leaves text validation
+    names ('120 (no rate for JPY)')."""
+    code = currency.astype("str").str.strip().str.upper()
+    rate = code.map({k.upper(): v for k, v in rates.items()})
+    number = pd.to_numeric(values, errors="coerce")
+    unknown = values.notna() & number.notna() & rate.isna()
+    if not unknown.any():
+        return (number * rate).where(number.notna(), values)
+    text = values.astype("str") + " (no rate for " + code.fillna("no currency") + ")"
+    return (
+        (number * rate).astype(object).where(~unknown, text).where(number.notna() | unknown, values)
+    )
 
 
 def _scaled(values: pd.Series, scale: float) -> pd.Series:

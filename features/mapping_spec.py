@@ -51,6 +51,8 @@ class ColumnSpec(Spec):
     format: str | None = None  # strptime format of a timestamp ("%m/%d/%Y")
     timezone: str | None = None  # of timestamps without an offset (overrides the mapping's)
     scale: float | None = None  # multiply numbers (cents → dollars: 0.01)
+    currency: str | None = None  # source column of each amount's currency code …
+    rates: dict[str, float] | None = None  # … and the rate of each into the program's currency
     prefix: str | None = None  # prepended to ids
     agg: Agg | None = None  # with the table's group_by (default: first)
     when: list[Condition] = []  # the value only where these hold, else null

@@ -239,7 +239,14 @@ def _column_problems(
             hint = did_you_mean(str(value), col.allowed)
             message = f"'{value}' is not one of {', '.join(col.allowed)}{hint}"
             yield m.problem((*path, *key), message, value)
-    kinds = {"format": ("timestamp",), "scale": ("number", "integer"), "prefix": ("id",)}
+    kinds = {
+        "format": ("timestamp",),
+        "scale": ("number", "integer"),
+        "currency": ("number",),
+        "prefix": ("id",),
+    }
+    if (spec.currency is None) != (spec.rates is None):
+        yield m.problem(path, "'currency' (the source column) and 'rates' go together")
     for option, allowed_kinds in kinds.items():
         if getattr(spec, option) is not None and col.kind not in allowed_kinds:
             yield m.problem((*path, option), f"'{option}' applies to {' or '.join(allowed_kinds)}")
@@ -270,6 +277,8 @@ def source_columns(part: TablePart) -> Iterator[tuple[NodePath, str, bool]]:
             yield ("columns", name, "column"), spec.column, spec.optional
         if spec.fallback is not None:
             yield ("columns", name, "fallback"), spec.fallback, False
+        if spec.currency is not None:
+            yield ("columns", name, "currency"), spec.currency, False
         for i, cond in enumerate(spec.when):
             yield ("columns", name, "when", i, "column"), cond.column, False
 

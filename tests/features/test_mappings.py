@@ -181,3 +181,27 @@ def test_naive_timestamps_without_a_zone_are_named_by_validation(tmp_path: Path)
     report = import_source(mapping, source).report
     assert not report.ok
     assert any("has no time zone" in p.message for p in report.problems)
+
+
+def test_amounts_in_several_currencies(tmp_path: Path) -> None:
+    log = LOG.replace("customer_id\n", "customer_id,currency\n").replace(",C1\n", ",C1,EUR\n")
+    log = log.replace("250.5,\n", "250.5,,usd\n").replace("80,C9\n", "80,C9,JPY\n")
+    text = MAPPING.replace(
+        "amount: {column: amount, scale: 0.01}",
+        "amount: {column: amount, currency: currency, rates: {USD: 1, EUR: 1.1}}",
+    )
+    mapping, source = write(tmp_path, text, log.replace("-5,C9\n", "-5,C9,USD\n"))
+    report = import_source(mapping, source).report
+    [problem] = [p for p in report.problems if p.table == "deals"]
+    assert (problem.row, problem.value) == (3, "80 (no rate for JPY)")
+    assert report.tables is not None
+    assert report.tables.deals["amount"].tolist() == pytest.approx([110.0, 250.5])
+
+
+def test_currency_needs_its_rates(tmp_path: Path) -> None:
+    text = MAPPING.replace(
+        "amount: {column: amount, scale: 0.01}", "amount: {column: amount, currency: c}"
+    )
+    mapping, _ = write(tmp_path, text)
+    with pytest.raises(MappingError, match="go together"):
+        load_mapping(mapping)
