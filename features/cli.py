@@ -80,6 +80,11 @@ def import_(
     if not result.report.ok and quarantine is None:
         console.print("[red]nothing written[/]: fix the data or pass --quarantine DIR")
         raise typer.Exit(code=1)
+    empty = result.empty_required()
+    if empty:
+        write_import(result, None, quarantine=quarantine)
+        console.print(f"[red]nothing written[/]: no good rows in {', '.join(empty)}")
+        raise typer.Exit(code=1)
     written = write_import(result, out_dir, fmt=fmt, quarantine=quarantine)  # type: ignore[arg-type]
     console.print(
         f"imported with mapping [bold]{result.mapping.name}[/] into [bold]{out_dir}[/]: "

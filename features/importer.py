@@ -36,6 +36,12 @@ class Imported:
     sources: dict[str, str] = field(default_factory=dict)  # source name -> where it was read
     rows: dict[str, int] = field(default_factory=dict)  # source name -> rows read
 
+    def empty_required(self) -> list[str]:
+        """Required tables without a single good row (nothing worth writing)."""
+        tables = self.report.tables
+        required = [s.name for s in SCHEMAS.values() if s.required]
+        return [n for n in required if tables is None or getattr(tables, n).empty]
+
 
 def import_source(
     mapping: str | Path, source: str | Path, *, as_of: datetime | None = None
@@ -60,7 +66,7 @@ def _origin(m: LoadedMapping, table: str, labels: dict[str, str]) -> str:
 
 def write_import(
     result: Imported,
-    out: str | Path,
+    out: str | Path | None,
     *,
     fmt: TableFormat = "parquet",
     quarantine: Path | None = None,
@@ -69,7 +75,7 @@ def write_import(
     tables = result.report.tables
     if quarantine is not None:
         write_quarantine(result.report, quarantine)
-    if tables is None:
+    if tables is None or out is None:
         return []
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)

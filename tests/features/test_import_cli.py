@@ -148,3 +148,15 @@ def test_transaction_log_imports_validates_trains_and_plans_the_week(
     partners = load_tables(data).partners
     assert set(partners["partner_type"]) == {"reseller"}
     assert (data / "digest" / "2026-W48").is_dir()
+
+
+def test_quarantine_cannot_import_a_program_without_good_partners(env: Path) -> None:
+    mapping, source = write(
+        env, MAPPING.replace("partner_type: {const: VAR}", "partner_type: amount")
+    )
+    args = ["import", "--mapping", str(mapping), "--source", str(source), "--out", str(env / "o")]
+    result = runner.invoke(app, [*args, "--quarantine", str(env / "q")])
+    assert result.exit_code == 1
+    assert "no good rows in partners, deals" in result.output
+    assert not (env / "o").exists()
+    assert len(pd.read_csv(env / "q" / "bad" / "partners.csv")) == 2
