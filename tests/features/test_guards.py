@@ -83,3 +83,17 @@ def test_all_empty_optional_column_is_warned_like_an_absent_one() -> None:
     report = validate_tables(raw)
     assert report.ok
     assert any("portfolio_fit is empty in every row" in w for w in report.warnings)
+
+
+def test_validate_cli_takes_the_data_end(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tierwise.shell.cli import app
+
+    for name, frame in program().items():
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    ok = CliRunner().invoke(app, ["validate", str(tmp_path)])
+    assert ok.exit_code == 0, ok.output
+    late = CliRunner().invoke(app, ["validate", str(tmp_path), "--as-of", "2024-03-01"])
+    assert late.exit_code == 1
+    assert "later than 2024-03-01" in late.output
