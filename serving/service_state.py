@@ -53,11 +53,11 @@ def load_from_settings(settings: Settings) -> Loaded:
     rulebook = load_rulebook(settings.rules_dir)
     uri = settings.mlflow_tracking_uri
     churn = load_scorer(settings.churn_model, settings.model_alias, uri)
-    deal = (
-        load_scorer(settings.deal_model, settings.model_alias, uri)
-        if _registered(settings.deal_model, uri)
-        else None
-    )
+    deal = None
+    if _registered(settings.deal_model, uri):
+        deal = load_scorer(settings.deal_model, settings.model_alias, uri)
+    else:
+        log.warning("no %s registered: deals are not scored", settings.deal_model)
     models = Models(
         churn=churn,
         deal=deal,

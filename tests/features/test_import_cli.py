@@ -147,6 +147,7 @@ def test_transaction_log_imports_validates_trains_and_plans_the_week(
         assert result.exit_code == 0, (step, result.output)
     partners = load_tables(data).partners
     assert set(partners["partner_type"]) == {"reseller"}
+    assert partners[["company_size", "market_share", "recruited_via"]].isna().all().all()
     assert (data / "digest" / "2026-W48").is_dir()
 
 
