@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.io import FORMATS, TableFormat, is_url, write_quarantine, write_tables
-from features.mapping_apply import apply_mapping
+from features.mapping_apply import apply_mapping, filtered
 from features.mapping_spec import SourceSpec
 from features.mappings import LoadedMapping, check_sources, load_mapping
 from features.schema import SCHEMAS
@@ -55,6 +55,7 @@ def import_source(
     tables = apply_mapping(loaded.spec, frames)
     origin = {name: _origin(loaded, name, labels) for name in tables}
     report = validate_tables(tables, origin=origin, source=str(source), as_of=as_of)
+    report.notes[:0] = filtered(loaded.spec, frames)
     rows = {name: len(frame) for name, frame in frames.items()}
     return Imported(loaded, str(source), report, labels, rows)
 

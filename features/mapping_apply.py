@@ -35,6 +35,22 @@ def apply_mapping(spec: Mapping, frames: MappingType[str, pd.DataFrame]) -> dict
     return out
 
 
+def filtered(spec: Mapping, frames: MappingType[str, pd.DataFrame]) -> list[str]:
+    """What each part's filter left out, for the import report (no row is dropped unsaid)."""
+    notes = []
+    for table, parts in spec.tables.items():
+        for part in parts:
+            if part.filter and part.from_ in frames:
+                source = frames[part.from_]
+                kept = int(_all(part.filter, source).sum())
+                if kept < len(source):
+                    notes.append(
+                        f"{table}: {len(source) - kept:,} of {len(source):,} rows of "
+                        f"{part.from_} left out by its filter"
+                    )
+    return notes
+
+
 def apply_part(
     table: str, part: TablePart, source: pd.DataFrame, *, zone: str | None
 ) -> pd.DataFrame:

@@ -138,6 +138,7 @@ def test_apply_groups_filters_scales_prefixes_and_numbers(tmp_path: Path) -> Non
     }
     deals = tables.deals
     assert deals["deal_id"].tolist() == ["T1", "T2", "T3"]  # the refund is filtered out
+    assert "deals: 1 of 4 rows of log left out by its filter" in result.report.notes
     assert deals["amount"].tolist() == [1.0, 2.505, 0.8]
     assert deals["customer_id"].tolist() == ["C1", "P1", "C9"]
 
