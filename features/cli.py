@@ -70,8 +70,10 @@ def import_(
     except MappingError as exc:
         console.print(f"[red]{exc.detail}[/]", highlight=False)
         for p in exc.problems:
-            where = f"{p.file}:{p.line}" if p.file and p.line else (p.file or "")
-            console.print(f"  {where}: {p.message}", markup=False, highlight=False, soft_wrap=True)
+            where = (
+                f"{p.file}:{p.line}: " if p.file and p.line else (f"{p.file}: " if p.file else "")
+            )
+            console.print(f"  {where}{p.message}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from exc
     for name, rows in result.rows.items():
         console.print(f"  read {result.sources[name]}: {rows:,} rows ({name})")

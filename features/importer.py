@@ -16,7 +16,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.io import FORMATS, TableFormat, is_url, write_quarantine, write_tables
+from features.io import (
+    FORMATS,
+    TableFormat,
+    is_url,
+    source_label,
+    write_quarantine,
+    write_tables,
+)
 from features.mapping_apply import apply_mapping, filtered
 from features.mapping_spec import SourceSpec
 from features.mappings import LoadedMapping, check_sources, load_mapping
@@ -50,14 +57,15 @@ def import_source(
     loaded = load_mapping(mapping)
     frames, labels, problems = read_sources(loaded, source)
     problems += check_sources(loaded, frames, labels)
+    shown = source_label(source)
     if problems:
-        raise MappingError(f"mapping {loaded.file} does not fit {source}", problems)
+        raise MappingError(f"mapping {loaded.file} does not fit {shown}", problems)
     tables = apply_mapping(loaded.spec, frames)
     origin = {name: _origin(loaded, name, labels) for name in tables}
-    report = validate_tables(tables, origin=origin, source=str(source), as_of=as_of)
+    report = validate_tables(tables, origin=origin, source=shown, as_of=as_of)
     report.notes[:0] = filtered(loaded.spec, frames)
     rows = {name: len(frame) for name, frame in frames.items()}
-    return Imported(loaded, str(source), report, labels, rows)
+    return Imported(loaded, shown, report, labels, rows)
 
 
 def _origin(m: LoadedMapping, table: str, labels: dict[str, str]) -> str:

@@ -103,9 +103,9 @@ def _read_sql(url: str) -> RawSource:
     try:
         engine = sa.create_engine(url)
     except (sa.exc.ArgumentError, ImportError) as exc:
-        problem = Problem(f"bad database URL: {exc}", file=_label(url))
-        raise DataValidationError(f"cannot read {_label(url)}", [problem]) from exc
-    shown = _label(url)
+        problem = Problem(f"bad database URL: {exc}", file=source_label(url))
+        raise DataValidationError(f"cannot read {source_label(url)}", [problem]) from exc
+    shown = source_label(url)
     raw = RawSource(label=shown, frames={})
     try:
         with engine.connect() as connection:
@@ -134,7 +134,7 @@ def validate_source(
         findings = [Finding(p.table or "", p.message, p.column) for p in exc.problems]
         files = {p.table or "": p.file for p in exc.problems if p.file}
         return ValidationReport(
-            _label(source), findings or [Finding("", exc.detail)], None, files=files
+            source_label(source), findings or [Finding("", exc.detail)], None, files=files
         )
     report = validate_tables(raw.frames, origin=raw.files, source=raw.label, as_of=as_of)
     report.notes[:0] = raw.notes
@@ -143,7 +143,7 @@ def validate_source(
     return report
 
 
-def _label(source: str | Path) -> str:
+def source_label(source: str | Path) -> str:
     """The source as shown to people: a database URL without its password."""
     if not is_url(source):
         return str(source)
