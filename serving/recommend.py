@@ -13,12 +13,14 @@ its average registered amount over 365 days, on a new customer, with no channel 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from features.deal_features import typical_deal, typical_deal_frame

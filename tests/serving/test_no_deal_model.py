@@ -6,7 +6,7 @@ from datetime import datetime
 import pandas as pd
 
 from serving.schemas import EXAMPLE_DEAL
-from serving.state import Loaded, ServiceState
+from serving.service_state import Loaded, ServiceState
 from tests.serving.conftest import MakeClient, headers, score_body
 from tierwise.settings import Settings
 
