@@ -98,8 +98,16 @@ def evaluate_partner(
     else:
         raise AssertionError("the last tier is a fallback")  # guaranteed by the loader
     evaluated = tier.rank
+    cal = rulebook.calendar
     rank, change, basis, state = policy.decide(
-        tp.track, evaluated, _state(previous), as_of, rulebook.demotion_grace
+        tp.track,
+        evaluated,
+        _state(previous),
+        as_of,
+        rulebook.demotion_grace,
+        review=cal.tier_review == "weekly"
+        or cal.is_partner_review(as_of, features.get("tenure_days")),
+        promote_at_once=cal.promote_at_once,
     )
     names = tp.names
     tier_id, tier_change = names[rank], policy.CHANGES[change]
@@ -206,7 +214,8 @@ def evaluate_frame(
     pids = frame["partner_id"]
     track_idx, evaluated = _frame_tiers(rulebook, cols)
     prev = policy.align_previous(previous, pids)
-    decided = policy.decide_frame(rulebook, track_idx, evaluated, prev, pids, as_of)
+    review = rulebook.calendar.reviews(as_of, _tenure(frame))
+    decided = policy.decide_frame(rulebook, track_idx, evaluated, prev, pids, as_of, review)
     tiers = _tier_table(rulebook, pids, track_idx, evaluated, decided, prev)
     inject_decided(cols, tiers)
     eligible = _frame_eligible(rulebook, cols, pids)
@@ -221,6 +230,12 @@ def evaluate_frame(
         eligible=eligible,
         actions=_frame_actions(rulebook, cols, ids, eligible),
     )
+
+
+def _tenure(frame: pd.DataFrame) -> np.ndarray:
+    if "tenure_days" not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame["tenure_days"], errors="coerce").to_numpy(dtype=np.float64)
 
 
 def _frame_tiers(book: Rulebook, cols: Columns) -> tuple[np.ndarray, np.ndarray]:
