@@ -165,7 +165,7 @@ def _drawn(key: pd.Series, drawn: pd.Series | None, pool: Pool) -> pd.Series:
 
 def _reasons(pool: Pool, out: pd.DataFrame, budget: pd.Series, spent: pd.Series) -> list[str]:
     where = (
-        (lambda k: f" ({pool.split_by} {k})") if pool.split_by else (lambda k: "")  # noqa: ARG005
+        (lambda k: f" ({pool.split_by} {k})") if pool.split_by else (lambda k: "")
     )
     reasons = []
     for status, rank, claim, granted, b, s, k, er in zip(

@@ -54,7 +54,7 @@ def test_check_uses_settings_rules_dir(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_test_command_runs_the_cases() -> None:
     result = run("test", str(DEFAULT_DIR))
     assert result.exit_code == 0, result.output
-    assert "20/20 cases passed; every tier, incentive and action exercised" in result.output
+    assert "21/21 cases passed; every tier, incentive and action exercised" in result.output
 
 
 def test_test_command_fails_and_lists_uncovered(tmp_path: Path) -> None:
