@@ -53,8 +53,11 @@ class CalendarSpec(BaseModel):
     @field_validator("year_start", mode="before")
     @classmethod
     def _month(cls, value: object) -> object:
-        if isinstance(value, str) and value.strip().lower() in MONTH_NAMES:
-            return MONTH_NAMES[value.strip().lower()]
+        if isinstance(value, str) and not value.strip().isdigit():
+            month = MONTH_NAMES.get(value.strip().lower())
+            if month is None:
+                raise ValueError(f"'{value}' is not a month: write 1-12 or a month name")
+            return month
         return value
 
 
