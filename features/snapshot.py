@@ -123,7 +123,7 @@ def features_at(
     store(profile_features(history, safe, times), None)
     order = query_order(safe, times)
     by_partner = (safe, times) if order is None else (safe[order], times[order])
-    for family in event_columns(history, *by_partner, year_start):
+    for family in event_columns(history, by_partner[0], by_partner[1], year_start):
         store(family, order)
     tenure = block[:, slot["tenure_days"]]
     p_sorted, t_sorted = by_partner
