@@ -17,9 +17,10 @@ __all__ = ["register", "run_server"]
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the `tierwise` CLI."""
-    from serving import serve_cli
+    from serving import ledger_cli, serve_cli
 
     serve_cli.register(app)  # serve, keys new
+    ledger_cli.register(app)  # incentives ledger
     app.command()(weekly)
     db_app = typer.Typer(help="The service database.", no_args_is_help=True)
     db_app.command("upgrade")(db_upgrade)
