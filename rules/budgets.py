@@ -164,9 +164,7 @@ def _drawn(key: pd.Series, drawn: pd.Series | None, pool: Pool) -> pd.Series:
 
 
 def _reasons(pool: Pool, out: pd.DataFrame, budget: pd.Series, spent: pd.Series) -> list[str]:
-    where = (
-        (lambda k: f" ({pool.split_by} {k})") if pool.split_by else (lambda k: "")
-    )
+    where = (lambda k: f" ({pool.split_by} {k})") if pool.split_by else (lambda k: "")
     reasons = []
     for status, rank, claim, granted, b, s, k, er in zip(
         out["status"],
@@ -297,3 +295,43 @@ def check_draw(
             rule_id=rule_id,
             value=unit,
         )
+
+
+def draw_pools(
+    book: Any, awards: pd.DataFrame, partners: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One period's pool draws from scratch (nothing drawn earlier), for `rules simulate`.
+
+    awards: partner_id, incentive_id, amount (long, as the engine gives them). partners: one
+    row per partner with tier and the pools' split and rank_by columns. Returns the awards with
+    pool-drawing amounts replaced by what the pool grants (refused ones dropped), and one row
+    per pool: pool, period, budget, partners, claimed, granted, refused.
+    """
+    keyed = partners.drop_duplicates("partner_id").set_index("partner_id")
+    pool_of = {i.id: i.pool for i in book.incentives if i.pool}
+    ids = awards["incentive_id"].astype(str)
+    out = [awards.loc[~ids.isin(list(pool_of))]]
+    summary = []
+    for pool in book.budgets:
+        mine = awards.loc[ids.map(pool_of) == pool.id]
+        claims = pd.DataFrame(
+            {"partner_id": mine["partner_id"].astype(str).to_numpy(), "claim": mine["amount"]}
+        )
+        for name in {"tier", pool.split_by or "tier", *pool.features()}:
+            claims[name] = keyed[name].reindex(claims["partner_id"]).to_numpy()
+        done = allocate(pool, claims)
+        granted = mine.assign(amount=done["granted"].to_numpy())
+        out.append(granted.loc[granted["amount"] > 0])
+        summary.append(
+            {
+                "pool": pool.id,
+                "period": pool.period,
+                "budget": pool.amount,
+                "partners": len(done),
+                "claimed": float(done["claim"].sum()),
+                "granted": float(done["granted"].sum()),
+                "refused": int((done["status"] == "refused").sum()),
+            }
+        )
+    columns = ["pool", "period", "budget", "partners", "claimed", "granted", "refused"]
+    return pd.concat(out, ignore_index=True), pd.DataFrame(summary, columns=columns)

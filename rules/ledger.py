@@ -180,7 +180,7 @@ def _claims(
     out["partner_id"] = out["partner_id"].astype(str)
     keyed.index = keyed.index.astype(str)
     out["measure"] = _basis_values(keyed, out)
-    out["evidence"] = _evidence(book, keyed, out)
+    out["evidence"] = pd.Series(_evidence(book, keyed, out), index=out.index, dtype=object)
     for name in ("tier", "track", "region", "partner_type"):
         if name in keyed.columns:
             out[name] = keyed[name].astype(str).reindex(out["partner_id"]).to_numpy()
@@ -242,9 +242,11 @@ def _draw(
         drawn_by = drawn.groupby(drawn["pool_key"].fillna(""))["amount"].sum()
         out = allocate(pool, claims, drawn_by)
         out["pool_key"] = out[pool.split_by].astype(str) if pool.split_by else None
-        out["evidence"] = [
-            {**e, "allocation": r} for e, r in zip(out["evidence"], out["reason"], strict=True)
-        ]
+        out["evidence"] = pd.Series(
+            [{**e, "allocation": r} for e, r in zip(out["evidence"], out["reason"], strict=True)],
+            index=out.index,
+            dtype=object,
+        )
         ok = out["status"] != "refused"
         granted.append(out.loc[ok].assign(amount=out["granted"], previous_measure=np.nan))
         refused.append(out.loc[~ok])

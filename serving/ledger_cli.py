@@ -21,12 +21,13 @@ def ledger_records(entries: pd.DataFrame, accruals: pd.DataFrame) -> list[dict[s
 
     by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for a in accruals.itertuples(index=False):
-        by_key.setdefault((a.partner_id, a.incentive_id, a.period), []).append(
+        key = (str(a.partner_id), str(a.incentive_id), str(a.period))
+        by_key.setdefault(key, []).append(
             {"week": a.week, "amount": a.amount, "rulebook_hash": a.rulebook_hash}
         )
     out = []
     for record in entries.to_dict("records"):
-        key = (record["partner_id"], record["incentive_id"], record["period"])
+        key = (str(record["partner_id"]), str(record["incentive_id"]), str(record["period"]))
         out.append(jsonable({**record, "accruals": by_key.get(key, [])}))
     return out
 
@@ -59,12 +60,12 @@ def ledger(
         table.add_column(name, justify="right" if name == "amount" else "left", no_wrap=True)
     for r in rows.itertuples(index=False):
         table.add_row(
-            r.partner_id,
-            r.incentive_id,
-            r.period,
-            r.status,
+            str(r.partner_id),
+            str(r.incentive_id),
+            str(r.period),
+            str(r.status),
             f"{r.amount:,.2f} {r.unit}",
-            r.last_week,
+            str(r.last_week),
         )
     console.print(table)
     by_status = rows.groupby("status")["amount"].agg(["size", "sum"])

@@ -48,7 +48,7 @@ def open_entries(
         )
     )
     rows = _frame(session.execute(stmt), LOADED)
-    evidence = dict(
+    evidence: dict[str, Any] = dict(
         session.execute(
             select(LedgerEntry.entry_key, LedgerEntry.evidence).where(LedgerEntry.last_week == week)
         ).all()
