@@ -99,3 +99,45 @@ def test_the_cli_lists_the_ledger_as_json(
     assert all(len(d["accruals"]) == 1 and d["status"] == "earned" for d in docs)
     assert all(d["evidence"]["when"] for d in docs)
     assert table.exit_code == 0 and "commission_" in table.output
+
+
+def test_the_api_serves_a_partners_ledger_to_its_manager_only(
+    tables: Tables,
+    book: Rulebook,
+    tmp_path: Path,
+    make_client,
+    a_manager: str,  # type: ignore[no-untyped-def]
+) -> None:
+    from serving.db.week import save_partners
+    from tests.serving.conftest import headers
+
+    url = f"sqlite:///{tmp_path / 'api.db'}"
+    engine = get_engine(url)
+    from serving.db import upgrade
+
+    upgrade(engine)
+    for week, as_of in WEEKS:
+        plan(engine, tables, book, week, as_of)
+    partners = tables.partners[["partner_id", "name", "partner_type", "region", "manager_id"]]
+    with session_scope(engine) as s:
+        save_partners(s, partners, now=WEEKS[1][1])
+        mine = entries(
+            s, partner_ids=list(partners.loc[partners["manager_id"] == a_manager, "partner_id"])
+        )
+    pid = str(mine["partner_id"].iloc[0])
+    client = make_client(database_url=url)
+    answer = client.get(f"/v1/partners/{pid}/incentives", headers=headers("manager"))
+    assert answer.status_code == 200, answer.text
+    doc = answer.json()
+    assert doc["partner_id"] == pid and doc["entries"]
+    assert sum(doc["totals"].values()) == pytest.approx(sum(e["amount"] for e in doc["entries"]))
+    assert all(e["accruals"] or e["status"] == "forfeited" for e in doc["entries"])
+    period = client.get(
+        f"/v1/partners/{pid}/incentives", params={"period": "once"}, headers=headers("admin")
+    )
+    assert {e["period"] for e in period.json()["entries"]} <= {"once"}
+    other = client.get(f"/v1/partners/{pid}/incentives", headers=headers("other_manager"))
+    assert other.status_code == 403
+    unknown = client.get("/v1/partners/NOPE/incentives", headers=headers("scorer"))
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"].startswith("application/problem+json")
