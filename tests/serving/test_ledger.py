@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
@@ -21,7 +20,10 @@ from serving.db.ledger import accruals, entries, record_week
 from serving.db.models import Accrual, LedgerEntry
 from tests.serving._db import BACKENDS, database_url
 
-WEEKS = [("2026-W47", datetime(2026, 11, 16, tzinfo=UTC)), ("2026-W48", datetime(2026, 11, 23, tzinfo=UTC))]  # fmt: skip
+WEEKS = [
+    ("2026-W47", datetime(2026, 11, 16, tzinfo=UTC)),
+    ("2026-W48", datetime(2026, 11, 23, tzinfo=UTC)),
+]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -108,13 +110,12 @@ def test_the_api_serves_a_partners_ledger_to_its_manager_only(
     make_client,
     a_manager: str,  # type: ignore[no-untyped-def]
 ) -> None:
+    from serving.db import upgrade
     from serving.db.week import save_partners
     from tests.serving.conftest import headers
 
     url = f"sqlite:///{tmp_path / 'api.db'}"
     engine = get_engine(url)
-    from serving.db import upgrade
-
     upgrade(engine)
     for week, as_of in WEEKS:
         plan(engine, tables, book, week, as_of)
