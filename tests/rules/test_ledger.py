@@ -123,7 +123,7 @@ def test_the_pool_is_never_exceeded_and_every_refusal_says_why(ledger: Ledger) -
             business_reviews_365d=1.0,
             churn_risk=0.1 + i / 100,
             **PLATINUM,
-        )  # fmt: skip
+        )
         for i in range(8)
     ]
     update = ledger.run(partners, W48, "2026-W48")
