@@ -77,6 +77,14 @@ class LedgerUpdate:
         """What accrued this week (the weekly summary's incentive cost)."""
         return float(self.accruals["amount"].sum()) if len(self.accruals) else 0.0
 
+    def summary(self) -> dict[str, float | int]:
+        """The weekly summary's ledger figures: the cost is what accrued this week."""
+        return {
+            "incentive_cost": self.cost,
+            "incentive_accruals": len(self.accruals),
+            "pool_refusals": len(self.refusals),
+        }
+
 
 def empty_rows() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in ROW_COLUMNS})

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, or_, select
+from sqlalchemy import Table, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from rules.ledger import KEY, ROW_COLUMNS, LedgerUpdate, accrue, without_week
@@ -115,18 +115,30 @@ def _plain(column: pd.Series) -> list[Any]:
 
 
 def _write_entries(session: Session, rows: pd.DataFrame) -> None:
+    """Upsert entries this run computed; entries only closed (status and week changed, their
+    evidence not loaded) are updated in place."""
     if rows.empty:
         return
     known = rows["evidence"].notna().to_numpy()
-    for part, with_evidence in ((rows.loc[known], True), (rows.loc[~known], False)):
-        if part.empty:
-            continue
-        names = [c for c in ROW_COLUMNS if c != "evidence"]
-        columns: dict[str, Any] = {c: _plain(part[c]) for c in names}
-        columns["entry_key"] = _keys(part)
-        if with_evidence:
-            columns["evidence"] = json_lines(part["evidence"])
+    full = rows.loc[known]
+    if len(full):
+        columns: dict[str, Any] = {c: _plain(full[c]) for c in LOADED}
+        columns["entry_key"] = _keys(full)
+        columns["evidence"] = json_lines(full["evidence"])
         upsert_rows(session.connection(), LedgerEntry, columns, key="entry_key")
+    closed = rows.loc[~known]
+    if len(closed):
+        table = cast(Table, LedgerEntry.__table__)
+        stmt = (
+            update(table)
+            .where(table.c.entry_key == bindparam("key"))
+            .values(status=bindparam("new_status"), last_week=bindparam("week"))
+        )
+        params = [
+            {"key": k, "new_status": s, "week": w}
+            for k, s, w in zip(_keys(closed), closed["status"], closed["last_week"], strict=True)
+        ]
+        session.connection().execute(stmt, params)
 
 
 # --- reading ------------------------------------------------------------------------------

@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from serving import store
 from serving.auth import Principal, ensure_owner, require_role
+from serving.db import queries
 from serving.db.ledger import accruals, entries
+from serving.deps import SessionDep
 from serving.ledger_cli import ledger_records
-from serving.routes.plans import ERRORS, SessionDep
-from serving.schemas import PartnerIncentivesPublic
+from serving.routes.plans import ERRORS
+from serving.schemas.incentives import PartnerIncentivesPublic
 from tierwise.errors import NotFound, Problem
 
 router = APIRouter(prefix="/v1", tags=["incentives"])
@@ -31,7 +32,7 @@ def partner_incentives(
     partner_id: PartnerId, principal: Reader, session: SessionDep, period: PeriodQuery = None
 ) -> PartnerIncentivesPublic:
     """A partner's ledger entries with their weekly accruals; managers: own partners only."""
-    owner = store.partner_owner(session, partner_id)
+    owner = queries.partner_owner(session, partner_id)
     if owner is None:
         raise NotFound(
             f"No partner '{partner_id}' in any weekly plan",
