@@ -136,7 +136,9 @@ def accrue(
     conditions, bases and pools read, plus the decided `tier` and `track`. prior: ledger rows
     of the open periods and every `once` row, as they were before this week.
     """
-    claims = _claims(book, awards, frame, as_of)
+    keyed = frame.drop_duplicates("partner_id").set_index("partner_id")
+    keyed.index = keyed.index.astype(str)
+    claims = _claims(book, awards, keyed, as_of)
     prior = prior if len(prior) else empty_rows()
     live = prior.loc[prior["status"] != "forfeited"]
     held = pd.MultiIndex.from_frame(live[KEY]) if len(live) else None
@@ -151,14 +153,17 @@ def accrue(
     accruing = _measure(claims.loc[measured], prior)
     hash_ = book.content_hash
     new = pd.concat([grants, accruing], ignore_index=True)
-    new = new.loc[new["amount"] > 0]
+    new = new.loc[new["amount"] > 0].reset_index(drop=True)
+    new["evidence"] = _evidence(book, keyed, new)
+    refusals = refusals.reset_index(drop=True)
+    refusals["evidence"] = _evidence(book, keyed, refusals)
     accruals = new.assign(week=week, rulebook_hash=hash_)[list(ACCRUAL_COLUMNS)]
     rows = _rows(book, new, refusals, prior, as_of=as_of, week=week)
     return LedgerUpdate(rows.reset_index(drop=True), accruals.reset_index(drop=True), refusals)
 
 
 def _claims(
-    book: Rulebook, awards: pd.DataFrame, frame: pd.DataFrame, as_of: datetime
+    book: Rulebook, awards: pd.DataFrame, keyed: pd.DataFrame, as_of: datetime
 ) -> pd.DataFrame:
     """Each award with its incentive's period (label and dates), basis, pool and rate."""
     cal = book.calendar
@@ -184,11 +189,8 @@ def _claims(
     out = out.rename(columns={"amount": "claim"}).merge(table, on="incentive_id", how="inner")
     for column in ("period_start", "period_end"):
         out[column] = pd.to_datetime(out[column], utc=True)
-    keyed = frame.drop_duplicates("partner_id").set_index("partner_id")
     out["partner_id"] = out["partner_id"].astype(str)
-    keyed.index = keyed.index.astype(str)
     out["measure"] = _basis_values(keyed, out)
-    out["evidence"] = pd.Series(_evidence(book, keyed, out), index=out.index, dtype=object)
     for name in ("tier", "track", "region", "partner_type"):
         if name in keyed.columns:
             out[name] = keyed[name].astype(str).reindex(out["partner_id"]).to_numpy()
@@ -208,8 +210,8 @@ def _basis_values(keyed: pd.DataFrame, claims: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _evidence(book: Rulebook, keyed: pd.DataFrame, claims: pd.DataFrame) -> list[dict[str, Any]]:
-    """The conditions that held and the values they read, per claim."""
+def _evidence(book: Rulebook, keyed: pd.DataFrame, claims: pd.DataFrame) -> pd.Series:
+    """The conditions that held, the values they read and the pool's allocation, per claim."""
     out: list[dict[str, Any]] = [{} for _ in range(len(claims))]
     for inc in book.incentives:
         rows = np.flatnonzero((claims["incentive_id"] == inc.id).to_numpy())
@@ -222,7 +224,11 @@ def _evidence(book: Rulebook, keyed: pd.DataFrame, claims: pd.DataFrame) -> list
         text = to_text(inc.when)
         for k, row in enumerate(rows):
             out[row] = {"when": text, "values": {n: _plain(values[n][k]) for n in names}}
-    return out
+    if "reason" in claims.columns:
+        for doc, reason in zip(out, claims["reason"].tolist(), strict=True):
+            if isinstance(reason, str):
+                doc["allocation"] = reason
+    return pd.Series(out, index=claims.index, dtype=object)
 
 
 def _plain(value: Any) -> Any:
@@ -250,11 +256,6 @@ def _draw(
         drawn_by = drawn.groupby(drawn["pool_key"].fillna(""))["amount"].sum()
         out = allocate(pool, claims, drawn_by)
         out["pool_key"] = out[pool.split_by].astype(str) if pool.split_by else None
-        out["evidence"] = pd.Series(
-            [{**e, "allocation": r} for e, r in zip(out["evidence"], out["reason"], strict=True)],
-            index=out.index,
-            dtype=object,
-        )
         ok = out["status"] != "refused"
         granted.append(out.loc[ok].assign(amount=out["granted"], previous_measure=np.nan))
         refused.append(out.loc[~ok])
