@@ -73,3 +73,49 @@ def ledger(
         ", ".join(f"{s}: {int(n):,} entries, {v:,.0f}" for s, (n, v) in by_status.iterrows())
         or "no entries"
     )
+
+
+@incentives_app.command("cost")
+def cost(
+    data: str = typer.Option(None, "--data", help="Data directory (for partner revenue)"),
+    per: str = typer.Option("quarter", "--per", help="month | quarter | year"),
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table"),
+) -> None:
+    """Program cost per period (what the ledger accrued) and per partner-sourced revenue $."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from features.io import load_tables
+    from rules.loader import load_rulebook
+    from rules.program_cost import cost_per_period
+    from serving.db import get_engine, session_scope, upgrade
+    from serving.db.ledger import accruals
+    from tierwise.settings import get_settings
+
+    if per not in ("month", "quarter", "year"):
+        raise typer.BadParameter(
+            f"'{per}' is not a period: month, quarter or year", param_hint="--per"
+        )
+    settings = get_settings()
+    engine = get_engine(settings.db_url)
+    upgrade(engine)
+    with session_scope(engine) as session:
+        moves = accruals(session)
+    deals = load_tables(data or settings.data_dir).deals
+    table = cost_per_period(moves, deals, load_rulebook(settings.rules_dir).calendar, per)
+    if as_json:
+        records = table.astype(object).where(table.notna(), None).to_dict("records")
+        typer.echo(json.dumps({"per": per, "periods": records}, indent=1))
+        return
+    out = Table(title=f"Program cost per {per}")
+    for name in ("period", "cost", "partner revenue won", "cost per revenue $"):
+        out.add_column(name, justify="left" if name == "period" else "right", no_wrap=True)
+    for r in table.to_dict("records"):
+        ratio = r["cost_per_revenue"]
+        out.add_row(
+            str(r["period"]),
+            f"${r['cost']:,.0f}",
+            f"${r['partner_revenue']:,.0f}",
+            "—" if pd.isna(ratio) else f"${ratio:.3f}",
+        )
+    Console().print(out)

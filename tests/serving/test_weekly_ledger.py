@@ -99,3 +99,31 @@ def test_tiers_go_down_only_at_the_review(three_weeks: dict[str, Any]) -> None:
     assert ((basis == "calendar") & (frame["week"] == WEEKS[2])).any()
     summaries = {w: r.summary for w, r in three_weeks["runs"].items()}
     assert summaries[WEEKS[1]]["in_grace"] > 0  # below their tier at the review: grace
+
+
+def test_program_cost_per_quarter_and_per_revenue_dollar(
+    three_weeks: dict[str, Any], sim_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tierwise.shell.cli import app
+
+    monkeypatch.setenv("TIERWISE_DATABASE_URL", three_weeks["settings"].db_url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(
+            app, ["incentives", "cost", "--data", str(sim_dir), "--per", "quarter", "--json"]
+        )
+        bad = CliRunner().invoke(
+            app, ["incentives", "cost", "--data", str(sim_dir), "--per", "week"]
+        )
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    periods = {p["period"]: p for p in json.loads(result.stdout)["periods"]}
+    assert set(periods) == {"2026-Q3", "2026-Q4"}  # W40 starts in Q3; W41, W42 in Q4
+    runs = three_weeks["runs"]
+    q4 = runs[WEEKS[1]].summary["incentive_cost"] + runs[WEEKS[2]].summary["incentive_cost"]
+    assert periods["2026-Q4"]["cost"] == pytest.approx(q4)
+    q3 = periods["2026-Q3"]
+    assert q3["partner_revenue"] > 0
+    assert q3["cost_per_revenue"] == pytest.approx(q3["cost"] / q3["partner_revenue"])
+    assert bad.exit_code == 2 and "'week' is not a period" in bad.output
