@@ -75,6 +75,23 @@ def ledger(
     )
 
 
+@incentives_app.command("pay")
+def pay(
+    period: str = typer.Option(..., "--period", help="The period paid out, e.g. 2026-Q3"),
+    partner: str = typer.Option(None, "--partner", help="Only this partner"),
+) -> None:
+    """Record that a period's earned incentives were paid (earned → paid)."""
+    from serving.db import get_engine, session_scope, upgrade
+    from serving.db.ledger import mark_paid
+    from tierwise.settings import get_settings
+
+    engine = get_engine(get_settings().db_url)
+    upgrade(engine)
+    with session_scope(engine) as session:
+        count, total = mark_paid(session, period=period, partner_id=partner)
+    typer.echo(f"{count:,} earned entries of {period} marked paid ({total:,.2f})")
+
+
 @incentives_app.command("cost")
 def cost(
     data: str = typer.Option(None, "--data", help="Data directory (for partner revenue)"),

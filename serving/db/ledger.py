@@ -177,3 +177,15 @@ def accruals(
     if partner_id is not None:
         stmt = stmt.where(Accrual.partner_id == partner_id)
     return _frame(session.execute(stmt.order_by(Accrual.week, Accrual.id)), ACCRUAL_READ)
+
+
+def mark_paid(session: Session, *, period: str, partner_id: str | None = None) -> tuple[int, float]:
+    """Earned entries of `period` become `paid` (accruing ones are not due yet): (count, sum)."""
+    due = select(LedgerEntry).where(LedgerEntry.period == period, LedgerEntry.status == "earned")
+    if partner_id is not None:
+        due = due.where(LedgerEntry.partner_id == partner_id)
+    rows = list(session.scalars(due))
+    for row in rows:
+        row.status = "paid"
+    session.flush()
+    return len(rows), float(sum(r.amount for r in rows))

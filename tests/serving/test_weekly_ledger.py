@@ -127,3 +127,28 @@ def test_program_cost_per_quarter_and_per_revenue_dollar(
     assert q3["partner_revenue"] > 0
     assert q3["cost_per_revenue"] == pytest.approx(q3["cost"] / q3["partner_revenue"])
     assert bad.exit_code == 2 and "'week' is not a period" in bad.output
+
+
+def test_paying_a_period_marks_its_earned_entries_paid_and_keeps_them_granted(
+    sim_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from serving.db.ledger import entries
+    from tierwise.shell.cli import app
+
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}")
+    rec = BoundRecommender(load_rulebook(), Models(churn=_Scorer(), deal=_Scorer()))  # type: ignore[arg-type]
+    run_week(settings, data_dir=sim_dir, week=WEEKS[0], recommender=rec)
+    monkeypatch.setenv("TIERWISE_DATABASE_URL", settings.db_url)
+    get_settings.cache_clear()
+    try:
+        paid = CliRunner().invoke(app, ["incentives", "pay", "--period", "once"])
+    finally:
+        get_settings.cache_clear()
+    assert paid.exit_code == 0 and "marked paid" in paid.output
+    second = run_week(settings, data_dir=sim_dir, week=WEEKS[1], recommender=rec)
+    with session_scope(get_engine(settings.db_url)) as s:
+        once = entries(s, period="once")
+    assert len(once) and set(once["status"]) <= {"paid", "earned"}
+    assert not once.duplicated(["partner_id", "incentive_id"]).any()
+    assert (once.loc[once["first_week"] == WEEKS[0], "status"] == "paid").all()
+    assert second.summary["incentive_cost"] >= 0
