@@ -108,8 +108,7 @@ def record_week(
 
 
 def _plain(column: pd.Series) -> list[Any]:
-    if isinstance(column.dtype, pd.DatetimeTZDtype):
-        return [None if pd.isna(v) else v.to_pydatetime() for v in column]
+    """Plain values for the driver: NaN/NaT → None (timestamps stay `datetime` subclasses)."""
     out = column.astype(object)
     return out.where(out.notna(), None).tolist()
 
