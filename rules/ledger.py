@@ -117,6 +117,9 @@ def without_week(rows: pd.DataFrame, accruals: pd.DataFrame, week: str) -> pd.Da
         out["amount"] = out["amount"].to_numpy(dtype=float) - taken
         had = ~np.isnan(before)
         out["measure"] = np.where(had, before, out["measure"].to_numpy(dtype=float))
+        # granted only by this week (a claim refused earlier): not held before it
+        back_out = (taken > 0) & (out["amount"] <= 1e-9) & (out["status"] != "accruing")
+        out.loc[back_out, "status"] = "forfeited"
     return out.reset_index(drop=True)
 
 

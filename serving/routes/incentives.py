@@ -11,7 +11,7 @@ from serving.db import queries
 from serving.db.ledger import accruals, entries
 from serving.deps import SessionDep
 from serving.ledger_cli import ledger_records
-from serving.routes.plans import ERRORS
+from serving.problems import responses
 from serving.schemas.incentives import PartnerIncentivesPublic
 from tierwise.errors import NotFound, Problem
 
@@ -25,8 +25,38 @@ PeriodQuery = Annotated[
 ]
 
 
+EXAMPLE = {
+    "partner_id": "P000123",
+    "totals": {"accruing": 4500.0, "earned": 500.0},
+    "entries": [
+        {
+            "incentive_id": "commission_gold",
+            "period": "2026-Q4",
+            "status": "accruing",
+            "amount": 4500.0,
+            "unit": "USD",
+            "reward_type": "commission",
+            "period_start": "2026-10-01T00:00:00Z",
+            "period_end": "2027-01-01T00:00:00Z",
+            "pool": None,
+            "rulebook_version": "2025.1",
+            "rulebook_hash": "61bbac5f1088…",
+            "first_week": "2026-W41",
+            "last_week": "2026-W48",
+            "evidence": {"when": "tier == Gold", "values": {"tier": "Gold"}},
+            "accruals": [{"week": "2026-W48", "amount": 1500.0, "rulebook_hash": "61bbac5f1088…"}],
+        }
+    ],
+}
+
+
 @router.get(
-    "/partners/{partner_id}/incentives", response_model=PartnerIncentivesPublic, responses=ERRORS
+    "/partners/{partner_id}/incentives",
+    response_model=PartnerIncentivesPublic,
+    responses={
+        200: {"content": {"application/json": {"example": EXAMPLE}}},
+        **responses(401, 403, 404, 422),
+    },
 )
 def partner_incentives(
     partner_id: PartnerId, principal: Reader, session: SessionDep, period: PeriodQuery = None

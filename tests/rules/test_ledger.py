@@ -172,3 +172,26 @@ def test_split_pool_serves_each_region_from_its_own_budget() -> None:
     assert out["granted"].to_dict() == {"a": 30.0, "b": 30.0, "c": 20.0, "d": 0.0}
     assert out.loc["c", "status"] == "partial" and out.loc["d", "status"] == "refused"
     assert "(region EMEA) exhausted: 1 partner(s) ahead of you" in out.loc["d", "reason"]
+
+
+def test_a_rerun_grants_again_what_the_week_granted_after_an_earlier_refusal(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    partners = [
+        dict(partner_id=f"P{i}", revenue_won_qtd=0.0, business_reviews_365d=1.0,
+             churn_risk=0.1 + i / 100, **PLATINUM)
+        for i in range(6)
+    ]  # fmt: skip
+    ledger.run(partners, W48, "2026-W48")  # P5 refused: the 250,000 are spent
+    assert ledger.row("P5", "mdf_grant", "2026-Q4")["status"] == "forfeited"
+    book_dir = tmp_path / "bigger"
+    book_dir.mkdir()
+    for f in DEFAULT_DIR.glob("*.yaml"):
+        (book_dir / f.name).write_text(f.read_text().replace("amount: 250000", "amount: 400000"))
+    ledger.book = load_rulebook(book_dir)
+    for _ in range(2):  # W49, then a re-run of W49: P5 is granted both times
+        update = ledger.run(partners, W49, "2026-W49")
+        mdf = update.accruals.loc[update.accruals["incentive_id"] == "mdf_grant"]
+        assert mdf["partner_id"].tolist() == ["P5"]
+        row = ledger.row("P5", "mdf_grant", "2026-Q4")
+        assert (row["status"], row["amount"], row["first_week"]) == ("earned", 50_000, "2026-W48")
