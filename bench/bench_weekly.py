@@ -98,6 +98,7 @@ def run_child(data: Path, db_url: str, out: Path) -> None:
     import logging
 
     from serving import weekly
+    from serving.weeks import next_week
     from tierwise.settings import Settings
 
     logging.basicConfig(level=logging.WARNING)
@@ -116,7 +117,7 @@ def run_child(data: Path, db_url: str, out: Path) -> None:
     # the next week on the same database: the incentive ledger is warm (accruals, no re-grants)
     second = time.perf_counter()
     after = weekly.run_week(
-        settings, data_dir=data, week=weekly.next_week(WEEK), out_dir=None, recommender=recommender
+        settings, data_dir=data, week=next_week(WEEK), out_dir=None, recommender=recommender
     )
     next_total = time.perf_counter() - second
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
