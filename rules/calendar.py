@@ -17,11 +17,13 @@ Anniversary reviews fall on the partner's joining date, each year.
 from __future__ import annotations
 
 import calendar as _cal
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 if TYPE_CHECKING:
@@ -157,6 +159,19 @@ class ProgramCalendar:
         years = np.floor(tenure / 365.25)
         since = tenure - years * 365.25
         return (years >= 1) & (since < REVIEW_WINDOW.days) & ~np.isnan(tenure)
+
+    def partner_review(self, as_of: datetime, features: Mapping[str, Any]) -> bool:
+        """`is_partner_review` for one partner's features (weekly: always, without a lookup)."""
+        if self.tier_review == "weekly":
+            return True
+        return self.is_partner_review(as_of, features.get("tenure_days"))
+
+    def frame_reviews(self, as_of: datetime, frame: pd.DataFrame) -> np.ndarray:
+        """`reviews` for every row of a feature frame."""
+        if "tenure_days" not in frame.columns:
+            return self.reviews(as_of, np.full(len(frame), np.nan))
+        tenure = pd.to_numeric(frame["tenure_days"], errors="coerce")
+        return self.reviews(as_of, tenure.to_numpy(dtype=np.float64))
 
     def is_partner_review(self, as_of: datetime, tenure_days: float | None) -> bool:
         """`reviews` for one partner (the scalar twin, same arithmetic)."""

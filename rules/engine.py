@@ -99,16 +99,11 @@ def evaluate_partner(
         raise AssertionError("the last tier is a fallback")  # guaranteed by the loader
     evaluated = tier.rank
     cal = rulebook.calendar
+    review = cal.partner_review(as_of, features)
     rank, change, basis, state = policy.decide(
-        tp.track,
-        evaluated,
-        _state(previous),
-        as_of,
-        rulebook.demotion_grace,
-        review=cal.tier_review == "weekly"
-        or cal.is_partner_review(as_of, features.get("tenure_days")),
+        tp.track, evaluated, _state(previous), as_of, rulebook.demotion_grace, review=review,
         promote_at_once=cal.promote_at_once,
-    )
+    )  # fmt: skip
     names = tp.names
     tier_id, tier_change = names[rank], policy.CHANGES[change]
     context = {**features, "tier": tier_id, "tier_change": tier_change, "track": tp.id}
@@ -214,7 +209,7 @@ def evaluate_frame(
     pids = frame["partner_id"]
     track_idx, evaluated = _frame_tiers(rulebook, cols)
     prev = policy.align_previous(previous, pids)
-    review = rulebook.calendar.reviews(as_of, _tenure(frame))
+    review = rulebook.calendar.frame_reviews(as_of, frame)
     decided = policy.decide_frame(rulebook, track_idx, evaluated, prev, pids, as_of, review)
     tiers = _tier_table(rulebook, pids, track_idx, evaluated, decided, prev)
     inject_decided(cols, tiers)
@@ -230,12 +225,6 @@ def evaluate_frame(
         eligible=eligible,
         actions=_frame_actions(rulebook, cols, ids, eligible),
     )
-
-
-def _tenure(frame: pd.DataFrame) -> np.ndarray:
-    if "tenure_days" not in frame.columns:
-        return np.full(len(frame), np.nan)
-    return pd.to_numeric(frame["tenure_days"], errors="coerce").to_numpy(dtype=np.float64)
 
 
 def _frame_tiers(book: Rulebook, cols: Columns) -> tuple[np.ndarray, np.ndarray]:
