@@ -101,7 +101,11 @@ def test_simulate_writes_movers(tmp_path: Path) -> None:
         tiers.read_text().replace("revenue_won_365d >= 40000", "revenue_won_365d >= 20000")
     )
     frame = tmp_path / "frame.parquet"
-    random_frame(300, seed=9).drop(columns=["as_of"]).to_parquet(frame)
+    partners = random_frame(300, seed=9).drop(columns=["as_of"])
+    # ten partners Silver only under the candidate's lower revenue threshold (not by chance)
+    partners.loc[:9, ["revenue_won_365d", "deals_won_365d", "certified_staff"]] = [30_000, 3, 1]
+    partners.loc[:9, "partner_type"] = "VAR"
+    partners.to_parquet(frame)
     out = tmp_path / "movers.csv"
     result = run(
         "simulate",
