@@ -1,7 +1,7 @@
 """Incentive ledger: one entry per (partner, incentive, period) and its weekly accruals.
 
 Revision ID: 0014_ledger
-Revises: 0001
+Revises: 0018
 Create Date: 2026-11-30
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0014_ledger"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
