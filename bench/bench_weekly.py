@@ -11,7 +11,8 @@ the data dir has them, otherwise two small LightGBM boosters trained here on the
 and peak RSS; with --runs N, N fresh runs and the median of each figure (the machine is
 noisy). `recommend` includes the job's own post-processing (tier classification, awards);
 the lines under it split out `recommend_frame` and the toy model training. Targets
-(issue 7): < 3 min and < 4 GB on 2 cores.
+(issue 7): < 3 min and < 4 GB on 2 cores. The child then plans the next week on the same
+database (the incentive ledger warm, issue 14) and reports its time too.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def run_child(data: Path, db_url: str, out: Path) -> None:
     import logging
 
     from serving import weekly
+    from serving.weeks import next_week
     from tierwise.settings import Settings
 
     logging.basicConfig(level=logging.WARNING)
@@ -112,6 +114,12 @@ def run_child(data: Path, db_url: str, out: Path) -> None:
     lookup = time.perf_counter() - started
     run = weekly.run_week(settings, data_dir=data, week=WEEK, out_dir=out, recommender=recommender)
     total = time.perf_counter() - started
+    # the next week on the same database: the incentive ledger is warm (accruals, no re-grants)
+    second = time.perf_counter()
+    after = weekly.run_week(
+        settings, data_dir=data, week=next_week(WEEK), out_dir=None, recommender=recommender
+    )
+    next_total = time.perf_counter() - second
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         json.dumps(
@@ -123,6 +131,8 @@ def run_child(data: Path, db_url: str, out: Path) -> None:
                     "toy training": cache.get("train_s", 0.0),
                 },
                 "total": total,
+                "next_week": {"total": next_total, "timings": after.timings},
+                "next_summary": after.summary,
                 "peak_mb": peak_mb,
                 "summary": run.summary,
                 "models": models_note,
@@ -223,14 +233,21 @@ def main() -> None:
                 print(f"    {part:<16} {median('detail', part):5.1f} s")
     print(f"  {'total':<10} {median('total'):7.1f} s   (target < 180 s)")
     print(f"    champion lookup  {median('detail', 'champion lookup'):5.1f} s")
-    print(f"  peak RSS   {median('peak_mb'):7.0f} MB  (target < 4096 MB)")
+    print(
+        f"  next week  {median('next_week', 'total'):7.1f} s   (same database: ledger warm; "
+        f"persist {median('next_week', 'timings', 'persist'):.1f} s, of it ledger "
+        f"{median('next_week', 'timings', 'ledger'):.1f} s)"
+    )
+    print(f"  peak RSS   {median('peak_mb'):7.0f} MB  (target < 4096 MB, both weeks)")
     if len(runs) > 1:
         print("  totals: " + ", ".join(f"{r['total']:.1f}" for r in runs) + " s")
     s = result["summary"]
     print(
         f"  planned {s['actions_planned']:,} actions (+{s['actions_overflow']:,} overflow), "
         f"{s['promotions']:,} promotions, {s['demotions']:,} demotions, "
-        f"incentive cost ${s['incentive_cost']:,.0f}"
+        f"incentive cost ${s['incentive_cost']:,.0f} accrued"
+        f" (next week ${result['next_summary']['incentive_cost']:,.0f},"
+        f" {result['next_summary']['pool_refusals']:,} pool refusals)"
     )
     print(
         f"reproduce: .venv/bin/python bench/bench_weekly.py --partners {args.partners} "

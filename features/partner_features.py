@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from features.history import CustomerStreams, DealStreams, PartnerHistory
+from features.periods import period_columns
 from features.registry import WINDOWS
 from features.schema import ACTIVITY_KINDS
 from features.windows import NAT, EventIndex, IntArray, Probe, days_since, ratio
@@ -33,9 +34,12 @@ ACTIVITY_FEATURES = {
 }
 
 
-def event_columns(history: PartnerHistory, codes: IntArray, times: IntArray) -> Iterator[Columns]:
+def event_columns(
+    history: PartnerHistory, codes: IntArray, times: IntArray, year_start: int = 1
+) -> Iterator[Columns]:
     """The columns of each event family in turn (absent tables yield nothing)."""
     yield from deal_columns(history.deals, codes, times)
+    yield period_columns(history.deals, codes, times, year_start)
     if history.activities is not None:
         yield from activity_columns(history.activities, codes, times)
     if history.surveys is not None:

@@ -79,6 +79,13 @@ _DEALS = [
             "Registrations in the last 90 days / the 90 before (missing if those had none)"),
     Feature("revenue_won_trend", "number", "ratio", "deals",
             "Revenue won in the last 90 days / the 90 before (missing if those had none)"),
+    *[
+        Feature(f"{stem}_{suffix}", "number", unit, "deals",
+                f"{text} since the start of the program {period}")
+        for suffix, period in (("mtd", "month"), ("qtd", "quarter"), ("ytd", "year"))
+        for stem, unit, text in (("revenue_won", "USD", "Revenue of deals won"),
+                                 ("deals_won", "count", "Deals won"))
+    ],
 ]
 
 _ACTIVITIES = [

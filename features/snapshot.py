@@ -32,12 +32,18 @@ log = logging.getLogger(__name__)
 Columns = dict[str, np.ndarray]
 
 
-def build_features(tables: Tables, *, as_of: datetime | pd.Timestamp) -> pd.DataFrame:
-    """The feature frame as of `as_of`: partners who joined before it, events before it."""
-    return build_snapshots(tables, [as_of])
+def build_features(
+    tables: Tables, *, as_of: datetime | pd.Timestamp, year_start: int = 1
+) -> pd.DataFrame:
+    """The feature frame as of `as_of`: partners who joined before it, events before it.
+
+    `year_start`: the program year's first month (period-to-date features count from it)."""
+    return build_snapshots(tables, [as_of], year_start=year_start)
 
 
-def build_snapshots(tables: Tables, as_ofs: Iterable[datetime | pd.Timestamp]) -> pd.DataFrame:
+def build_snapshots(
+    tables: Tables, as_ofs: Iterable[datetime | pd.Timestamp], *, year_start: int = 1
+) -> pd.DataFrame:
     """Feature frames for many dates stacked (ordered by as_of, then partner), sharing the sort.
 
     Duplicate dates are answered once.
@@ -47,7 +53,7 @@ def build_snapshots(tables: Tables, as_ofs: Iterable[datetime | pd.Timestamp]) -
     history = index_history(tables)
     indexed = time.perf_counter()
     codes, times = _spine(history, stamps)
-    frame = features_at(history, codes, times, tables.present())
+    frame = features_at(history, codes, times, tables.present(), year_start=year_start)
     log.debug(
         "features: %d rows for %d dates (index %.2fs, query %.2fs)",
         len(frame),
@@ -79,7 +85,12 @@ def _spine(history: PartnerHistory, stamps: list[int]) -> tuple[IntArray, IntArr
 
 
 def features_at(
-    history: PartnerHistory, codes: IntArray, times: IntArray, present: set[str]
+    history: PartnerHistory,
+    codes: IntArray,
+    times: IntArray,
+    present: set[str],
+    *,
+    year_start: int = 1,
 ) -> pd.DataFrame:
     """KEY_COLUMNS + every registry feature for (partner code, time) pairs, in registry order.
 
@@ -112,7 +123,7 @@ def features_at(
     store(profile_features(history, safe, times), None)
     order = query_order(safe, times)
     by_partner = (safe, times) if order is None else (safe[order], times[order])
-    for family in event_columns(history, *by_partner):
+    for family in event_columns(history, by_partner[0], by_partner[1], year_start):
         store(family, order)
     tenure = block[:, slot["tenure_days"]]
     p_sorted, t_sorted = by_partner

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +12,6 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from rules.loader import load_rulebook
 from rules.model import Rulebook
@@ -108,8 +109,12 @@ def test(directory: Path = DirArg) -> None:
         raise typer.Exit(code=1)
 
 
-def _frame(data: str | None, features: Path | None, as_of: datetime) -> pd.DataFrame:
-    """The feature frame: built from the program's tables, or read from a saved frame."""
+def _frame(
+    data: str | None, features: Path | None, as_of: datetime, notes: list[str] | None = None
+) -> pd.DataFrame:
+    """The feature frame: built from the program's tables, or read from a saved frame.
+
+    Model outputs absent from it are added as missing; `notes` collects a line about it."""
     if features is not None:
         frame = (
             pd.read_parquet(features) if features.suffix == ".parquet" else pd.read_csv(features)
@@ -119,11 +124,31 @@ def _frame(data: str | None, features: Path | None, as_of: datetime) -> pd.DataF
         from features.snapshot import build_features
 
         frame = build_features(load_tables(data or get_settings().data_dir), as_of=as_of)
-    for output in ("churn_risk", "deal_acceptance"):
-        if output not in frame.columns:
-            log.warning("no %s in the frame: conditions on it are reported missing", output)
-            frame[output] = np.nan
+    absent = [o for o in ("churn_risk", "deal_acceptance") if o not in frame.columns]
+    for output in absent:
+        frame[output] = np.nan
+    if absent:
+        message = (
+            f"no {' or '.join(absent)} in the data: conditions on "
+            f"{'them' if len(absent) > 1 else 'it'} count as missing"
+        )
+        if notes is None:
+            log.warning("%s", message)
+        else:
+            notes.append(message)
     return frame
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Keep INFO logging (data loading…) out of a report printed for people."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 @rules_app.command("explain")
@@ -168,56 +193,27 @@ def simulate(
     features: Path = typer.Option(None, "--features", help="A saved feature frame instead"),
     as_of: str = typer.Option(..., "--as-of", help="Snapshot date"),
     current: Path = typer.Option(None, "--current", help="Current rulebook [TIERWISE_RULES_DIR]"),
-    out: Path = typer.Option(None, "--out", help="CSV of the partners who would move"),
+    out: Path = typer.Option(
+        None, "--out", help="Write the whole comparison: .html (every table) or .csv (per partner)"
+    ),
+    wide: bool = typer.Option(False, "--wide", help="Use any width (no 80-column layout)"),
 ) -> None:
-    """Compare current and candidate rulebooks on the population: migration, movers, cost."""
+    """Compare current and candidate rulebooks: tier migration per track, movers, incentive
+    cost of one period, budget pools against their budgets."""
     from rules.simulate import simulate_change
+    from rules.simulate_report import print_report, write_out
 
     now, cand = _load(current), _load(candidate)
     when = _as_of(as_of)
-    report = simulate_change(now, cand, _frame(data, features, when), as_of=when)
-    console.print(
-        f"{report.partners:,} partners as of {when:%Y-%m-%d}: rulebook "
-        f"{report.current_version} → candidate {report.candidate_version}"
-    )
-    matrix = Table(title="Tier migration (rows: current, columns: candidate)")
-    matrix.add_column("current")
-    for col in report.migration.columns:
-        matrix.add_column(str(col), justify="right")
-    for label, counts in report.migration.iterrows():
-        matrix.add_row(str(label), *(f"{int(c):,}" for c in counts))
-    console.print(matrix)
-    moves = report.movers["direction"].value_counts().to_dict()
-    console.print(
-        f"{len(report.movers):,} partners would move: "
-        + (", ".join(f"{n:,} {d}" for d, n in moves.items()) or "none")
-    )
-    cost = Table(title="Incentive cost")
-    for col in (
-        "incentive",
-        "partners now",
-        "cost now",
-        "partners candidate",
-        "cost candidate",
-        "delta",
-    ):
-        cost.add_column(col, justify="left" if col == "incentive" else "right")
-    for r in report.cost.itertuples():
-        cost.add_row(
-            str(r.incentive_id),
-            f"{r.partners_current:,}",
-            f"${r.cost_current:,.0f}",
-            f"{r.partners_candidate:,}",
-            f"${r.cost_candidate:,.0f}",
-            f"${r.cost_delta:+,.0f}",
-        )
-    before, after = report.total_cost
-    cost.add_row("total", "", f"${before:,.0f}", "", f"${after:,.0f}", f"${after - before:+,.0f}")
-    console.print(cost)
+    notes: list[str] = []
+    with _quiet():
+        frame = _frame(data, features, when, notes)
+        report = simulate_change(now, cand, frame, as_of=when)
+    screen = Console(soft_wrap=False, width=400) if wide else Console(soft_wrap=False)
+    print_report(screen, report, notes)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        report.movers.to_csv(out, index=False)
-        console.print(f"wrote the movers to [bold]{out}[/]")
+        write_out(report, out, notes)
+        console.print(f"wrote the comparison to [bold]{out}[/]")
 
 
 def register(app: typer.Typer) -> None:

@@ -91,6 +91,17 @@ class PartnerDecision:
         return dict(tier.benefits) if tier else {}
 
     @lazy
+    def next_review(self) -> datetime | None:
+        """When the tier is next reviewed (the program calendar's next review date)."""
+        tenure = self.features.get("tenure_days")
+        return self.rulebook.calendar.next_review(self.as_of, tenure)
+
+    @property
+    def on_course_for(self) -> str:
+        """The tier the partner would get at the next review if nothing changed."""
+        return self.evaluated_tier
+
+    @lazy
     def spans(self) -> list[Span]:
         """(section, rule id, log start, log end, outcome) of every rule evaluated."""
         return spans_of(self.rulebook.flat, self.trace)
@@ -143,10 +154,17 @@ class PartnerDecision:
                 f"  manager override: {self.state.override_reason or 'no reason given'}"
                 f" until {self.state.override_until or 'further notice'}"
             )
+        if self.tier_basis == "calendar":
+            review = self.next_review
+            lines.append(
+                f"  held until the next tier review"
+                f"{f' on {review:%Y-%m-%d}' if review else ''}:"
+                f" on course for {self.on_course_for}"
+            )
         if self.tier_basis == "grace":
             lines.append(
                 f"  held for now: {self.state.missed_evaluations} of "
-                f"{self.rulebook.demotion_grace} consecutive misses before a demotion"
+                f"{self.rulebook.demotion_grace} consecutive misses (at reviews) before a demotion"
             )
         lines.extend(f"  {c.text()}" for c in self.checks)
         if self.next_tier:
@@ -182,6 +200,8 @@ class PartnerDecision:
             "scores": self.scores,
             "actions": [a._asdict() for a in self.actions],
             "next_tier": self.next_tier,
+            "next_review": None if self.next_review is None else self.next_review.isoformat(),
+            "on_course_for": self.on_course_for,
             "gap": [g._asdict() for g in self.gap],
             "checks": [c._asdict() for c in self.checks],
         }

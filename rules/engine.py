@@ -98,9 +98,12 @@ def evaluate_partner(
     else:
         raise AssertionError("the last tier is a fallback")  # guaranteed by the loader
     evaluated = tier.rank
+    cal = rulebook.calendar
+    review = cal.partner_review(as_of, features)
     rank, change, basis, state = policy.decide(
-        tp.track, evaluated, _state(previous), as_of, rulebook.demotion_grace
-    )
+        tp.track, evaluated, _state(previous), as_of, rulebook.demotion_grace, review=review,
+        promote_at_once=cal.promote_at_once,
+    )  # fmt: skip
     names = tp.names
     tier_id, tier_change = names[rank], policy.CHANGES[change]
     context = {**features, "tier": tier_id, "tier_change": tier_change, "track": tp.id}
@@ -206,7 +209,8 @@ def evaluate_frame(
     pids = frame["partner_id"]
     track_idx, evaluated = _frame_tiers(rulebook, cols)
     prev = policy.align_previous(previous, pids)
-    decided = policy.decide_frame(rulebook, track_idx, evaluated, prev, pids, as_of)
+    review = rulebook.calendar.frame_reviews(as_of, frame)
+    decided = policy.decide_frame(rulebook, track_idx, evaluated, prev, pids, as_of, review)
     tiers = _tier_table(rulebook, pids, track_idx, evaluated, decided, prev)
     inject_decided(cols, tiers)
     eligible = _frame_eligible(rulebook, cols, pids)

@@ -7,6 +7,7 @@ eval/exec (conditions go through the closed grammar of `rules.conditions`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -16,6 +17,8 @@ from pathlib import Path
 from features import registry
 from rules import conditions as cnd
 from rules.action_checks import action_reason, action_value, check_plan
+from rules.budgets import Pool, build_pools, check_draw
+from rules.calendar import ProgramCalendar, build_calendar, check_period_basis
 from rules.checks import Checker, duplicates, numeric_feature, reach, section_items
 from rules.compile import compile_condition
 from rules.model import (
@@ -52,6 +55,8 @@ SECTIONS = (
     "scorecard",
     "actions",
     "settings",
+    "calendar",
+    "budgets",
 )
 
 
@@ -92,6 +97,7 @@ def _build(src: Source, check: Checker) -> Rulebook | None:
             value=version,
         )
     policy = check.model(TierPolicySpec, data.get("tier_policy") or {}, ("tier_policy",))
+    calendar = build_calendar(check, data, policy_given="tier_policy" in data)
     settings = check.model(SettingsSpec, data.get("settings") or {}, ("settings",))
     tracks = section_items(check, TrackSpec, data, "tracks", required=True)
     incentives = section_items(check, IncentiveSpec, data, "incentives")
@@ -101,6 +107,7 @@ def _build(src: Source, check: Checker) -> Rulebook | None:
     tier_names = tuple(dict.fromkeys(t.id for _, tr in tracks for t in tr.tiers))
     vocab = cnd.Vocabulary.default(tier_names, tuple(tr.id for _, tr in tracks))
     built_tracks = _tracks(check, tracks, vocab)
+    pools = build_pools(check, data, tier_names)
     built_incentives = [_incentive(check, i, spec, vocab) for i, spec in incentives]
     money = settings or SettingsSpec()
     built_actions = [
@@ -109,6 +116,20 @@ def _build(src: Source, check: Checker) -> Rulebook | None:
     ]
     if settings is not None:
         check_plan(check, settings, [s.id for _, s in actions])
+    for i, spec in incentives:
+        path = ("incentives", i)
+        check_period_basis(
+            check, spec.period, spec.reward.basis, (*path, "reward", "basis"), spec.id
+        )
+        check_draw(
+            check,
+            path,
+            spec.id,
+            pool_id=spec.pool,
+            period=spec.period,
+            unit=spec.reward.unit,
+            pools=pools,
+        )
     built_scorecard = [_component(check, i, spec) for i, spec in scorecard]
     for section, items in (
         ("incentives", incentives),
@@ -134,6 +155,10 @@ def _build(src: Source, check: Checker) -> Rulebook | None:
             )
         },
     }
+    if "calendar" in data:  # absent sections leave older hashes as they were
+        content["calendar"] = dataclasses.asdict(calendar)
+    if "budgets" in data:
+        content["budgets"] = [dataclasses.asdict(p) for p in pools]
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     book_tracks = tuple(t for t in built_tracks if t is not None)
     book_incentives = tuple(i for i in built_incentives if i is not None)
@@ -143,7 +168,9 @@ def _build(src: Source, check: Checker) -> Rulebook | None:
         version=version,
         content_hash=hashlib.sha256(canonical.encode()).hexdigest(),
         description=str(data.get("description", "")),
-        demotion_grace=policy.demotion_grace,
+        demotion_grace=(
+            calendar.grace_reviews + 1 if "calendar" in data else policy.demotion_grace
+        ),
         tracks=book_tracks,
         incentives=book_incentives,
         scorecard=book_scorecard,
@@ -152,13 +179,24 @@ def _build(src: Source, check: Checker) -> Rulebook | None:
         deal_routing=DealRouting(
             settings.deal_routing.fast_track, settings.deal_routing.likely_reject
         ),
-        features_needed=_needed(book_tracks, book_incentives, book_scorecard, book_actions),
+        features_needed=_needed(book_tracks, book_incentives, book_scorecard, book_actions)
+        | _calendar_needs(calendar, pools),
         source=str(src.files[0].parent if len(src.files) > 1 else src.files[0]),
         currency=settings.currency,
         value_horizon_days=settings.value_horizon_days,
         slots_per_partner=settings.plan.slots_per_partner,
         action_caps=dict(settings.plan.action_caps),
+        calendar=calendar,
+        budgets=tuple(pools),
     )
+
+
+def _calendar_needs(calendar: ProgramCalendar, pools: list[Pool]) -> frozenset[str]:
+    """Features the calendar (anniversary reviews) and the pools' ranking read."""
+    names = {"tenure_days"} if calendar.tier_review == "anniversary" else set()
+    for pool in pools:
+        names |= pool.features()
+    return frozenset(names)
 
 
 def _tracks(
@@ -230,6 +268,8 @@ def _incentive(
         cond,
         compile_condition(cond, "incentive", spec.id),
         reward=Reward(r.type, r.amount, r.basis, r.unit),
+        period=spec.period,
+        pool=spec.pool,
     )
 
 

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rules.calendar import WEEKLY, ProgramCalendar
 from rules.compile import Compiled, Scalar, Vector
 from rules.conditions import Condition
 from rules.values import Template, ValueExpr
 
 if TYPE_CHECKING:
+    from rules.budgets import Pool
     from rules.flat import FlatRulebook
 
 
@@ -72,6 +74,8 @@ class Reward:
 @dataclass(frozen=True)
 class Incentive(Rule):
     reward: Reward = Reward("", 0.0)
+    period: str = "once"  # once | month | quarter | year (rules.calendar.PERIODS)
+    pool: str | None = None  # the budget pool it draws on (rules.budgets)
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,8 @@ class Rulebook:
     value_horizon_days: int = 365  # the horizon of every action value
     slots_per_partner: int = 1  # a manager's weekly slots one partner may take
     action_caps: dict[str, int] = field(default_factory=dict)  # action id → slots a week
+    calendar: ProgramCalendar = WEEKLY
+    budgets: tuple[Pool, ...] = ()
 
     @property
     def tier_names(self) -> tuple[str, ...]:
@@ -172,6 +178,12 @@ class Rulebook:
 
     def track(self, name: str) -> Track | None:
         return next((t for t in self.tracks if t.id == name), None)
+
+    def incentive(self, name: str) -> Incentive | None:
+        return next((i for i in self.incentives if i.id == name), None)
+
+    def pool(self, name: str) -> Pool | None:
+        return next((p for p in self.budgets if p.id == name), None)
 
     @cached_property
     def flat(self) -> FlatRulebook:

@@ -1,6 +1,8 @@
 """Tier policy: previous state + the tier the rules give now → the tier decided and the new
-state. Promotion is immediate; demotion waits for ``demotion_grace`` consecutive misses; an
-active manager override (``as_of < override_until``, or no expiry) wins. When the override
+state. Tiers change on review evaluations (`rules.calendar`): a promotion at once or at the
+review (as the calendar says), a demotion only at a review and after ``demotion_grace``
+consecutive reviews below the tier; between reviews the tier is held (basis ``calendar``).
+An active manager override (``as_of < override_until``, or no expiry) wins. When the override
 expires, the policy continues from the overridden tier, so a demotion again waits out grace.
 """
 
@@ -16,9 +18,9 @@ from rules.model import STATE_COLUMNS, Rulebook, TierState, Track
 from tierwise.errors import InvalidInput, Problem
 
 CHANGES = ("promoted", "demoted", "unchanged", "new")
-BASES = ("rules", "grace", "override")
+BASES = ("rules", "grace", "override", "calendar")
 PROMOTED, DEMOTED, UNCHANGED, NEW = range(4)
-RULES, GRACE, OVERRIDE = range(3)
+RULES, GRACE, OVERRIDE, CALENDAR = range(4)
 
 
 def _compare(rank: int, prev: int) -> int:
@@ -28,9 +30,19 @@ def _compare(rank: int, prev: int) -> int:
 
 
 def decide(
-    track: Track, evaluated: int, previous: TierState | None, as_of: datetime, grace: int
+    track: Track,
+    evaluated: int,
+    previous: TierState | None,
+    as_of: datetime,
+    grace: int,
+    *,
+    review: bool = True,
+    promote_at_once: bool = True,
 ) -> tuple[int, int, int, TierState]:
-    """(rank decided, change code, basis code, new state) for one partner."""
+    """(rank decided, change code, basis code, new state) for one partner.
+
+    ``review``: this evaluation is a tier review; ``promote_at_once``: promotions need not
+    wait for one."""
     if previous is None:  # a partner seen for the first time: the rules alone decide
         return evaluated, NEW, RULES, track.fresh[evaluated]
     prev = previous
@@ -45,6 +57,15 @@ def decide(
         )
         return rank, _compare(rank, prev_rank), OVERRIDE, state
     names = track.by_rank
+    if prev_rank >= 0 and not review and evaluated != prev_rank:
+        if evaluated < prev_rank or not promote_at_once:  # wait for the review
+            state = TierState(names[prev_rank], prev.missed_evaluations)
+            return prev_rank, UNCHANGED, CALENDAR, state
+        return evaluated, PROMOTED, RULES, track.fresh[evaluated]
+    if prev_rank >= 0 and not review:  # between reviews, at its tier: nothing counts
+        state = TierState(names[prev_rank], prev.missed_evaluations)
+        fresh = track.fresh[prev_rank]
+        return prev_rank, UNCHANGED, RULES, state if prev.missed_evaluations else fresh
     missed, basis, rank = 0, RULES, evaluated
     if prev_rank >= 0 and evaluated < prev_rank:
         missed = prev.missed_evaluations + 1
@@ -103,8 +124,11 @@ def decide_frame(
     previous: pd.DataFrame | None,
     partner_ids: pd.Series,
     as_of: datetime,
+    review: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """The vectorized twin of `decide`: arrays of rank, change, basis, missed and override."""
+    """The vectorized twin of `decide`: arrays of rank, change, basis, missed and override.
+
+    ``review``: per row, is this evaluation a tier review (None: every row is)."""
     n = len(track_idx)
     if previous is None:
         return {
@@ -131,12 +155,20 @@ def decide_frame(
         if bad.any():
             raise _bad_override(track, list(over_tier[bad]), list(partner_ids[bad]))
     missed_prev = previous["missed_evaluations"].to_numpy(dtype="int64")
+    review = np.ones(n, dtype=bool) if review is None else review
     below = (prev_rank >= 0) & (evaluated < prev_rank)
     missed = np.where(below, missed_prev + 1, 0)
-    held = below & (missed < book.demotion_grace) & ~active
+    held = below & (missed < book.demotion_grace) & ~active & review
     missed = np.where(held, missed, 0)
     rank = np.where(held, prev_rank, evaluated)
     basis = np.where(held, GRACE, RULES)
+    # between reviews the tier holds; a promotion goes through if the calendar says at once
+    between = (prev_rank >= 0) & ~review & ~active
+    promote = between & (evaluated > prev_rank) & book.calendar.promote_at_once
+    hold = between & ~promote
+    rank = np.where(hold, prev_rank, rank)
+    basis = np.where(hold, np.where(evaluated != prev_rank, CALENDAR, RULES), basis)
+    missed = np.where(hold, missed_prev, np.where(promote, 0, missed))
     rank = np.where(active, over_rank, rank)
     basis = np.where(active, OVERRIDE, basis)
     missed = np.where(active, 0, missed)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -43,6 +43,10 @@ class IncentiveSpec(_Spec):
     description: str = Field(min_length=1)
     when: Any
     reward: RewardSpec
+    period: Literal["once", "month", "quarter", "year"] = Field(
+        "once", description="once per partner, or once/accrued per program period"
+    )
+    pool: str | None = Field(None, min_length=1, description="budget pool it draws on")
 
 
 class ScorePartSpec(_Spec):

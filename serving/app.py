@@ -23,7 +23,7 @@ from tierwise.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 OWN_ROUTERS = ("health", "score", "deals", "admin")
-OTHER_ROUTERS = ("plans", "review", "review_partners")  # the weekly plan and review pages (issue 7)
+OTHER_ROUTERS = ("plans", "review", "review_partners", "incentives")  # plan, review, ledger
 
 DESCRIPTION = """Tierwise scores channel partners: tier and incentives from the active
 rulebook, churn risk and deal-acceptance likelihood from the registered models, and a ranked

@@ -17,9 +17,10 @@ __all__ = ["register", "run_server"]
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the `tierwise` CLI."""
-    from serving import serve_cli
+    from serving import ledger_cli, serve_cli
 
     serve_cli.register(app)  # serve, keys new
+    ledger_cli.register(app)  # incentives ledger
     app.command()(weekly)
     db_app = typer.Typer(help="The service database.", no_args_is_help=True)
     db_app.command("upgrade")(db_upgrade)
@@ -65,10 +66,12 @@ def show_week(run: WeekRun, *, week: str, out_dir: Path) -> None:
         ("in grace period", "in_grace"),
         ("actions planned", "actions_planned"),
         ("overflow", "actions_overflow"),
-        ("incentive awards", "incentive_awards"),
+        ("incentives eligible", "incentive_awards"),
+        ("incentive accruals", "incentive_accruals"),
+        ("pool refusals", "pool_refusals"),
     ):
-        table.add_row(label, f"{s[key]:,}")
-    table.add_row("incentive cost", f"${s['incentive_cost']:,.0f}")
+        table.add_row(label, f"{s.get(key, 0):,}")
+    table.add_row("incentive cost (accrued)", f"${s['incentive_cost']:,.0f}")
     for action, count in sorted(s["actions_per_type"].items(), key=lambda kv: -kv[1]):
         table.add_row(f"  {action}", f"{count:,}")
     console = Console()

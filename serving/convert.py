@@ -57,6 +57,8 @@ def partner_score(rec: PartnerRecommendation, *, explain: bool = False) -> schem
                 "override_until": state.override_until,
                 "benefits": d.benefits,
                 "next_tier": d.next_tier,
+                "next_review": d.next_review,
+                "on_course_for": d.on_course_for,
                 "gap_to_next": [g._asdict() for g in d.gap],
                 "checks": [c._asdict() for c in checks],
             },

@@ -19,7 +19,9 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from rules.model import Rulebook
 from serving.db import JobRun, bulk_writes, get_engine, queries, session_scope, upgrade
+from serving.db.ledger import record_week
 from serving.db.types import jsonable
 from serving.db.week import WeekData, reviewed_actions, save_week
 from serving.recommend import PARTNER_NAME, Recommendations
@@ -38,26 +40,52 @@ class Recommender(Protocol):
     ) -> Recommendations: ...
 
 
-def default_recommender(settings: Settings) -> Recommender:
-    """The active rulebook and the champion models, bound to `serving.recommend`."""
-    from serving.recommend import recommend_frame
-    from serving.service_state import load_from_settings
+@dataclass
+class BoundRecommender:
+    """`recommend_frame` bound to a rulebook and models (the rulebook also runs the ledger)."""
 
-    loaded = load_from_settings(settings)
+    rulebook: Rulebook
+    models: Any
 
-    def recommend(
-        frame: pd.DataFrame, *, previous: pd.DataFrame, history: pd.DataFrame, as_of: datetime
+    def __call__(
+        self, frame: pd.DataFrame, *, previous: pd.DataFrame, history: pd.DataFrame, as_of: datetime
     ) -> Recommendations:
+        from serving.recommend import recommend_frame
+
         return recommend_frame(
             frame,
-            rulebook=loaded.rulebook,
-            models=loaded.models,
+            rulebook=self.rulebook,
+            models=self.models,
             previous=previous,
             history=history,
             as_of=as_of,
         )
 
-    return recommend
+
+def default_recommender(settings: Settings) -> Recommender:
+    """The active rulebook and the champion models, bound to `serving.recommend`."""
+    from serving.service_state import load_from_settings
+
+    loaded = load_from_settings(settings)
+    return BoundRecommender(loaded.rulebook, loaded.models)
+
+
+def rulebook_of(recommend: Recommender, settings: Settings) -> Rulebook:
+    """The rulebook a recommender decides with (the active one if it does not say)."""
+    book = getattr(recommend, "rulebook", None)
+    if isinstance(book, Rulebook):
+        return book
+    from rules.loader import load_rulebook
+
+    return load_rulebook(settings.rules_dir)
+
+
+def ledger_frame(frame: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
+    """What the ledger reads per partner: features + decided tier/track + model outputs."""
+    decided = [c for c in ("tier", "track", "churn_risk", "deal_acceptance") if c in decisions]
+    right = decisions[["partner_id", *decided]].astype({"partner_id": str})
+    left = frame.drop(columns=decided, errors="ignore").astype({"partner_id": str})
+    return left.merge(right, on="partner_id", how="left", validate="one_to_one")
 
 
 @dataclass
@@ -89,13 +117,14 @@ def run_week(
     upgrade(engine)
     started = datetime.now(UTC)
     try:
+        with clock("models"):
+            recommend = recommender or default_recommender(settings)
+            book = rulebook_of(recommend, settings)
         with clock("load"):
             tables = load_tables(data_dir)
         with clock("features"):
-            frame = build_features(tables, as_of=as_of)
+            frame = build_features(tables, as_of=as_of, year_start=book.calendar.year_start)
             frame = _named(_active(frame), tables)
-        with clock("models"):
-            recommend = recommender or default_recommender(settings)
         with clock("history"), session_scope(engine) as session:
             previous = queries.tier_states(session, before=as_of)
             history = queries.action_history(session, before=as_of)
@@ -103,6 +132,15 @@ def run_week(
         with clock("recommend"):
             recs = recommend(frame, previous=previous, history=history, as_of=as_of)
         with clock("persist"), session_scope(engine) as session:
+            with clock("ledger"):  # part of persist: the same transaction
+                ledger = record_week(
+                    session,
+                    book=book,
+                    awards=recs.incentives,
+                    frame=ledger_frame(frame, recs.decisions),
+                    as_of=as_of,
+                    week=week,
+                )
             reviewed = reviewed_actions(session, week=week)
             planned = plan_week(
                 recs,
@@ -113,7 +151,7 @@ def run_week(
                 reviewed=reviewed,
                 snoozed=snoozed,
             )
-            summary = planned.summary
+            summary = {**planned.summary, **ledger.summary()}  # the cost is what accrued
             data = WeekData(
                 week=week,
                 as_of=as_of,
@@ -124,6 +162,7 @@ def run_week(
                 plan=planned.plan,
                 versions=dict(recs.versions),
                 summary=summary,
+                incentive_cost=ledger.cost,
             )
             with bulk_writes(session):
                 save_week(session, data)

@@ -28,6 +28,7 @@ from tierwise.errors import Forbidden
 ACTION_STATUSES = ("proposed", "accepted", "dismissed", "snoozed", "done")
 TIER_CHANGES = ("new", "promoted", "demoted", "grace", "unchanged", "override")
 JOB_STATUSES = ("running", "succeeded", "failed")
+LEDGER_STATUSES = ("accruing", "earned", "paid", "forfeited")
 
 Id = String(64)
 
@@ -216,6 +217,59 @@ class JobRun(Base):
     status: Mapped[str] = mapped_column(String(16))  # one of JOB_STATUSES
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class LedgerEntry(Base):
+    """One incentive of one partner in one period (`once` for milestones): what it amounts to
+    so far, its status and why it was granted. Written by the weekly job (`rules.ledger`)."""
+
+    __tablename__ = "incentive_ledger"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "incentive_id", "period", name="uq_ledger_entry"),
+        Index("ix_incentive_ledger_period", "period", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_key: Mapped[str] = mapped_column(String(200), unique=True)  # partner|incentive|period
+    partner_id: Mapped[str] = mapped_column(Id, index=True)
+    incentive_id: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(16))  # once | 2026-11 | 2026-Q4 | 2026
+    period_kind: Mapped[str] = mapped_column(String(8))
+    period_start: Mapped[datetime | None]
+    period_end: Mapped[datetime | None]
+    reward_type: Mapped[str] = mapped_column(String(64), default="")
+    amount: Mapped[float] = mapped_column(Float, default=0.0)
+    unit: Mapped[str] = mapped_column(String(16), default="USD")
+    status: Mapped[str] = mapped_column(String(16))  # one of LEDGER_STATUSES
+    basis: Mapped[str | None] = mapped_column(String(64))
+    measure: Mapped[float | None] = mapped_column(Float)  # the basis paid on so far
+    pool: Mapped[str | None] = mapped_column(String(64))
+    pool_key: Mapped[str | None] = mapped_column(String(64))
+    rulebook_version: Mapped[str] = mapped_column(String(64), default="")
+    rulebook_hash: Mapped[str] = mapped_column(String(64), default="")
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    first_week: Mapped[str] = mapped_column(String(8))
+    last_week: Mapped[str] = mapped_column(String(8), index=True)
+
+
+class Accrual(Base):
+    """What one ledger entry gained in one week, under which rulebook (never rewritten)."""
+
+    __tablename__ = "incentive_accruals"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "incentive_id", "period", "week", name="uq_accrual"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[str] = mapped_column(Id, index=True)
+    incentive_id: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(16))
+    week: Mapped[str] = mapped_column(String(8), index=True)
+    amount: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(16), default="USD")
+    measure: Mapped[float | None] = mapped_column(Float)
+    previous_measure: Mapped[float | None] = mapped_column(Float)
+    rulebook_hash: Mapped[str] = mapped_column(String(64))
 
 
 @event.listens_for(AuditEntry, "before_update")

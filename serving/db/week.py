@@ -83,6 +83,7 @@ class WeekData:
     plan: pd.DataFrame  # new (proposed) plan rows only; reviewed ones are already stored
     versions: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    incentive_cost: float | None = None  # what accrued in the ledger (None: the awards' sum)
 
 
 def _plain(column: pd.Series) -> list[Any]:
@@ -227,7 +228,9 @@ def save_week(session: Session, data: WeekData) -> WeeklyPlan:
     save_snapshot(session, data.features, week=data.week, as_of=data.as_of)
     save_decisions(session, data.decisions, week=data.week, as_of=data.as_of, rulebook=rulebook)
     cost = save_awards(session, data.awards, week=data.week, as_of=data.as_of)
-    plan = save_plan(session, data, incentive_cost=cost)
+    plan = save_plan(
+        session, data, incentive_cost=cost if data.incentive_cost is None else data.incentive_cost
+    )
     session.flush()
     log.info(
         "stored week %s: %d partners, %d new plan actions",

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from rules import load_rulebook
 from rules.model import Rulebook
 from serving.db import queries
+from serving.db.ledger import entries as ledger_entries
 from serving.db.reviews import set_tier_override
 from serving.deps import SessionDep
 from serving.digest import reason_text
@@ -47,6 +48,7 @@ def partner_page(
         actions=queries.partner_actions(session, partner_id),
         reason_text=reason_text,
         gap=gap,
+        incentives=ledger_entries(session, partner_id=partner_id).to_dict("records"),
         today=date.today().isoformat(),
     )
 

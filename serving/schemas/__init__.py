@@ -257,13 +257,17 @@ class TierOut(BaseModel):
     tier: str
     evaluated_tier: str
     change: str = Field(description="promoted | demoted | unchanged | new")
-    basis: str = Field(description="rules | grace | override")
-    missed_evaluations: int
+    basis: str = Field(description="rules | grace | override | calendar (held until a review)")
+    missed_evaluations: int = Field(description="Tier reviews in a row below the tier")
     override_tier: str | None = None
     override_reason: str | None = None
     override_until: datetime | None = None
     benefits: dict[str, Any] = Field(default_factory=dict)
     next_tier: str | None = None
+    next_review: datetime | None = Field(None, description="When the tier is next reviewed")
+    on_course_for: str | None = Field(
+        None, description="The tier the partner would get at that review (rules alone, now)"
+    )
     gap_to_next: list[GapItem] = Field(default_factory=list)
     checks: list[ConditionCheck] = Field(
         default_factory=list, description="Track and tier conditions (all with ?explain=true)"

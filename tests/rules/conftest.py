@@ -14,7 +14,7 @@ from features import registry
 from features.schema import PARTNER_TYPES
 from rules import Rulebook, load_rulebook
 
-AS_OF = datetime(2025, 6, 30, tzinfo=UTC)
+AS_OF = datetime(2025, 7, 7, tzinfo=UTC)  # a Monday: the default quarterly Q3 review
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "rules" / "default"
 BROKEN_DIR = Path(__file__).resolve().parent / "broken"
 

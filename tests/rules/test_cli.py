@@ -54,7 +54,7 @@ def test_check_uses_settings_rules_dir(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_test_command_runs_the_cases() -> None:
     result = run("test", str(DEFAULT_DIR))
     assert result.exit_code == 0, result.output
-    assert "20/20 cases passed; every tier, incentive and action exercised" in result.output
+    assert "21/21 cases passed; every tier, incentive and action exercised" in result.output
 
 
 def test_test_command_fails_and_lists_uncovered(tmp_path: Path) -> None:
@@ -101,7 +101,11 @@ def test_simulate_writes_movers(tmp_path: Path) -> None:
         tiers.read_text().replace("revenue_won_365d >= 40000", "revenue_won_365d >= 20000")
     )
     frame = tmp_path / "frame.parquet"
-    random_frame(300, seed=9).drop(columns=["as_of"]).to_parquet(frame)
+    partners = random_frame(300, seed=9).drop(columns=["as_of"])
+    # ten partners Silver only under the candidate's lower revenue threshold (not by chance)
+    partners.loc[:9, ["revenue_won_365d", "deals_won_365d", "certified_staff"]] = [30_000, 3, 1]
+    partners.loc[:9, "partner_type"] = "VAR"
+    partners.to_parquet(frame)
     out = tmp_path / "movers.csv"
     result = run(
         "simulate",
@@ -120,8 +124,9 @@ def test_simulate_writes_movers(tmp_path: Path) -> None:
     assert "Tier migration" in result.output and "Incentive cost" in result.output
     import pandas as pd
 
-    movers = pd.read_csv(out)
-    assert len(movers) > 0 and set(movers["direction"]) == {"up"}
+    compared = pd.read_csv(out)  # every partner, both rulebooks
+    movers = compared.loc[compared["direction"] != "same"]
+    assert len(compared) == 300 and len(movers) > 0 and set(movers["direction"]) == {"up"}
     assert f"{len(movers):,} partners would move" in result.output
 
 

@@ -48,6 +48,7 @@ def test_incentives_are_collected_with_amounts(book: Rulebook) -> None:
     d = decide(
         book,
         revenue_won_365d=200_000.0,
+        revenue_won_qtd=50_000.0,
         deals_won_365d=10.0,
         certified_staff=3.0,
         business_reviews_365d=1.0,
@@ -56,10 +57,10 @@ def test_incentives_are_collected_with_amounts(book: Rulebook) -> None:
     assert set(awards) == {
         "commission_gold",
         "ten_deals_bonus",
-        "mdf_eligibility",
+        "mdf_grant",
         "priority_listing",
     }
-    assert awards["commission_gold"].amount == pytest.approx(0.15 * 200_000)
+    assert awards["commission_gold"].amount == pytest.approx(0.15 * 50_000)  # on the quarter
     assert (awards["ten_deals_bonus"].reward_type, awards["ten_deals_bonus"].amount) == (
         "bonus",
         5000.0,
@@ -67,7 +68,7 @@ def test_incentives_are_collected_with_amounts(book: Rulebook) -> None:
 
 
 def test_missing_basis_costs_nothing(book: Rulebook) -> None:
-    d = decide(book, revenue_won_365d=float("nan"))
+    d = decide(book, revenue_won_qtd=float("nan"))
     (award,) = d.incentives
     assert (award.incentive_id, award.amount) == ("commission_standard", 0.0)
 

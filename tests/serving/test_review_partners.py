@@ -96,3 +96,20 @@ def test_a_partner_never_evaluated_says_so(signed_in: tuple[TestClient, str]) ->
 
     with session_scope(get_engine(signed_in[1])) as s:
         assert stored_gap(s, RULEBOOK, None).note == "No evaluation stored yet."
+
+
+def test_a_partner_page_shows_its_earned_and_accruing_incentives(
+    signed_in: tuple[TestClient, str],
+) -> None:
+    from serving.db.ledger import entries
+
+    client, url = signed_in
+    with session_scope(get_engine(url)) as s:
+        ledger = entries(s)
+    accruing = ledger.loc[ledger["status"] == "accruing"].iloc[0]
+    html = client.get(f"/review/partners/{accruing['partner_id']}").text
+    section = html.split('id="incentives"', 1)[1].split("</section>", 1)[0]
+    mine = ledger.loc[ledger["partner_id"] == accruing["partner_id"]]
+    assert section.count("<tr><td>") == len(mine)
+    assert accruing["incentive_id"] in section and 'data-status="accruing"' in section
+    assert f"${accruing['amount']:,.0f}" in section
