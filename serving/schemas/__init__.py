@@ -374,7 +374,9 @@ class ModelOut(BaseModel):
 
 class ModelsOut(BaseModel):
     models: list[ModelOut]
-    tracking_uri: str
+    tracking_uri: str | None = Field(
+        None, description="Admins only; user name and password removed"
+    )
 
 
 class Health(BaseModel):

@@ -40,6 +40,21 @@ def test_rules_and_models_describe_what_is_loaded(client: TestClient, loaded: Lo
     assert models[0]["features"] == loaded.models.churn.features
 
 
+@pytest.mark.parametrize("who", ["scorer", "manager"])
+def test_models_hide_the_tracking_uri_from_non_admins(client: TestClient, who: str) -> None:
+    body = client.get("/v1/models", headers=headers(who)).json()
+    assert body.get("tracking_uri") is None
+
+
+def test_admins_see_the_tracking_uri_without_credentials() -> None:
+    from serving.routes.admin import redact_uri
+
+    assert redact_uri("https://bob:pw@mlflow.example:5000/x?token=t") == (
+        "https://mlflow.example:5000/x"
+    )
+    assert redact_uri("sqlite:////data/mlflow.db") == "sqlite:////data/mlflow.db"
+
+
 def test_metrics_count_requests_latency_errors_and_versions(
     client: TestClient, feature_frame: Frame
 ) -> None:
