@@ -160,7 +160,7 @@ _EXAMPLES: dict[int, tuple[str, str, list[dict[str, Any]]]] = {
         [
             {
                 "loc": ["path", "partner_id"],
-                "message": "no stored or computed features",
+                "message": "no stored snapshot (the weekly job stores them)",
                 "value": "P999999",
             }
         ],

@@ -80,7 +80,7 @@ async def score_deal_registration(
                 f"Unknown partner '{body.partner_id}'",
                 [
                     Problem(
-                        "no stored or computed features",
+                        "no stored snapshot (the weekly job stores them)",
                         column="body.partner_id",
                         value=body.partner_id,
                     )

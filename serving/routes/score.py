@@ -199,12 +199,18 @@ async def score_partner(
     lookup: Annotated[PartnerLookup, Depends(partner_lookup)],
     explain: Explain = False,
 ) -> PartnerScore:
-    """Score a known partner from its latest stored snapshot (or the data directory)."""
+    """Score a known partner from the latest snapshot the weekly job stored (404 if none)."""
     stored = await run_in_threadpool(lookup.find, partner_id)
     if stored is None:
         raise NotFound(
             f"Unknown partner '{partner_id}'",
-            [Problem("no stored or computed features", column="path.partner_id", value=partner_id)],
+            [
+                Problem(
+                    "no stored snapshot (the weekly job stores them)",
+                    column="path.partner_id",
+                    value=partner_id,
+                )
+            ],
         )
     ensure_owner(principal, partner_id, stored.manager_id)
     rec = recommend_one(

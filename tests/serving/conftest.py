@@ -64,8 +64,29 @@ def served_dir(program_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 @pytest.fixture(scope="session")
-def base_settings(served_dir: Path) -> Settings:
-    return Settings(data_dir=served_dir, reload_interval_s=0)
+def base_settings(served_dir: Path, stored_snapshots: str) -> Settings:
+    return Settings(data_dir=served_dir, database_url=stored_snapshots, reload_interval_s=0)
+
+
+@pytest.fixture(scope="session")
+def stored_snapshots(served_dir: Path, feature_frame: tuple[pd.DataFrame, datetime]) -> str:
+    """The service database of `served_dir` holding every partner and its feature snapshot
+    as of the program's end (what a weekly run stores): known partners are scored from it."""
+    from features.io import load_tables
+    from serving.db import get_engine, session_scope, upgrade
+    from serving.db.week import save_partners, save_snapshot
+    from serving.weekly import week_of
+
+    frame, as_of = feature_frame
+    url = f"sqlite:///{served_dir / 'tierwise.db'}"
+    engine = get_engine(url)
+    upgrade(engine)
+    partners = load_tables(served_dir).partners
+    columns = ["partner_id", "name", "partner_type", "region", "manager_id"]
+    with session_scope(engine) as session:
+        save_partners(session, partners[columns], now=as_of)
+        save_snapshot(session, frame, week=week_of(as_of), as_of=as_of)
+    return url
 
 
 @pytest.fixture(scope="session")

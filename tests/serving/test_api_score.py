@@ -101,9 +101,7 @@ def test_a_batch_over_the_limit_is_refused(make_client: MakeClient, feature_fram
     assert r.json()["errors"][0]["value"] == 3
 
 
-def test_partner_score_uses_the_data_directory_until_a_snapshot_is_stored(
-    client: TestClient, feature_frame: Frame
-) -> None:
+def test_partner_score_reads_the_stored_snapshot(client: TestClient, feature_frame: Frame) -> None:
     frame, as_of = feature_frame
     pid = str(frame["partner_id"].iloc[7])
     by_id = client.post(f"/v1/partners/{pid}/score", headers=headers("scorer"))
@@ -114,6 +112,25 @@ def test_partner_score_uses_the_data_directory_until_a_snapshot_is_stored(
     assert by_id.json()["churn_risk"] == pytest.approx(inline.json()["churn_risk"])
     assert by_id.json()["tier"] == inline.json()["tier"]
     assert pd.Timestamp(by_id.json()["versions"]["as_of"]) == pd.Timestamp(as_of)
+
+
+def test_no_request_builds_features_for_the_program(
+    make_client: MakeClient, feature_frame: Frame, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import features.snapshot
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise AssertionError("a request built the program's features")
+
+    monkeypatch.setattr(features.snapshot, "build_features", refuse)
+    c = make_client(database_url=f"sqlite:///{tmp_path / 'empty.db'}")  # no weekly run yet
+    pid = str(feature_frame[0]["partner_id"].iloc[7])  # in the data directory, not stored
+    r = c.post(f"/v1/partners/{pid}/score", headers=headers("scorer"))
+    assert r.status_code == 404, r.text
+    deal = {**deal_body(), "partner_id": pid}
+    r = c.post("/v1/deal-registrations/score", json=deal, headers=headers("scorer"))
+    assert r.status_code == 404, r.text
+    assert r.json()["errors"][0]["value"] == pid
 
 
 def test_an_unknown_partner_is_404_problem_json(client: TestClient) -> None:

@@ -120,7 +120,9 @@ def busiest_manager(data: Path) -> tuple[str, str]:
     """A manager with partners, and one of their partners, for the printed examples."""
     import pandas as pd
 
-    partners = pd.read_parquet(data / "partners.parquet", columns=["partner_id", "manager_id"])
+    columns = ["partner_id", "manager_id", "exited_at"]
+    partners = pd.read_parquet(data / "partners.parquet", columns=columns)
+    partners = partners.loc[partners["exited_at"].isna()]  # the weekly plan scored these
     manager = str(partners["manager_id"].value_counts().index[0])
     partner = str(partners.loc[partners["manager_id"] == manager, "partner_id"].iloc[0])
     return manager, partner
