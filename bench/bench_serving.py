@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import statistics
@@ -269,6 +270,7 @@ def bench_tierwise(
         {
             "TIERWISE_API_KEYS": json.dumps([{"key_sha256": hash_key(KEY), "role": "scorer"}]),
             "TIERWISE_RELOAD_INTERVAL_S": "0",
+            "TIERWISE_SESSION_SECRET": secrets.token_urlsafe(32),
         }
     )
     cmd = [

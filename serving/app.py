@@ -18,7 +18,8 @@ from serving.metrics import Metrics
 from serving.middleware import ServiceMiddleware
 from serving.service_state import ServiceState
 from serving.snapshots import PartnerLookup
-from tierwise.settings import Settings, get_settings
+from tierwise.errors import ConfigurationError, Problem
+from tierwise.settings import Settings, get_settings, session_secret_problem
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ versions and the features' `as_of`. Authenticate with `Authorization: Bearer <ke
 def create_app(settings: Settings | None = None, *, state: ServiceState | None = None) -> FastAPI:
     """A ready-to-serve app; `state` lets tests inject an already-loaded (or empty) state."""
     settings = settings or get_settings()
+    refuse_weak_secret(settings)
     metrics = state.metrics if state is not None and state.metrics is not None else Metrics()
     if state is None:
         state = ServiceState(settings, metrics=metrics)
@@ -87,6 +89,17 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
             continue
         app.include_router(module.router)
     return app
+
+
+def refuse_weak_secret(settings: Settings) -> None:
+    """The service does not start with an empty or default session secret."""
+    problem = session_secret_problem(settings.session_secret)
+    if problem is not None:
+        raise ConfigurationError(
+            f"{problem}: set it to a long random value, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
+            [Problem(problem, column="TIERWISE_SESSION_SECRET")],
+        )
 
 
 async def _periodic_reload(state: ServiceState, interval: float) -> None:

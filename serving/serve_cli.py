@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from tierwise.settings import Settings
+from tierwise.settings import Settings, session_secret_problem
 
 console = Console()
 keys_app = typer.Typer(help="API keys for the scoring service.", no_args_is_help=True)
@@ -38,6 +38,14 @@ def run_server(
         os.environ["TIERWISE_DATA_DIR"] = str(settings.data_dir)
         get_settings.cache_clear()
     settings = get_settings()
+    problem = session_secret_problem(settings.session_secret)
+    if problem is not None:
+        console.print(
+            f"[red]{problem}.[/] Set a long random value, e.g. export TIERWISE_SESSION_SECRET="
+            "$(python -c 'import secrets; print(secrets.token_urlsafe(32))')",
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=2)
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers

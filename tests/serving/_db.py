@@ -1,7 +1,8 @@
 """Test databases for the persistence tests: a SQLite file, or a fresh PostgreSQL database.
 
 Every PostgreSQL test database has a unique name and is dropped afterwards; when the server
-on 127.0.0.1:5432 is absent the PostgreSQL variant is skipped (never silently passed), or fails when TIERWISE_REQUIRE_PG=1 (CI).
+on 127.0.0.1:5432 is absent the PostgreSQL variant is skipped (never silently passed), or
+fails when TIERWISE_REQUIRE_PG=1 (as in CI).
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def review_settings(url: str, data_dir: Path):  # type: ignore[no-untyped-def]
         database_url=url,
         api_keys=keys,
         reload_interval_s=0,
-        session_secret="test-secret",
+        session_secret="test-secret-0123456789",
     )
 
 

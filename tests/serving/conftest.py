@@ -23,6 +23,7 @@ from serving.service_state import Loaded, ServiceState, load_from_settings
 from tierwise.settings import ApiKey, Settings
 
 END = datetime(2026, 11, 23, tzinfo=UTC)
+SESSION_SECRET = "tests-only-session-secret-0123456789"
 KEYS = {
     "scorer": ("scorer-key", "scorer", None),
     "admin": ("admin-key", "admin", None),
@@ -65,7 +66,12 @@ def served_dir(program_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 
 @pytest.fixture(scope="session")
 def base_settings(served_dir: Path, stored_snapshots: str) -> Settings:
-    return Settings(data_dir=served_dir, database_url=stored_snapshots, reload_interval_s=0)
+    return Settings(
+        data_dir=served_dir,
+        database_url=stored_snapshots,
+        reload_interval_s=0,
+        session_secret=SESSION_SECRET,
+    )
 
 
 @pytest.fixture(scope="session")

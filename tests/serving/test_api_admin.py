@@ -218,3 +218,33 @@ def test_request_examples_exist_for_post_bodies(client: TestClient, path: str) -
     ref = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
     name = ref["$ref"].rsplit("/", 1)[-1]
     assert spec["components"]["schemas"][name]["examples"]
+
+
+@pytest.mark.parametrize("secret", ["", "change-me-in-production", "short"])
+def test_the_service_refuses_to_start_with_a_weak_session_secret(
+    settings: Settings, secret: str
+) -> None:
+    from serving.app import create_app
+    from tierwise.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="TIERWISE_SESSION_SECRET"):
+        create_app(settings.model_copy(update={"session_secret": secret}))
+
+
+def test_tierwise_serve_refuses_a_missing_session_secret(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from tierwise.settings import get_settings
+    from tierwise.shell.cli import app as cli
+
+    monkeypatch.delenv("TIERWISE_SESSION_SECRET", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env here
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["serve", "--data", str(tmp_path)])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "TIERWISE_SESSION_SECRET" in result.output
