@@ -15,6 +15,7 @@ from rich.table import Table
 from rules.loader import load_rulebook
 from rules.model import Rulebook
 from tierwise.errors import RulebookError, TierwiseError
+from tierwise.exports import safe_frame
 from tierwise.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -204,7 +205,7 @@ def simulate(
     console.print(cost)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        report.movers.to_csv(out, index=False)
+        safe_frame(report.movers).to_csv(out, index=False)
         console.print(f"wrote the movers to [bold]{out}[/]")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from pathlib import Path
 
@@ -11,8 +12,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from serving.db import queries
+from tierwise.exports import safe_cell, safe_frame
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+MAX_STEM = 80  # file-name characters for a manager id (file systems allow 255 bytes)
 CSV_COLUMNS = (
     "manager_rank",
     "partner_id",
@@ -63,7 +66,7 @@ def plan_csv(actions: pd.DataFrame) -> str:
     """The plan as CSV (one row per action, reasons flattened to text)."""
     out = actions.reindex(columns=list(CSV_COLUMNS)).copy()
     out["reasons"] = actions["reasons"].map(reason_text) if len(actions) else []
-    return out.to_csv(index=False)
+    return safe_frame(out).to_csv(index=False)
 
 
 def write_digest(session: Session, *, week: str, out_dir: Path) -> list[Path]:
@@ -121,13 +124,21 @@ def _csv_text(rows: list[tuple[object, ...]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    writer.writerows(rows)
+    writer.writerows(tuple(safe_cell(v) for v in row) for row in rows)
     return buffer.getvalue()
 
 
 def _safe(name: str) -> str:
-    """A file-name-safe version of a manager id."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "manager"
+    """A file name for a manager id: safe characters, at most ~80 of them, one per id.
+
+    An id that had to be changed (unsafe characters, too long for the file system) gets a
+    hash suffix, so two ids never share a file and a 1 MB id never fails with ENAMETOOLONG.
+    """
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name[:MAX_STEM])
+    if safe == name and safe.strip(".") and len(safe) <= MAX_STEM:
+        return safe
+    digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+    return f"{safe[: MAX_STEM - 13].strip('.') or 'manager'}-{digest}"
 
 
 def filter_actions(actions: pd.DataFrame, filters: dict[str, str]) -> pd.DataFrame:
