@@ -8,12 +8,14 @@ A feature may be `null` (missing, the rules report it as missing), but it may no
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -26,6 +28,28 @@ from features.deal_features import DEAL_INPUTS
 from features.schema import SCHEMAS
 
 Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s].*$")]
+FEATURE_MAX = 1e15  # no partner measure is larger; keeps every product (priority) finite
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _iso_text(value: Any) -> Any:
+    """Timestamps come as ISO 8601 text: `0` or `1700000000` are not silently 1970-2023."""
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError("give an ISO 8601 timestamp with a UTC offset, e.g. 2026-11-23T00:00:00Z")
+
+
+def _in_range(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise ValueError(f"{value.isoformat()} is out of range") from exc
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError(f"{value.isoformat()} is outside {EARLIEST.year}–{LATEST.year - 1}")
+    return utc
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_range)]
 _UNIT_MAX = {"score": 10.0}
 _BOUNDED = ("_rate", "_share", "market_share", "portfolio_fit", "customer_retention")
 
@@ -35,7 +59,7 @@ class Strict(BaseModel):
 
 
 def _number_field(feature: registry.Feature) -> Any:
-    upper = _UNIT_MAX.get(feature.unit)
+    upper = _UNIT_MAX.get(feature.unit, FEATURE_MAX)
     if feature.unit == "ratio" and feature.name.endswith(_BOUNDED):
         upper = 1.0
     unit = f" [{feature.unit}]" if feature.unit else ""
@@ -105,14 +129,14 @@ class TierStateIn(Strict):
     missed_evaluations: int = Field(0, ge=0, le=1000)
     override_tier: Id | None = None
     override_reason: str | None = Field(None, max_length=500)
-    override_until: AwareDatetime | None = None
+    override_until: Moment | None = None
 
 
 class ActionHistoryIn(Strict):
     """When an action was last done or dismissed for this partner (contact policy)."""
 
     action_id: Id
-    last_done_or_dismissed_at: AwareDatetime
+    last_done_or_dismissed_at: Moment
 
 
 EXAMPLE_SCORE_REQUEST: dict[str, Any] = {
@@ -134,8 +158,8 @@ class ScoreRequest(Strict):
     )
 
     partner_id: Id
-    as_of: AwareDatetime = Field(
-        description="When the features were computed (UTC offset required)"
+    as_of: Moment = Field(
+        description="When the features were computed: ISO 8601 with a UTC offset, 1900–2199"
     )
     manager_id: Id | None = None
     features: PartnerFeatures
@@ -194,7 +218,7 @@ class DealScoreRequest(Strict):
     deal_id: Id | None = None
     partner_id: Id | None = None
     partner_features: PartnerFeatures | None = None
-    as_of: AwareDatetime | None = Field(None, description="As-of of inline partner features")
+    as_of: Moment | None = Field(None, description="As-of of inline partner features")
     deal: DealAttributes
 
     @model_validator(mode="after")
