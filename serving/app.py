@@ -42,20 +42,23 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         state = ServiceState(settings, metrics=metrics)
     state.metrics = metrics
     load_at_start = state.current is None
+    if not load_at_start:
+        state.settled.set()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks = []
         if load_at_start and state.current is None:
-            await run_in_threadpool(state.start)
-        state.publish()
-        gc.freeze()  # start-up objects (models, libraries) leave the collector's scans
-        task = None
+            # in the background: /healthz answers at once, /readyz says "loading"
+            tasks.append(asyncio.create_task(_load_at_start(state)))
+        else:
+            _loaded(state)
         if settings.reload_interval_s > 0:
-            task = asyncio.create_task(_periodic_reload(state, settings.reload_interval_s))
+            tasks.append(asyncio.create_task(_periodic_reload(state, settings.reload_interval_s)))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -100,6 +103,16 @@ def refuse_weak_secret(settings: Settings) -> None:
             "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
             [Problem(problem, column="TIERWISE_SESSION_SECRET")],
         )
+
+
+async def _load_at_start(state: ServiceState) -> None:
+    await run_in_threadpool(state.start)
+    _loaded(state)
+
+
+def _loaded(state: ServiceState) -> None:
+    state.publish()
+    gc.freeze()  # start-up objects (models, libraries) leave the collector's scans
 
 
 async def _periodic_reload(state: ServiceState, interval: float) -> None:

@@ -34,6 +34,9 @@ def run_server(
 
     os.environ["OMP_NUM_THREADS"] = "1"  # LightGBM's idle OpenMP threads cost ~250 µs/request
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # an unreachable tracking server fails a load in ~1 min, not MLflow's default ~4 min
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
     if settings is not None:
         os.environ["TIERWISE_DATA_DIR"] = str(settings.data_dir)
         get_settings.cache_clear()

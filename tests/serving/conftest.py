@@ -150,12 +150,15 @@ MakeClient = Callable[..., TestClient]
 
 @pytest.fixture
 def make_client(settings: Settings, loaded: Loaded) -> Iterator[MakeClient]:
-    """Fresh apps for tests that change state: `make_client(state=None, **settings_changes)`."""
+    """Fresh apps for tests that change state: `make_client(state=None, **settings_changes)`;
+    `settle=False` returns before the background start-up load has ended."""
     from serving.app import create_app
 
     opened: list[TestClient] = []
 
-    def make(state: ServiceState | None = None, preload: bool = True, **changes: Any) -> TestClient:
+    def make(
+        state: ServiceState | None = None, preload: bool = True, settle: bool = True, **changes: Any
+    ) -> TestClient:
         s = settings.model_copy(update=changes)
         if state is None:
             state = ServiceState(s)
@@ -164,6 +167,8 @@ def make_client(settings: Settings, loaded: Loaded) -> Iterator[MakeClient]:
         c = TestClient(create_app(s, state=state))
         c.__enter__()
         opened.append(c)
+        if settle:  # the start-up load runs in the background; wait for it to end
+            assert state.settled.wait(120), "the start-up load did not end"
         return c
 
     yield make
