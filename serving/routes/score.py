@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from rules.model import TierState
 from serving import convert, deps
 from serving.auth import Principal, ensure_owner, require_role
 from serving.deps import LoadedDep, SettingsDep
+from serving.overrides import partner_track, track_tiers, without_override
 from serving.problems import json_body, parse_body, responses
 from serving.recommend import recommend_one
 from serving.schemas import (
@@ -20,8 +23,10 @@ from serving.schemas import (
     ScoreRequest,
 )
 from serving.service_state import Loaded
-from serving.snapshots import PartnerLookup
+from serving.snapshots import PartnerLookup, StoredPartner
 from tierwise.errors import InvalidInput, NotFound, Problem
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["score"])
 
@@ -217,12 +222,30 @@ async def score_partner(
         stored.features,
         rulebook=loaded.rulebook,
         models=loaded.models,
-        previous=stored.previous,
+        previous=usable_state(loaded, stored),
         history=stored.history,
         as_of=stored.as_of,
         partner_id=partner_id,
     )
     return convert.partner_score(rec, explain=explain)
+
+
+def usable_state(loaded: Loaded, stored: StoredPartner) -> TierState | None:
+    """The stored tier state, without an override that names a tier outside the partner's
+    track (the weekly job ignores it too): a manager's typo never makes the partner a 422."""
+    state = stored.previous
+    if state is None or not state.override_active(stored.as_of):
+        return state
+    track = partner_track(loaded.rulebook, stored.features, as_of=stored.as_of)
+    if state.override_tier in track_tiers(loaded.rulebook, track):
+        return state
+    log.warning(
+        "ignoring the override of %s: '%s' is not a tier of track '%s'",
+        stored.partner_id,
+        state.override_tier,
+        track,
+    )
+    return without_override(state)
 
 
 __all__ = ["EXAMPLE_SCORE_REQUEST", "router"]
