@@ -79,7 +79,12 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         # dependency on every request (~1 ms). My own routes read request.app.state.settings.
         app.dependency_overrides[get_settings] = lambda: settings
     problems.install(app)
-    app.add_middleware(ServiceMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    app.add_middleware(
+        ServiceMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=metrics,
+        max_batch=settings.max_batch,
+    )
     for name in OWN_ROUTERS:
         app.include_router(importlib.import_module(f"serving.routes.{name}").router)
     for name in OTHER_ROUTERS:
@@ -91,6 +96,7 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
             log.debug("serving.routes.%s not present; its routes are off", name)
             continue
         app.include_router(module.router)
+    problems.document_bodies(app)
     return app
 
 

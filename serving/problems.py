@@ -143,6 +143,30 @@ async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
     )
 
 
+def document_bodies(app: FastAPI) -> None:
+    """Put the schemas of self-parsed request bodies (`json_body`) into the OpenAPI
+    components, where their `$ref`s point."""
+    from pydantic.json_schema import models_json_schema
+
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = generate()
+        _, defs = models_json_schema(
+            [(m, "validation") for m in BODY_MODELS],
+            ref_template="#/components/schemas/{model}",
+        )
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        for name, schema in defs.get("$defs", {}).items():
+            schemas.setdefault(name, schema)
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
     """Register the problem+json handlers on an app."""
     app.add_exception_handler(TierwiseError, _tierwise_error)
@@ -217,8 +241,13 @@ def parse_body(model: type[M], raw: bytes) -> M:
         raise RequestValidationError(errors) from exc
 
 
+BODY_MODELS: list[type[BaseModel]] = []  # request bodies the routes parse themselves
+
+
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
     """OpenAPI for a route that validates its JSON body itself (with `parse_body`)."""
+    if model not in BODY_MODELS:
+        BODY_MODELS.append(model)
     return {
         "requestBody": {
             "required": True,

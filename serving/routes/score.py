@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from rules.model import TierState
-from serving import convert, deps
+from serving import batch, convert, deps
 from serving.auth import Principal, ensure_owner, require_role
 from serving.deps import LoadedDep, SettingsDep
 from serving.overrides import partner_track, track_tiers, without_override
@@ -145,46 +145,38 @@ async def score(request: Request, explain: Explain = False) -> Response:
     "/score/batch",
     response_model=BatchScoreResponse,
     responses={
-        **_ok({"results": [_example_score()], "versions": _example_score()["versions"]}),
+        **_ok(
+            {
+                "results": [
+                    {"index": 0, "partner_id": "P000123", "status": 200, "score": _example_score()}
+                ],
+                "scored": 1,
+                "failed": 0,
+                "versions": _example_score()["versions"],
+            }
+        ),
         **responses(401, 403, 413, 422, 503),
     },
+    openapi_extra=json_body(BatchScoreRequest),
 )
 async def score_batch(
-    body: BatchScoreRequest,
-    loaded: LoadedDep,
-    _: Scorer,
-    settings: SettingsDep,
-    explain: Explain = False,
-) -> BatchScoreResponse:
-    """Score up to `max_batch` partners in one call (each answered as by /v1/score)."""
-    if len(body.partners) > settings.max_batch:
-        raise InvalidInput(
-            f"A batch holds at most {settings.max_batch} partners, got {len(body.partners)}",
-            [
-                Problem(
-                    f"at most {settings.max_batch} items",
-                    column="body.partners",
-                    value=len(body.partners),
-                )
-            ],
-        )
-    problems = [
-        p
-        for i, req in enumerate(body.partners)
-        for p in convert.request_problems(req, loaded.rulebook, f"body.partners.{i}")
-    ]
-    convert.raise_if(problems)
+    request: Request, loaded: LoadedDep, _: Scorer, settings: SettingsDep, explain: Explain = False
+) -> Response:
+    """Score up to `max_batch` partners in one call: a result per item, in request order.
 
-    def run() -> BatchScoreResponse:
-        results = [
-            convert.partner_score(
-                score_request(req, loaded, at=f"body.partners.{i}"), explain=explain
-            )
-            for i, req in enumerate(body.partners)
-        ]
-        return BatchScoreResponse(results=results, versions=results[0].versions)
+    Lean by default (as /v1/score without condition checks and gap; vectorized); an invalid
+    item gets its own 422 problem and the others are still scored.
+    """
+    items = batch.parse_items(await request.body(), max_batch=settings.max_batch)
 
-    return await run_in_threadpool(run)
+    def one(req: ScoreRequest, at: str) -> PartnerScore:
+        return convert.partner_score(score_request(req, loaded, at=at), explain=True)
+
+    def run() -> str:
+        result = batch.score_items(items, loaded, explain=explain, score_one=one)
+        return result.model_dump_json()
+
+    return Response(await run_in_threadpool(run), media_type="application/json")
 
 
 async def partner_lookup(request: Request) -> PartnerLookup:

@@ -174,7 +174,9 @@ class BatchScoreRequest(Strict):
         extra="forbid", json_schema_extra={"examples": [{"partners": [EXAMPLE_SCORE_REQUEST]}]}
     )
 
-    partners: list[ScoreRequest] = Field(min_length=1)
+    partners: list[ScoreRequest] = Field(
+        min_length=1, description="1 to `max_batch` (setting, default 500) score requests"
+    )
 
 
 EXAMPLE_DEAL: dict[str, Any] = {
@@ -366,8 +368,35 @@ class DealScore(BaseModel):
     versions: Versions
 
 
+class ItemProblem(BaseModel):
+    """Why one item of a batch was not scored (problem+json fields)."""
+
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class BatchItem(BaseModel):
+    """One item of a batch: its position, partner, status, and its score or its problem."""
+
+    index: int
+    partner_id: str | None = None
+    status: int = Field(description="200 scored | 422 invalid item (see `problem`)")
+    duplicate_of: int | None = Field(
+        None, description="index of the first item with the same partner_id"
+    )
+    score: PartnerScore | None = None
+    problem: ItemProblem | None = None
+
+
 class BatchScoreResponse(BaseModel):
-    results: list[PartnerScore]
+    """Per-item results in request order. Lean scores by default (no condition checks, no
+    gap to the next tier); `?explain=true` adds them."""
+
+    results: list[BatchItem]
+    scored: int
+    failed: int
     versions: Versions
 
 

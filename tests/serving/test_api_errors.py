@@ -123,8 +123,12 @@ def test_batch_errors_name_the_item(client: TestClient, feature_frame: Frame) ->
     bodies = [score_body(*feature_frame, row=i) for i in range(3)]
     bodies[2]["features"]["deals_won_30d"] = -1
     r = client.post("/v1/score/batch", json={"partners": bodies}, headers=SCORER)
-    assert r.status_code == 422
-    assert locs(r) == [["body", "partners", 2, "features", "deals_won_30d"]]
+    assert r.status_code == 200  # per-item results: the bad item has its own problem
+    item = r.json()["results"][2]
+    assert item["status"] == 422
+    assert [e["loc"] for e in item["problem"]["errors"]] == [
+        ["body", "partners", 2, "features", "deals_won_30d"]
+    ]
 
 
 @pytest.mark.parametrize("text", ["{", "[]", "null", '"a"', ""])
@@ -199,10 +203,15 @@ def test_an_epoch_number_or_extreme_as_of_is_422_not_500(
     client: TestClient, body: dict[str, Any], as_of: Any, path: str
 ) -> None:
     body["as_of"] = as_of
-    payload = body if path == "/v1/score" else {"partners": [body]}
-    r = client.post(path, json=payload, headers=SCORER)
-    assert r.status_code == 422, r.text
-    assert any(loc[-1] == "as_of" for loc in locs(r))
+    if path == "/v1/score":
+        r = client.post(path, json=body, headers=SCORER)
+        assert r.status_code == 422, r.text
+        assert any(loc[-1] == "as_of" for loc in locs(r))
+        return
+    r = client.post(path, json={"partners": [body]}, headers=SCORER)
+    item = r.json()["results"][0]
+    assert item["status"] == 422, r.text
+    assert [e["loc"][-1] for e in item["problem"]["errors"]] == ["as_of"]
 
 
 def test_huge_features_are_422_naming_the_field(client: TestClient, body: dict[str, Any]) -> None:

@@ -80,16 +80,75 @@ def test_previous_state_and_history_change_the_answer(
     assert again["tier"]["basis"] == "override"
 
 
+def _lean(answer: dict[str, Any]) -> dict[str, Any]:
+    """A /v1/score answer without what only explanations give (checks, gap)."""
+    return {**answer, "tier": {**answer["tier"], "checks": [], "gap_to_next": []}}
+
+
 def test_batch_scores_each_partner_like_single_calls(
     client: TestClient, feature_frame: Frame
 ) -> None:
-    bodies = [score_body(*feature_frame, row=i) for i in range(5)]
+    bodies = [score_body(*feature_frame, row=i) for i in range(25)]
     r = client.post("/v1/score/batch", json={"partners": bodies}, headers=headers("scorer"))
     assert r.status_code == 200, r.text
     results = r.json()["results"]
-    single = client.post("/v1/score", json=bodies[2], headers=headers("scorer")).json()
     assert [x["partner_id"] for x in results] == [b["partner_id"] for b in bodies]
-    assert results[2] == single
+    assert [x["index"] for x in results] == list(range(25))
+    assert r.json()["scored"] == 25 and r.json()["failed"] == 0
+    for i in range(25):
+        single = client.post("/v1/score", json=bodies[i], headers=headers("scorer")).json()
+        got = results[i]["score"]
+        assert got["churn_risk"] == pytest.approx(single["churn_risk"])
+        assert got["deal_acceptance"] == pytest.approx(single["deal_acceptance"])
+        got["churn_risk"], got["deal_acceptance"] = single["churn_risk"], single["deal_acceptance"]
+        for a, b in zip(got["actions"], single["actions"], strict=True):
+            assert a["priority"] == pytest.approx(b["priority"])
+            assert a["propensity"] == pytest.approx(b["propensity"])
+            a["priority"], a["propensity"] = b["priority"], b["propensity"]
+        assert got == _lean(single)
+
+
+def test_batch_explains_on_request_like_single_calls(
+    client: TestClient, feature_frame: Frame
+) -> None:
+    bodies = [score_body(*feature_frame, row=i) for i in range(3)]
+    r = client.post(
+        "/v1/score/batch?explain=true", json={"partners": bodies}, headers=headers("scorer")
+    )
+    single = client.post("/v1/score?explain=true", json=bodies[2], headers=headers("scorer"))
+    assert r.json()["results"][2]["score"] == single.json()
+
+
+def test_a_bad_item_gets_its_own_problem_and_the_others_are_scored(
+    client: TestClient, feature_frame: Frame
+) -> None:
+    bodies = [score_body(*feature_frame, row=i) for i in range(3)]
+    bodies[1]["features"]["deals_won_90d"] = -1
+    bodies.append(dict(bodies[0]))  # the same partner again
+    r = client.post("/v1/score/batch", json={"partners": bodies}, headers=headers("scorer"))
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == [200, 422, 200, 200]
+    assert results[1]["score"] is None
+    assert results[1]["problem"]["errors"][0]["loc"] == [
+        "body",
+        "partners",
+        1,
+        "features",
+        "deals_won_90d",
+    ]
+    assert results[3]["duplicate_of"] == 0 and results[0]["duplicate_of"] is None
+    assert results[3]["score"] == results[0]["score"]
+    assert r.json()["failed"] == 1
+
+
+def test_a_huge_batch_names_the_item_limit(client: TestClient, feature_frame: Frame) -> None:
+    body = score_body(*feature_frame, row=0)
+    r = client.post(
+        "/v1/score/batch", json={"partners": [body] * 10_001}, headers=headers("scorer")
+    )
+    assert r.status_code in (413, 422)
+    assert "500" in r.json()["detail"]
 
 
 def test_a_batch_over_the_limit_is_refused(make_client: MakeClient, feature_frame: Frame) -> None:

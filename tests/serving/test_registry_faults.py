@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from serving.state import Loaded, ServiceState, load_from_settings
+from serving.service_state import Loaded, ServiceState, load_from_settings
 from tests.serving.conftest import MakeClient, headers
 from tierwise.errors import ModelError
 from tierwise.settings import Settings
