@@ -161,10 +161,38 @@ def document_bodies(app: FastAPI) -> None:
         schemas = spec.setdefault("components", {}).setdefault("schemas", {})
         for name, schema in defs.get("$defs", {}).items():
             schemas.setdefault(name, schema)
+        current = getattr(getattr(app.state, "service", None), "current", None)
+        if current is not None:
+            _rulebook_enums(schemas, current.rulebook)
         app.openapi_schema = spec
         return spec
 
     app.openapi = openapi  # type: ignore[method-assign]
+    service = getattr(app.state, "service", None)
+    if service is not None:  # a reload may bring other tiers and actions
+        service.on_load.append(lambda: setattr(app, "openapi_schema", None))
+
+
+def _rulebook_enums(schemas: dict[str, Any], rulebook: Any) -> None:
+    """Tier and action names the loaded rulebook knows, as enums (others are refused)."""
+    tiers = sorted(rulebook.tier_names)
+    actions = [a.id for a in rulebook.actions]
+    fields = {
+        "TierStateIn": {"tier": tiers, "override_tier": tiers},
+        "ActionHistoryIn": {"action_id": actions},
+    }
+    for model, names in fields.items():
+        properties = schemas.get(model, {}).get("properties", {})
+        for name, allowed in names.items():
+            prop = properties.get(name)
+            if prop is None:
+                continue
+            if "anyOf" in prop:  # optional: [string, null]
+                for option in prop["anyOf"]:
+                    if option.get("type") == "string":
+                        option["enum"] = allowed
+            else:
+                prop["enum"] = allowed
 
 
 def install(app: FastAPI) -> None:

@@ -128,6 +128,7 @@ class ServiceState:
         self.last_failure_at: datetime | None = None
         self.loading = False
         self.settled = threading.Event()  # set once the start-up load has ended either way
+        self.on_load: list[Callable[[], None]] = []  # called after each successful (re)load
         self._lock = threading.Lock()
 
     def require(self) -> Loaded:
@@ -180,9 +181,11 @@ class ServiceState:
                     raise
                 raise ModelError(f"Reload failed: {self.last_error}") from exc
             self.current = new
-            self.last_error = None
+            self.last_error = self.last_failure_at = None
             self._count("ok")
             self.publish()
+            for listener in self.on_load:
+                listener()
             log.info("loaded %s", self._describe_current())
             return new
 

@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    WithJsonSchema,
     create_model,
     model_validator,
 )
@@ -40,16 +41,24 @@ def _iso_text(value: Any) -> Any:
 
 
 def _in_range(value: datetime) -> datetime:
-    try:
-        utc = value.astimezone(UTC)
-    except (OverflowError, ValueError) as exc:
-        raise ValueError(f"{value.isoformat()} is out of range") from exc
-    if not EARLIEST <= utc < LATEST:
+    if not EARLIEST.year <= value.year < LATEST.year:
         raise ValueError(f"{value.isoformat()} is outside {EARLIEST.year}–{LATEST.year - 1}")
-    return utc
+    return value.astimezone(UTC)  # years 1900–2199 always convert
 
 
-Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_range)]
+Moment = Annotated[
+    AwareDatetime,
+    BeforeValidator(_iso_text),
+    AfterValidator(_in_range),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": r"^(19|20|21)\d\d-",
+            "description": "ISO 8601 with a UTC offset, years 1900–2199",
+        }
+    ),
+]
 _UNIT_MAX = {"score": 10.0}
 _BOUNDED = ("_rate", "_share", "market_share", "portfolio_fit", "customer_retention")
 
@@ -213,7 +222,25 @@ class DealScoreRequest(Strict):
                     "as_of": "2026-11-23T00:00:00Z",
                     "deal": EXAMPLE_DEAL,
                 },
-            ]
+            ],
+            # exactly one partner source (what `_one_partner_source` checks)
+            "oneOf": [
+                {
+                    "properties": {
+                        "partner_id": {"type": "string"},
+                        "partner_features": {"type": "null"},
+                    },
+                    "required": ["partner_id"],
+                },
+                {
+                    "properties": {
+                        "partner_id": {"type": "null"},
+                        "partner_features": {"type": "object"},
+                        "as_of": {"type": "string"},
+                    },
+                    "required": ["partner_features", "as_of"],
+                },
+            ],
         },
     )
 
