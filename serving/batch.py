@@ -245,8 +245,17 @@ def _history(
 
 def _rows(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
     """Plain-Python rows (categoricals as str, NaN as None) of some columns."""
-    lists = {c: [_plain(v) for v in frame[c].astype(object).tolist()] for c in columns}
+    lists = {c: _column(frame[c]) for c in dict.fromkeys(columns)}
     return [dict(zip(lists, values, strict=True)) for values in zip(*lists.values(), strict=True)]
+
+
+def _column(column: pd.Series) -> list[Any]:
+    """A column as plain Python values, a whole column at a time where the dtype allows."""
+    if pd.api.types.is_float_dtype(column.dtype):
+        return [None if v != v else v for v in column.to_numpy(dtype=np.float64).tolist()]
+    if pd.api.types.is_integer_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+        return column.to_numpy().tolist()
+    return [_plain(v) for v in column.astype(object).tolist()]
 
 
 def _by_partner(frame: pd.DataFrame, columns: list[str]) -> dict[str, list[dict[str, Any]]]:
