@@ -365,7 +365,7 @@ def bench_batch(data: Path, body: dict[str, Any], size: int = 500, runs: int = 7
     """Partners per second of one worker answering a `size`-partner /v1/score/batch
     (in-process: parse + validate every item, recommend_frame, lean answers, JSON)."""
     from serving import batch
-    from serving.state import load_from_settings
+    from serving.service_state import load_from_settings
     from tierwise.settings import Settings
 
     loaded = load_from_settings(Settings(data_dir=data))

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from serving.state import Loaded, ServiceState
+from serving.service_state import Loaded, ServiceState
 from tests.serving.conftest import KEYS
 from tierwise.settings import Settings
 
