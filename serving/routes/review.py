@@ -17,6 +17,7 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from serving.auth import settings_of as get_settings_of
 from serving.db import queries
 from serving.db.reviews import review_action
 from serving.deps import SessionDep
@@ -52,7 +53,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 def login_form(request: Request) -> HTMLResponse:
     token = new_token()
     response = page(request, "login.html", csrf=token, message=None)
-    set_login_cookie(request, response, token)
+    set_login_cookie(request, response, token, get_settings_of(request))
     return response
 
 
@@ -60,6 +61,7 @@ def login_form(request: Request) -> HTMLResponse:
 def login(
     request: Request,
     settings: SettingsDep,
+    session: SessionDep,
     key: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
@@ -80,18 +82,20 @@ def login(
             csrf=expected,
             message="That key is not a manager or admin key.",
         )
-    return start_session(request, settings, key)
+    return start_session(request, settings, key, session)
 
 
 @router.post("/logout")
-def logout(request: Request, settings: SettingsDep, csrf: Annotated[str, Form()] = "") -> Response:
+def logout(
+    request: Request, settings: SettingsDep, session: SessionDep, csrf: Annotated[str, Form()] = ""
+) -> Response:
     try:
-        check_csrf(visitor(request, settings), csrf)
+        check_csrf(visitor(request, settings, session), csrf)
     except SignInRequired:
         pass
     except TierwiseError as exc:
         return error_page(request, exc)
-    return end_session(to_login())
+    return end_session(request, settings, session, to_login())
 
 
 @router.get("/static/{name}")
@@ -113,7 +117,7 @@ def static(name: str) -> Response:
 @router.get("", response_class=HTMLResponse)
 def home(request: Request, settings: SettingsDep, session: SessionDep) -> Response:
     try:
-        who = visitor(request, settings)
+        who = visitor(request, settings, session)
     except SignInRequired:
         return to_login()
     week = queries.latest_week(session)
@@ -152,7 +156,7 @@ def _filters(request: Request) -> dict[str, str]:
 @router.get("/plans/{week}", response_class=HTMLResponse)
 def planpage(week: str, request: Request, settings: SettingsDep, session: SessionDep) -> Response:
     try:
-        who = visitor(request, settings)
+        who = visitor(request, settings, session)
     except SignInRequired:
         return to_login()
     filters = _filters(request)
@@ -201,7 +205,7 @@ def _options(every: pd.DataFrame, session: Any, week: str, who: Visitor) -> dict
 @router.get("/plans/{week}/export.csv")
 def export_csv(week: str, request: Request, settings: SettingsDep, session: SessionDep) -> Response:
     try:
-        who = visitor(request, settings)
+        who = visitor(request, settings, session)
         data = _plan_data(session, week, who, _filters(request))
     except SignInRequired:
         return to_login()
@@ -248,7 +252,7 @@ def review(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        who = visitor(request, settings)
+        who = visitor(request, settings, session)
     except SignInRequired:
         return to_login()
     try:

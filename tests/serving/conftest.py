@@ -81,7 +81,7 @@ def stored_snapshots(served_dir: Path, feature_frame: tuple[pd.DataFrame, dateti
     from features.io import load_tables
     from serving.db import get_engine, session_scope, upgrade
     from serving.db.week import save_partners, save_snapshot
-    from serving.weekly import week_of
+    from serving.weeks import week_of
 
     frame, as_of = feature_frame
     url = f"sqlite:///{served_dir / 'tierwise.db'}"

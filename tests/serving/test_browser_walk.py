@@ -35,7 +35,8 @@ OK = {200, 303, 304}
 @pytest.fixture(scope="module")
 def planned(served_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, str]:
     """The weekly plan of the served program (real rules, real champions), in its own DB."""
-    from serving.weekly import run_week, week_of
+    from serving.weekly import run_week
+    from serving.weeks import week_of
     from simulation.program import default_end
 
     folder = tmp_path_factory.mktemp("walk")
