@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -43,6 +44,7 @@ def environment() -> Environment:
     )
     env.filters["money"] = lambda v: "" if v is None or pd.isna(v) else f"${v:,.0f}"
     env.filters["num"] = lambda v, d=2: "" if v is None or pd.isna(v) else f"{v:,.{d}f}"
+    env.filters["priority"] = priority_text
     return env
 
 
@@ -60,6 +62,45 @@ def reason_text(reasons: object) -> str:
                 parts.append(str(item))
         return "; ".join(parts)
     return "" if reasons is None else str(reasons)
+
+
+CONDITION = re.compile(
+    r"^(?P<feature>[A-Za-z_][\w]*) (?P<op>>=|<=|==|!=|>|<|not in|in) (?P<threshold>.+?) "
+    r"\(actual (?P<actual>.+)\)$"
+)
+OP_WORDS = {">=": "at least", "<=": "at most", ">": "above", "<": "below", "!=": "not"}
+
+
+def why_sentence(reasons: object) -> str:
+    """The conditions behind an action as one sentence a manager can read:
+    `churn_risk >= 0.3 (actual 0.62)` → "churn risk is 0.62 (at least 0.3)"."""
+    items = reasons if isinstance(reasons, list) else []
+    parts = []
+    for item in items:
+        text = (
+            str(item.get("text") or item.get("condition") or "")
+            if isinstance(item, dict)
+            else str(item)
+        )
+        if not text or text.startswith("priority"):
+            continue
+        found = CONDITION.match(text)
+        if found is None:
+            parts.append(text)
+            continue
+        name = found["feature"].replace("_", " ")
+        bound = OP_WORDS.get(found["op"])
+        parts.append(
+            f"{name} is {found['actual']}" + (f" ({bound} {found['threshold']})" if bound else "")
+        )
+    return f"Suggested because {'; '.join(parts)}." if parts else ""
+
+
+def priority_text(value: object) -> str:
+    """A priority for people: thousands separated, no 7-digit decimals."""
+    if value is None or not isinstance(value, int | float) or pd.isna(value):
+        return ""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def plan_csv(actions: pd.DataFrame) -> str:

@@ -21,7 +21,7 @@ from serving.auth import settings_of as get_settings_of
 from serving.db import queries
 from serving.db.reviews import review_action
 from serving.deps import SessionDep
-from serving.digest import chart_data, filter_actions, plan_csv, reason_text
+from serving.digest import chart_data, filter_actions, plan_csv, reason_text, why_sentence
 from serving.pages import error_page, page, to_login
 from serving.sessions import (
     SignInRequired,
@@ -166,7 +166,9 @@ def planpage(week: str, request: Request, settings: SettingsDep, session: Sessio
         return error_page(request, exc, who)
     every, shown, manager = data["every"], data["shown"], data["manager"]
     decisions = queries.week_decisions(session, week=week, manager_id=manager)
-    rows = shown.assign(reason_text=shown["reasons"].map(reason_text)).to_dict("records")
+    rows = shown.assign(
+        reason_text=shown["reasons"].map(reason_text), why=shown["reasons"].map(why_sentence)
+    ).to_dict("records")
     query = urlencode({k: v for k, v in filters.items() if v})
     return page(
         request,
@@ -184,7 +186,20 @@ def planpage(week: str, request: Request, settings: SettingsDep, session: Sessio
         awards=queries.incentive_awards(session, week=week, manager_id=manager).to_dict("records"),
         charts=chart_data(every, decisions),
         today=date.today().isoformat(),
+        descriptions=action_descriptions(request),
     )
+
+
+def action_descriptions(request: Request) -> dict[str, str]:
+    """What each action of the active rulebook is, in the rulebook's words."""
+    current = getattr(getattr(request.app.state, "service", None), "current", None)
+    if current is not None:
+        book = current.rulebook
+    else:
+        from rules import load_rulebook
+
+        book = load_rulebook(get_settings_of(request).rules_dir)
+    return {a.id: a.description for a in book.actions}
 
 
 def _options(every: pd.DataFrame, session: Any, week: str, who: Visitor) -> dict[str, list[str]]:
