@@ -204,6 +204,7 @@ def install(app: FastAPI) -> None:
 
 
 _EXAMPLES: dict[int, tuple[str, str, list[dict[str, Any]]]] = {
+    400: ("Bad request", "There was an error parsing the body", []),
     401: ("Unauthorized", "The API key is not valid", []),
     403: ("Forbidden", "Role 'manager' may not call this endpoint (needs scorer or admin)", []),
     404: (

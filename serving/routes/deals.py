@@ -63,7 +63,7 @@ _EXAMPLE: dict[str, Any] = {
     response_model=DealScore,
     responses={
         200: {"content": {"application/json": {"example": _EXAMPLE}}},
-        **responses(401, 403, 404, 413, 422, 503),
+        **responses(400, 401, 403, 404, 413, 422, 503),
     },
 )
 async def score_deal_registration(

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from serving.auth import settings_of as get_settings_of
@@ -256,7 +257,7 @@ def form_date(value: str, field: str) -> date | None:
 
 @router.post("/actions/{action_id}", response_class=HTMLResponse)
 def review(
-    action_id: int,
+    action_id: Annotated[int, PathParam(ge=1, le=2_147_483_647)],
     request: Request,
     settings: SettingsDep,
     session: SessionDep,

@@ -127,7 +127,7 @@ def score_request(req: ScoreRequest, loaded: Loaded, *, at: str = "body") -> Any
 @router.post(
     "/score",
     response_model=PartnerScore,
-    responses={**_ok(_example_score()), **responses(401, 403, 413, 422, 503)},
+    responses={**_ok(_example_score()), **responses(400, 401, 403, 413, 422, 503)},
     openapi_extra=json_body(ScoreRequest),
 )
 async def score(request: Request, explain: Explain = False) -> Response:
@@ -155,7 +155,7 @@ async def score(request: Request, explain: Explain = False) -> Response:
                 "versions": _example_score()["versions"],
             }
         ),
-        **responses(401, 403, 413, 422, 503),
+        **responses(400, 401, 403, 413, 422, 503),
     },
     openapi_extra=json_body(BatchScoreRequest),
 )
@@ -187,7 +187,7 @@ async def partner_lookup(request: Request) -> PartnerLookup:
 @router.post(
     "/partners/{partner_id}/score",
     response_model=PartnerScore,
-    responses={**_ok(_example_score()), **responses(401, 403, 404, 503)},
+    responses={**_ok(_example_score()), **responses(401, 403, 404, 422, 503)},
 )
 async def score_partner(
     partner_id: PartnerId,
