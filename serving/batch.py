@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
+from features.lifecycle import status_of
 from rules.model import STATE_COLUMNS, Rulebook
 from serving import convert, schemas
 from serving.arbitration import cooldown_reason
@@ -177,6 +178,7 @@ def _score_group(
         out.append(
             {
                 "partner_id": pid,
+                "lifecycle_status": status_of(req.features.__dict__),  # as recommend_one
                 "churn_risk": x["churn_risk"],
                 "deal_acceptance": x["deal_acceptance"],
                 "tier": _tier(book, d, x["tier_basis"]),
