@@ -1,7 +1,7 @@
 """Server-side review sessions (issue 11): random id (hashed), expiry, revocation.
 
-Revision ID: 0011
-Revises: 0001
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-11-30
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | Sequence[str] | None = "0001"
+revision: str = "0019"
+down_revision: str | Sequence[str] | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
