@@ -150,15 +150,6 @@ def test_an_override_in_another_case_is_stored_in_the_rulebooks_spelling(
         assert stored is not None and stored.tier == "Gold"
 
 
-def test_the_plan_page_speaks_the_rulebooks_words(signed_in: tuple[TestClient, str]) -> None:
-    client, _ = signed_in
-    html = client.get(f"/review/plans/{WEEKS[-1]}").text
-    described = [a for a in RULEBOOK.actions if "data-action-id" in html and a.description in html]
-    assert described, "no action is titled by its rulebook description"
-    assert "Suggested because" in html
-    assert not re.search(r"priority <b>\d+\.\d{3}</b>", html)  # no 7-digit decimals
-
-
 def test_why_sentence_reads_like_a_sentence() -> None:
     from serving.digest import priority_text, why_sentence
 
