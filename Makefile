@@ -44,7 +44,8 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian chromium for the browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	  || echo "warning: could not install chromium; browser tests will be skipped"; }
+	  || { if [ -n "$$TIERWISE_REQUIRE_BROWSER" ]; then echo "error: could not install chromium" >&2; exit 1; \
+	       else echo "warning: could not install chromium; browser tests will be skipped"; fi; }; }
 
 bench: $(STAMP)
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done

@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import statistics
@@ -258,9 +259,8 @@ async def load_python(
     }
 
 
-def bench_tierwise(
-    data: Path, body: dict[str, Any], seconds: float, workers: int, logs: Path
-) -> dict[str, float]:
+def start_tierwise(data: Path, workers: int, logs: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`tierwise serve` on a free port with one scorer key; (process, /v1/score URL)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TIERWISE_", "MLFLOW_T"))}
     from serving.auth import hash_key
@@ -269,6 +269,7 @@ def bench_tierwise(
         {
             "TIERWISE_API_KEYS": json.dumps([{"key_sha256": hash_key(KEY), "role": "scorer"}]),
             "TIERWISE_RELOAD_INTERVAL_S": "0",
+            "TIERWISE_SESSION_SECRET": secrets.token_urlsafe(32),
         }
     )
     cmd = [
@@ -286,8 +287,14 @@ def bench_tierwise(
         "warning",
     ]
     proc = start(cmd, env, f"http://127.0.0.1:{port}/readyz", logs / f"tierwise-{workers}.log")
+    return proc, f"http://127.0.0.1:{port}/v1/score"
+
+
+def bench_tierwise(
+    data: Path, body: dict[str, Any], seconds: float, workers: int, logs: Path
+) -> dict[str, float]:
+    proc, url = start_tierwise(data, workers, logs)
     try:
-        url = f"http://127.0.0.1:{port}/v1/score"
         payload = json.dumps(body).encode()
         headers = {"Content-Type": "application/json", "X-API-Key": KEY}
         return measured(proc, url, payload, headers, seconds)
@@ -333,6 +340,49 @@ def bench_mlflow(
         stop(proc)
 
 
+def bench_floor(
+    data: Path, body: dict[str, Any], seconds: float, workers: int, logs: Path
+) -> dict[str, float]:
+    """The same load on a bare FastAPI app predicting one row with the churn booster."""
+    port = free_port()
+    env = {**os.environ, "FLOOR_DATA": str(data), "OMP_NUM_THREADS": "1"}
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{(data / 'mlflow.db').resolve()}"
+    cmd = [
+        sys.executable, "-m", "uvicorn", "floor_app:create", "--factory", "--app-dir", "bench",
+        "--port", str(port), "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
+        "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    proc = start(cmd, env, f"http://127.0.0.1:{port}/docs", logs / f"floor-{workers}.log")
+    try:
+        url = f"http://127.0.0.1:{port}/score"
+        headers = {"Content-Type": "application/json"}
+        return measured(proc, url, json.dumps(body).encode(), headers, seconds)
+    finally:
+        stop(proc)
+
+
+def bench_batch(data: Path, body: dict[str, Any], size: int = 500, runs: int = 7) -> float:
+    """Partners per second of one worker answering a `size`-partner /v1/score/batch
+    (in-process: parse + validate every item, recommend_frame, lean answers, JSON)."""
+    from serving import batch
+    from serving.service_state import load_from_settings
+    from tierwise.settings import Settings
+
+    loaded = load_from_settings(Settings(data_dir=data))
+    raw = json.dumps({"partners": [{**body, "partner_id": f"P{i}"} for i in range(size)]}).encode()
+
+    def one(*_: Any) -> Any:
+        raise AssertionError("lean answers do not score one by one")
+
+    took = []
+    for _ in range(runs):
+        start_at = time.perf_counter()
+        items = batch.parse_items(raw, max_batch=size)
+        batch.score_items(items, loaded, explain=False, score_one=one).model_dump_json()
+        took.append(time.perf_counter() - start_at)
+    return size / statistics.median(took)
+
+
 def main() -> None:
     warnings.simplefilter("ignore")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -363,6 +413,23 @@ def main() -> None:
             flush=True,
         )
     best = max(results.values(), key=lambda r: r["rps"])
+    floor_workers = max(args.workers)
+    floor = bench_floor(args.data, body, args.seconds, floor_workers, logs)
+    mine = results[floor_workers]
+    print(
+        f"bare FastAPI floor (churn booster on one row, no rules/auth), {floor_workers} "
+        f"worker(s): {floor['rps']:,.0f} req/s, p99 {floor['p99_ms']:.2f} ms, "
+        f"server CPU {floor['cpu_us']:.0f} µs/request; tierwise/floor = "
+        f"{mine['rps'] / floor['rps']:.0%} by req/s, "
+        f"{floor['cpu_us'] / max(mine['cpu_us'], 1):.0%} by server CPU (aim >= 60%, p99 <= 5 ms)",
+        flush=True,
+    )
+    rate = bench_batch(args.data, body)
+    print(
+        f"/v1/score/batch, 500 partners, one worker in-process: {rate:,.0f} partners/s "
+        f"(aim >= 20,000)",
+        flush=True,
+    )
     ml = bench_mlflow(args.data, features, args.seconds, logs)
     print(
         f"mlflow models serve (churn model only), {CONNECTIONS} connections: "

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rules.simulate import SimulationReport
+from tierwise.exports import safe_frame
 
 
 def _money(value: float) -> str:
@@ -126,7 +127,7 @@ def write_out(report: SimulationReport, path: Path, notes: list[str]) -> None:
     if path.suffix.lower() in (".html", ".htm"):
         path.write_text(render_html(report, notes), encoding="utf-8")
     else:
-        report.partner_cost.to_csv(path, index=False)
+        safe_frame(report.partner_cost).to_csv(path, index=False)
 
 
 def render_html(report: SimulationReport, notes: list[str]) -> str:

@@ -18,7 +18,8 @@ from serving.metrics import Metrics
 from serving.middleware import ServiceMiddleware
 from serving.service_state import ServiceState
 from serving.snapshots import PartnerLookup
-from tierwise.settings import Settings, get_settings
+from tierwise.errors import ConfigurationError, Problem
+from tierwise.settings import Settings, get_settings, session_secret_problem
 
 log = logging.getLogger(__name__)
 
@@ -35,25 +36,29 @@ versions and the features' `as_of`. Authenticate with `Authorization: Bearer <ke
 def create_app(settings: Settings | None = None, *, state: ServiceState | None = None) -> FastAPI:
     """A ready-to-serve app; `state` lets tests inject an already-loaded (or empty) state."""
     settings = settings or get_settings()
+    refuse_weak_secret(settings)
     metrics = state.metrics if state is not None and state.metrics is not None else Metrics()
     if state is None:
         state = ServiceState(settings, metrics=metrics)
     state.metrics = metrics
     load_at_start = state.current is None
+    if not load_at_start:
+        state.settled.set()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks = []
         if load_at_start and state.current is None:
-            await run_in_threadpool(state.start)
-        state.publish()
-        gc.freeze()  # start-up objects (models, libraries) leave the collector's scans
-        task = None
+            # in the background: /healthz answers at once, /readyz says "loading"
+            tasks.append(asyncio.create_task(_load_at_start(state)))
+        else:
+            _loaded(state)
         if settings.reload_interval_s > 0:
-            task = asyncio.create_task(_periodic_reload(state, settings.reload_interval_s))
+            tasks.append(asyncio.create_task(_periodic_reload(state, settings.reload_interval_s)))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -74,7 +79,12 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         # dependency on every request (~1 ms). My own routes read request.app.state.settings.
         app.dependency_overrides[get_settings] = lambda: settings
     problems.install(app)
-    app.add_middleware(ServiceMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    app.add_middleware(
+        ServiceMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=metrics,
+        max_batch=settings.max_batch,
+    )
     for name in OWN_ROUTERS:
         app.include_router(importlib.import_module(f"serving.routes.{name}").router)
     for name in OTHER_ROUTERS:
@@ -86,7 +96,29 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
             log.debug("serving.routes.%s not present; its routes are off", name)
             continue
         app.include_router(module.router)
+    problems.document_bodies(app)
     return app
+
+
+def refuse_weak_secret(settings: Settings) -> None:
+    """The service does not start with an empty or default session secret."""
+    problem = session_secret_problem(settings.session_secret)
+    if problem is not None:
+        raise ConfigurationError(
+            f"{problem}: set it to a long random value, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
+            [Problem(problem, column="TIERWISE_SESSION_SECRET")],
+        )
+
+
+async def _load_at_start(state: ServiceState) -> None:
+    await run_in_threadpool(state.start)
+    _loaded(state)
+
+
+def _loaded(state: ServiceState) -> None:
+    state.publish()
+    gc.freeze()  # start-up objects (models, libraries) leave the collector's scans
 
 
 async def _periodic_reload(state: ServiceState, interval: float) -> None:

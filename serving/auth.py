@@ -54,13 +54,34 @@ def authenticate_key(key: str | None, settings: Settings) -> Principal | None:
 
 
 def presented_key(request: Request) -> str | None:
-    """The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
+    """The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+
+    One rule for both headers: surrounding whitespace is not part of a key. An Authorization
+    header of another scheme (`Basic ...`) is refused, never passed over for X-API-Key, and
+    two different keys in the two headers are refused too.
+    """
     auth = request.headers.get("authorization")
-    if auth:
-        scheme, _, token = auth.partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
-            return token.strip()
-    return request.headers.get("x-api-key") or None
+    header_key = (request.headers.get("x-api-key") or "").strip() or None
+    if auth is None:
+        return header_key
+    scheme, _, token = auth.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise Unauthorized(
+            f"Unsupported Authorization scheme '{scheme[:20]}': use 'Bearer <key>' or X-API-Key",
+            [Problem("only Bearer is accepted", column="header.authorization", value=scheme[:20])],
+        )
+    bearer = token.strip()
+    if not bearer:
+        raise Unauthorized(
+            "The Authorization header has no key after 'Bearer'",
+            [Problem("empty bearer token", column="header.authorization")],
+        )
+    if header_key is not None and not hmac.compare_digest(header_key.encode(), bearer.encode()):
+        raise Unauthorized(
+            "Authorization and X-API-Key carry different keys; send one",
+            [Problem("conflicting keys", column="header.x-api-key")],
+        )
+    return bearer
 
 
 def settings_of(request: Request) -> Settings:

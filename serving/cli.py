@@ -33,6 +33,9 @@ def weekly(
     ),
     data: str = typer.Option(None, "--data", help="Data directory [TIERWISE_DATA_DIR]"),
     out: Path = typer.Option(None, "--out", help="Digest folder [<data>/digest]"),
+    allow_shrink: bool = typer.Option(
+        False, "--allow-shrink", help="Plan even when a table shrank sharply since the last run"
+    ),
 ) -> None:
     """Plan a week: features → recommend → capacity per manager → one transaction; digest."""
     from datetime import UTC, datetime
@@ -46,7 +49,7 @@ def weekly(
     settings = get_settings()
     source = data or str(settings.data_dir)
     out_dir = out or Path(source) / "digest"
-    run = run_week(settings, data_dir=source, week=week, out_dir=out_dir)
+    run = run_week(settings, data_dir=source, week=week, out_dir=out_dir, allow_shrink=allow_shrink)
     show_week(run, week=week, out_dir=out_dir)
 
 
@@ -79,6 +82,17 @@ def show_week(run: WeekRun, *, week: str, out_dir: Path) -> None:
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in run.timings.items())
     console.print(f"stages: {timings}")
     console.print(f"digest: {len(run.digest)} files in [bold]{out_dir / week}[/]")
+    ignored = s.get("overrides_ignored") or []
+    if ignored:
+        console.print(
+            f"[yellow]{len(ignored)} manager override(s) ignored[/] (tier not on the partner's "
+            "track; planned by the rules — fix them on the partner page):"
+        )
+        for item in ignored:
+            console.print(
+                f"  {item['partner_id']}: '{item['override_tier']}' is not a tier of track "
+                f"'{item['track']}' ({item['allowed']})"
+            )
 
 
 def db_upgrade() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -11,8 +13,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from serving.db import queries
+from tierwise.exports import safe_cell, safe_frame
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+MAX_STEM = 80  # file-name characters for a manager id (file systems allow 255 bytes)
 CSV_COLUMNS = (
     "manager_rank",
     "partner_id",
@@ -40,6 +44,7 @@ def environment() -> Environment:
     )
     env.filters["money"] = lambda v: "" if v is None or pd.isna(v) else f"${v:,.0f}"
     env.filters["num"] = lambda v, d=2: "" if v is None or pd.isna(v) else f"{v:,.{d}f}"
+    env.filters["priority"] = priority_text
     return env
 
 
@@ -59,11 +64,50 @@ def reason_text(reasons: object) -> str:
     return "" if reasons is None else str(reasons)
 
 
+CONDITION = re.compile(
+    r"^(?P<feature>[A-Za-z_][\w]*) (?P<op>>=|<=|==|!=|>|<|not in|in) (?P<threshold>.+?) "
+    r"\(actual (?P<actual>.+)\)$"
+)
+OP_WORDS = {">=": "at least", "<=": "at most", ">": "above", "<": "below", "!=": "not"}
+
+
+def why_sentence(reasons: object) -> str:
+    """The conditions behind an action as one sentence a manager can read:
+    `churn_risk >= 0.3 (actual 0.62)` → "churn risk is 0.62 (at least 0.3)"."""
+    items = reasons if isinstance(reasons, list) else []
+    parts = []
+    for item in items:
+        text = (
+            str(item.get("text") or item.get("condition") or "")
+            if isinstance(item, dict)
+            else str(item)
+        )
+        if not text or text.startswith("priority"):
+            continue
+        found = CONDITION.match(text)
+        if found is None:
+            parts.append(text)
+            continue
+        name = found["feature"].replace("_", " ")
+        bound = OP_WORDS.get(found["op"])
+        parts.append(
+            f"{name} is {found['actual']}" + (f" ({bound} {found['threshold']})" if bound else "")
+        )
+    return f"Suggested because {'; '.join(parts)}." if parts else ""
+
+
+def priority_text(value: object) -> str:
+    """A priority for people: thousands separated, no 7-digit decimals."""
+    if value is None or not isinstance(value, int | float) or pd.isna(value):
+        return ""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def plan_csv(actions: pd.DataFrame) -> str:
     """The plan as CSV (one row per action, reasons flattened to text)."""
     out = actions.reindex(columns=list(CSV_COLUMNS)).copy()
     out["reasons"] = actions["reasons"].map(reason_text) if len(actions) else []
-    return out.to_csv(index=False)
+    return safe_frame(out).to_csv(index=False)
 
 
 def write_digest(session: Session, *, week: str, out_dir: Path) -> list[Path]:
@@ -121,13 +165,21 @@ def _csv_text(rows: list[tuple[object, ...]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    writer.writerows(rows)
+    writer.writerows(tuple(safe_cell(v) for v in row) for row in rows)
     return buffer.getvalue()
 
 
 def _safe(name: str) -> str:
-    """A file-name-safe version of a manager id."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "manager"
+    """A file name for a manager id: safe characters, at most ~80 of them, one per id.
+
+    An id that had to be changed (unsafe characters, too long for the file system) gets a
+    hash suffix, so two ids never share a file and a 1 MB id never fails with ENAMETOOLONG.
+    """
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name[:MAX_STEM])
+    if safe == name and safe.strip(".") and len(safe) <= MAX_STEM:
+        return safe
+    digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+    return f"{safe[: MAX_STEM - 13].strip('.') or 'manager'}-{digest}"
 
 
 def filter_actions(actions: pd.DataFrame, filters: dict[str, str]) -> pd.DataFrame:

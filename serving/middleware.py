@@ -16,9 +16,12 @@ from serving.problems import problem_response
 
 
 class ServiceMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics, max_batch: int = 500
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_batch = max_batch
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -82,10 +85,13 @@ class ServiceMiddleware:
         return replay
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"The request body exceeds {self.max_body_bytes} bytes"
+        if scope.get("path", "").endswith("/score/batch"):
+            detail += f" (a batch holds at most {self.max_batch} partners)"
         response = problem_response(
             413,
             "Payload too large",
-            f"The request body exceeds {self.max_body_bytes} bytes",
+            detail,
             instance=scope.get("path", ""),
             errors=[{"loc": ["body"], "message": f"at most {self.max_body_bytes} bytes"}],
             headers={"Connection": "close"},

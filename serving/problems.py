@@ -143,6 +143,58 @@ async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
     )
 
 
+def document_bodies(app: FastAPI) -> None:
+    """Put the schemas of self-parsed request bodies (`json_body`) into the OpenAPI
+    components, where their `$ref`s point."""
+    from pydantic.json_schema import models_json_schema
+
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = generate()
+        _, defs = models_json_schema(
+            [(m, "validation") for m in BODY_MODELS],
+            ref_template="#/components/schemas/{model}",
+        )
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        for name, schema in defs.get("$defs", {}).items():
+            schemas.setdefault(name, schema)
+        current = getattr(getattr(app.state, "service", None), "current", None)
+        if current is not None:
+            _rulebook_enums(schemas, current.rulebook)
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    service = getattr(app.state, "service", None)
+    if service is not None:  # a reload may bring other tiers and actions
+        service.on_load.append(lambda: setattr(app, "openapi_schema", None))
+
+
+def _rulebook_enums(schemas: dict[str, Any], rulebook: Any) -> None:
+    """Tier and action names the loaded rulebook knows, as enums (others are refused)."""
+    tiers = sorted(rulebook.tier_names)
+    actions = [a.id for a in rulebook.actions]
+    fields = {
+        "TierStateIn": {"tier": tiers, "override_tier": tiers},
+        "ActionHistoryIn": {"action_id": actions},
+    }
+    for model, names in fields.items():
+        properties = schemas.get(model, {}).get("properties", {})
+        for name, allowed in names.items():
+            prop = properties.get(name)
+            if prop is None:
+                continue
+            if "anyOf" in prop:  # optional: [string, null]
+                for option in prop["anyOf"]:
+                    if option.get("type") == "string":
+                        option["enum"] = allowed
+            else:
+                prop["enum"] = allowed
+
+
 def install(app: FastAPI) -> None:
     """Register the problem+json handlers on an app."""
     app.add_exception_handler(TierwiseError, _tierwise_error)
@@ -152,6 +204,7 @@ def install(app: FastAPI) -> None:
 
 
 _EXAMPLES: dict[int, tuple[str, str, list[dict[str, Any]]]] = {
+    400: ("Bad request", "There was an error parsing the body", []),
     401: ("Unauthorized", "The API key is not valid", []),
     403: ("Forbidden", "Role 'manager' may not call this endpoint (needs scorer or admin)", []),
     404: (
@@ -160,7 +213,7 @@ _EXAMPLES: dict[int, tuple[str, str, list[dict[str, Any]]]] = {
         [
             {
                 "loc": ["path", "partner_id"],
-                "message": "no stored or computed features",
+                "message": "no stored snapshot (the weekly job stores them)",
                 "value": "P999999",
             }
         ],
@@ -217,8 +270,13 @@ def parse_body(model: type[M], raw: bytes) -> M:
         raise RequestValidationError(errors) from exc
 
 
+BODY_MODELS: list[type[BaseModel]] = []  # request bodies the routes parse themselves
+
+
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
     """OpenAPI for a route that validates its JSON body itself (with `parse_body`)."""
+    if model not in BODY_MODELS:
+        BODY_MODELS.append(model)
     return {
         "requestBody": {
             "required": True,

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from tierwise.settings import Settings
+from tierwise.settings import Settings, session_secret_problem
 
 console = Console()
 keys_app = typer.Typer(help="API keys for the scoring service.", no_args_is_help=True)
@@ -34,10 +34,21 @@ def run_server(
 
     os.environ["OMP_NUM_THREADS"] = "1"  # LightGBM's idle OpenMP threads cost ~250 µs/request
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # an unreachable tracking server fails a load in ~1 min, not MLflow's default ~4 min
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
     if settings is not None:
         os.environ["TIERWISE_DATA_DIR"] = str(settings.data_dir)
         get_settings.cache_clear()
     settings = get_settings()
+    problem = session_secret_problem(settings.session_secret)
+    if problem is not None:
+        console.print(
+            f"[red]{problem}.[/] Set a long random value, e.g. export TIERWISE_SESSION_SECRET="
+            "$(python -c 'import secrets; print(secrets.token_urlsafe(32))')",
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=2)
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers

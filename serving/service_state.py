@@ -12,9 +12,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tierwise.errors import ModelError, NotReady, TierwiseError
+from tierwise.errors import ModelError, NotReady, Problem, TierwiseError
 from tierwise.settings import Settings
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ def load_from_settings(settings: Settings) -> Loaded:
 
     rulebook = load_rulebook(settings.rules_dir)
     uri = settings.mlflow_tracking_uri
+    reopen_registry(uri)
     churn = load_scorer(settings.churn_model, settings.model_alias, uri)
     deal = None
     if _registered(settings.deal_model, uri):
@@ -82,6 +84,7 @@ def registry_fingerprint(settings: Settings) -> tuple[str, str, str]:
 
     from rules import load_rulebook
 
+    reopen_registry(settings.mlflow_tracking_uri)
     client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
     versions = [
         str(client.get_model_version_by_alias(name, settings.model_alias).version)
@@ -90,6 +93,33 @@ def registry_fingerprint(settings: Settings) -> tuple[str, str, str]:
         for name in (settings.churn_model, settings.deal_model)
     ]
     return (load_rulebook(settings.rules_dir).content_hash, versions[0], versions[1])
+
+
+def reopen_registry(uri: str) -> None:
+    """Read a SQLite registry from its path afresh on every load or check.
+
+    MLflow keeps one engine per URI for the life of the process, holding the file it first
+    opened: a renamed registry would still answer and a deleted-then-restored one would fail
+    until restart. A missing file is an error here (SQLite would create an empty one).
+    """
+    if not uri.startswith("sqlite:"):
+        return
+    from sqlalchemy.engine import make_url
+
+    database = make_url(uri).database
+    if database and database != ":memory:" and not Path(database).is_file():
+        raise ModelError(
+            f"The MLflow registry file {database} does not exist",
+            [Problem("registry file not found", column="MLFLOW_TRACKING_URI", value=uri)],
+        )
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+
+    for store in (RegistryStore, TrackingStore):
+        with store._engine_map_lock:
+            engine = store._engine_map.pop(uri, None)
+        if engine is not None:
+            engine.dispose()
 
 
 class ServiceState:
@@ -109,22 +139,47 @@ class ServiceState:
         self.metrics = metrics
         self.current: Loaded | None = None
         self.last_error: str | None = None
+        self.last_failure_at: datetime | None = None
+        self.loading = False
+        self.settled = threading.Event()  # set once the start-up load has ended either way
+        self.on_load: list[Callable[[], None]] = []  # called after each successful (re)load
         self._lock = threading.Lock()
 
     def require(self) -> Loaded:
         """The loaded set, or 503 NotReady saying why nothing is loaded."""
         current = self.current
         if current is None:
-            reason = self.last_error or "the rulebook and models are not loaded yet"
+            if self.loading:
+                reason = "loading the rulebook and models (start-up)"
+            else:
+                reason = self.last_error or "the rulebook and models are not loaded yet"
             raise NotReady(f"Not ready: {reason}")
         return current
 
+    def degraded(self) -> str | None:
+        """Why the loaded set may be stale: the last reload or registry check failed."""
+        if self.current is None or self.last_error is None or self.last_failure_at is None:
+            return None
+        return (
+            f"the last reload failed at {self.last_failure_at:%Y-%m-%dT%H:%M:%SZ} "
+            f"({self.last_error}); serving the set loaded at "
+            f"{self.current.loaded_at:%Y-%m-%dT%H:%M:%SZ}"
+        )
+
     def start(self) -> None:
-        """First load at start-up; on failure the service starts not ready (and logs why)."""
+        """First load at start-up; on failure the service starts not ready (and logs why).
+
+        The app runs this in the background: /healthz answers while it loads, /readyz says
+        it is loading, however long an unreachable registry takes to give up.
+        """
+        self.loading = True
         try:
             self.reload()
         except TierwiseError as exc:
             log.error("starting NOT READY: %s", exc)
+        finally:
+            self.loading = False
+            self.settled.set()
 
     def reload(self) -> Loaded:
         """Load a complete new set and swap it in; on failure keep the previous one and raise."""
@@ -133,15 +188,18 @@ class ServiceState:
                 new = self.loader(self.settings)
             except Exception as exc:
                 self.last_error = _describe(exc)
+                self.last_failure_at = datetime.now(UTC)
                 self._count("failed")
                 log.error("reload failed, keeping %s: %s", self._describe_current(), exc)
                 if isinstance(exc, TierwiseError):
                     raise
                 raise ModelError(f"Reload failed: {self.last_error}") from exc
             self.current = new
-            self.last_error = None
+            self.last_error = self.last_failure_at = None
             self._count("ok")
             self.publish()
+            for listener in self.on_load:
+                listener()
             log.info("loaded %s", self._describe_current())
             return new
 
@@ -149,10 +207,14 @@ class ServiceState:
         """The periodic check: reload when the rulebook or an alias moved (or nothing loaded)."""
         current = self.current
         try:
-            if current is not None and self.fingerprint(self.settings) == current.fingerprint():
-                return False
+            with self._lock:
+                if current is not None and self.fingerprint(self.settings) == current.fingerprint():
+                    self.last_error = self.last_failure_at = None
+                    return False
         except Exception as exc:
             log.warning("registry check failed, keeping the loaded models: %s", exc)
+            self.last_error = f"registry check: {_describe(exc)}"
+            self.last_failure_at = datetime.now(UTC)
             self._count("check_failed")
             return False
         try:

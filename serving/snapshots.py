@@ -1,9 +1,8 @@
 """Where a known partner's features come from when a PRM system sends only its id.
 
-First the service database (the weekly job stores a snapshot per partner, plus tier state
-and action history); until a weekly run has stored one, the feature frame computed from the
-configured data directory (features.io.load_tables + build_features), cached until a file
-in the directory changes.
+Only the service database: the weekly job stores a snapshot per partner, plus tier state
+and action history. A partner without a stored snapshot is unknown (a fast 404); no request
+ever builds features for the program (that takes seconds and gigabytes at 100k partners).
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import math
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,7 +42,6 @@ class StoredPartner:
     manager_id: str | None
     previous: TierState | None = None
     history: dict[str, datetime] = field(default_factory=dict)
-    source: str = "database"
 
 
 def clean_value(value: Any) -> Any:
@@ -71,17 +68,16 @@ def data_end(tables: Any) -> datetime:
 
 
 class PartnerLookup:
-    """Finds partners by id: the service database first, then the data directory."""
+    """Finds partners by id in the snapshots the weekly job stored."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
-        self._frame: tuple[tuple[Any, ...], pd.DataFrame, datetime] | None = None
         self._db_ready = False
 
     def find(self, partner_id: str) -> StoredPartner | None:
-        stored = self._from_database(partner_id)
-        return stored if stored is not None else self._from_data_dir(partner_id)
+        """The partner's latest stored snapshot, state and history; None when never stored."""
+        return self._from_database(partner_id)
 
     # --- the service database -------------------------------------------------------------
     def _engine(self) -> Any:
@@ -121,54 +117,10 @@ class PartnerLookup:
             _history(history),
         )
 
-    # --- the data directory ---------------------------------------------------------------
-    def _from_data_dir(self, partner_id: str) -> StoredPartner | None:
-        frame, as_of = self._feature_frame()
-        if partner_id not in frame.index:
-            return None
-        row = frame.loc[partner_id]
-        features = {
-            str(k): clean_value(v) for k, v in row.items() if k not in ("as_of", "manager_id")
-        }
-        return StoredPartner(
-            partner_id, features, as_of, clean_value(row.get("manager_id")), source="data_dir"
-        )
-
-    def _feature_frame(self) -> tuple[pd.DataFrame, datetime]:
-        key = _dir_key(self.settings.data_dir)
-        cached = self._frame
-        if cached is not None and cached[0] == key:
-            return cached[1], cached[2]
-        with self._lock:
-            cached = self._frame
-            if cached is not None and cached[0] == key:
-                return cached[1], cached[2]
-            from features.io import load_tables
-            from features.snapshot import build_features
-
-            tables = load_tables(self.settings.data_dir)
-            as_of = data_end(tables)
-            frame = build_features(tables, as_of=as_of).set_index("partner_id")
-            log.info(
-                "features of %d partners as of %s from %s",
-                len(frame),
-                as_of,
-                self.settings.data_dir,
-            )
-            self._frame = (key, frame, as_of)
-            return frame, as_of
-
 
 def _utc(when: Any) -> datetime:
     ts = pd.Timestamp(when)
     return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
-
-
-def _dir_key(directory: Path) -> tuple[Any, ...]:
-    if not directory.is_dir():
-        return (str(directory), None)
-    files = sorted(p for p in directory.iterdir() if p.suffix in (".csv", ".parquet"))
-    return (str(directory), *((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files))
 
 
 def tier_state(states: pd.DataFrame) -> TierState | None:

@@ -21,9 +21,12 @@ import pandas as pd
 
 from rules.model import Rulebook
 from serving.db import JobRun, bulk_writes, get_engine, queries, session_scope, upgrade
+from serving.db.jobs import finish_job, last_succeeded, start_job
 from serving.db.ledger import record_week
 from serving.db.types import jsonable
 from serving.db.week import WeekData, reviewed_actions, save_week
+from serving.guards import refuse_shrink, table_sizes
+from serving.overrides import invalid_overrides, override_report, without_overrides
 from serving.recommend import PARTNER_NAME, Recommendations
 from serving.weekly_plan import plan_week
 from serving.weeks import week_start
@@ -104,8 +107,15 @@ def run_week(
     week: str,
     out_dir: Path | None = None,
     recommender: Recommender | None = None,
+    allow_shrink: bool = False,
 ) -> WeekRun:
-    """Plan a week end to end and persist it in one transaction (idempotent per week)."""
+    """Plan a week end to end and persist it in one transaction (idempotent per week).
+
+    A `running` job_runs row is committed first (a killed run leaves it; the next start marks
+    it abandoned). The job refuses a program whose tables shrank sharply since the last
+    successful run unless `allow_shrink`; an override naming a tier outside the partner's
+    track is reported in the summary and the partner planned without it.
+    """
     from features.io import load_tables
     from features.snapshot import build_features
     from serving.digest import write_digest
@@ -115,13 +125,17 @@ def run_week(
     clock = _Clock(timings)
     engine = get_engine(settings.db_url)
     upgrade(engine)
-    started = datetime.now(UTC)
+    run_id = start_job(engine, job="weekly", week=week, now=datetime.now(UTC))
     try:
         with clock("models"):
             recommend = recommender or default_recommender(settings)
             book = rulebook_of(recommend, settings)
         with clock("load"):
             tables = load_tables(data_dir)
+            sizes = table_sizes(tables)
+            if not allow_shrink:
+                last = last_succeeded(engine, job="weekly")
+                refuse_shrink((last.summary if last else {}).get("table_rows", {}), sizes)
         with clock("features"):
             frame = build_features(tables, as_of=as_of, year_start=book.calendar.year_start)
             frame = _named(_active(frame), tables)
@@ -129,6 +143,7 @@ def run_week(
             previous = queries.tier_states(session, before=as_of)
             history = queries.action_history(session, before=as_of)
             snoozed = queries.snoozed_actions(session, at=as_of)
+        previous, ignored = _usable_overrides(settings, frame, previous, as_of)
         with clock("recommend"):
             recs = recommend(frame, previous=previous, history=history, as_of=as_of)
         with clock("persist"), session_scope(engine) as session:
@@ -151,7 +166,12 @@ def run_week(
                 reviewed=reviewed,
                 snoozed=snoozed,
             )
-            summary = {**planned.summary, **ledger.summary()}  # the cost is what accrued
+            summary = {
+                **planned.summary,
+                **ledger.summary(),  # the cost is what accrued
+                "table_rows": sizes,
+                "overrides_ignored": ignored,
+            }
             data = WeekData(
                 week=week,
                 as_of=as_of,
@@ -166,18 +186,12 @@ def run_week(
             )
             with bulk_writes(session):
                 save_week(session, data)
-            session.add(
-                JobRun(
-                    job="weekly",
-                    week=week,
-                    started_at=started,
-                    status="succeeded",
-                    finished_at=datetime.now(UTC),
-                    summary=jsonable(summary),
-                )
-            )
+            job = session.get(JobRun, run_id)  # succeeded in the plan's own transaction
+            if job is not None:
+                job.status, job.finished_at = "succeeded", datetime.now(UTC)
+                job.summary = jsonable(summary)
     except BaseException as exc:
-        _record_failure(engine, week, started, exc)
+        _record_failure(engine, run_id, exc)
         raise
     run = WeekRun(summary=summary, timings=timings)
     if out_dir is not None:
@@ -208,21 +222,34 @@ def _partners(tables: Any, frame: pd.DataFrame) -> pd.DataFrame:
     return partners.loc[partners["partner_id"].isin(frame["partner_id"])]
 
 
-def _record_failure(engine: Any, week: str, started: datetime, exc: BaseException) -> None:
+def _record_failure(engine: Any, run_id: int, exc: BaseException) -> None:
     try:
-        with session_scope(engine) as session:
-            session.add(
-                JobRun(
-                    job="weekly",
-                    week=week,
-                    started_at=started,
-                    status="failed",
-                    finished_at=datetime.now(UTC),
-                    error=repr(exc)[:2000],
-                )
-            )
+        finish_job(engine, run_id, status="failed", now=datetime.now(UTC), error=repr(exc))
     except Exception:  # the original error matters more
         log.exception("could not record the failed weekly run")
+
+
+def _usable_overrides(
+    settings: Settings, frame: pd.DataFrame, previous: pd.DataFrame, as_of: datetime
+) -> tuple[pd.DataFrame, list[dict[str, str]]]:
+    """`previous` without overrides outside the partner's track, and what was dropped."""
+    if previous.empty or "override_tier" not in previous or previous["override_tier"].isna().all():
+        return previous, []
+    from rules import load_rulebook
+
+    bad = invalid_overrides(load_rulebook(settings.rules_dir), frame, previous, as_of=as_of)
+    if bad.empty:
+        return previous, []
+    report = override_report(bad)
+    for item in report:
+        log.warning(
+            "ignoring the override of %s: '%s' is not a tier of track '%s' (tiers: %s)",
+            item["partner_id"],
+            item["override_tier"],
+            item["track"],
+            item["allowed"],
+        )
+    return without_overrides(previous, bad["partner_id"]), report
 
 
 class _Clock:

@@ -36,3 +36,16 @@ def tables(sim: Simulation) -> Tables:
 def sim_dir(sim: Simulation, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`sim` written once as Parquet (+ `_truth/`) to a temporary directory."""
     return write_simulation(sim, tmp_path_factory.mktemp("sim"))
+
+
+def missing(component: str, why: str) -> None:
+    """Skip a test whose component is absent, or fail it when CI requires the component.
+
+    `.ci/run` sets TIERWISE_REQUIRE_PG=1 and TIERWISE_REQUIRE_BROWSER=1: there a missing
+    PostgreSQL server or Chromium is a failure, never a silent skip.
+    """
+    import os
+
+    if os.environ.get(f"TIERWISE_REQUIRE_{component}", "") not in ("", "0"):
+        pytest.fail(f"{why} (TIERWISE_REQUIRE_{component} is set)", pytrace=False)
+    pytest.skip(why)

@@ -121,3 +121,8 @@ class NotReady(TierwiseError):
 class ModelError(TierwiseError):
     status = 503
     title = "Model unavailable"
+
+
+class ConfigurationError(TierwiseError):
+    status = 500
+    title = "Configuration error"

@@ -46,7 +46,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(2_000_000, ge=1024, description="Largest request body accepted")
     reload_interval_s: float = Field(300.0, ge=0, description="Periodic registry check; 0 = off")
     api_keys: list[ApiKey] = Field(default_factory=list, description="JSON list of hashed keys")
-    session_secret: str = Field("change-me-in-production", description="Signs review cookies")
+    session_secret: str = Field(
+        "", description="Signs review cookies; the service refuses to start without one"
+    )
+    session_max_age_s: int = Field(12 * 3600, ge=60, description="Review session lifetime")
+    cookie_secure: bool | None = Field(
+        None,
+        description="Secure cookies: None = when the request came over https; "
+        "true behind a TLS-terminating proxy",
+    )
 
     # weekly plan
     manager_capacity: int = Field(10, ge=1, description="Actions per manager per week")
@@ -68,6 +76,18 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'tierwise.db').resolve()}"
+
+
+WEAK_SECRETS = frozenset({"", "change-me-in-production", "changeme", "secret"})
+
+
+def session_secret_problem(secret: str) -> str | None:
+    """Why a session secret may not be used, or None when it may."""
+    if secret.strip() in WEAK_SECRETS:
+        return "TIERWISE_SESSION_SECRET is empty or a known default"
+    if len(secret) < 16:
+        return "TIERWISE_SESSION_SECRET is shorter than 16 characters"
+    return None
 
 
 @lru_cache

@@ -27,7 +27,7 @@ from tierwise.errors import Forbidden
 
 ACTION_STATUSES = ("proposed", "accepted", "dismissed", "snoozed", "done")
 TIER_CHANGES = ("new", "promoted", "demoted", "grace", "unchanged", "override")
-JOB_STATUSES = ("running", "succeeded", "failed")
+JOB_STATUSES = ("running", "succeeded", "failed", "abandoned")
 LEDGER_STATUSES = ("accruing", "earned", "paid", "forfeited")
 
 Id = String(64)
@@ -270,6 +270,23 @@ class Accrual(Base):
     measure: Mapped[float | None] = mapped_column(Float)
     previous_measure: Mapped[float | None] = mapped_column(Float)
     rulebook_hash: Mapped[str] = mapped_column(String(64))
+
+
+class ReviewSession(Base):
+    """A signed-in reviewer's server-side session. The cookie carries a random id; only its
+    SHA-256 is stored. It ends at `expires_at`, on logout, or when its key is revoked."""
+
+    __tablename__ = "review_sessions"
+
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    manager_id: Mapped[str | None] = mapped_column(Id)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime | None]
 
 
 @event.listens_for(AuditEntry, "before_update")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
@@ -84,16 +85,28 @@ async def rules(loaded: LoadedDep, _: Anyone) -> RulesOut:
         **responses(401, 403, 503),
     },
 )
-async def models(loaded: LoadedDep, _: Anyone, settings: SettingsDep) -> ModelsOut:
-    """The loaded models: registry name, alias, version and the features each reads."""
+async def models(loaded: LoadedDep, who: Anyone, settings: SettingsDep) -> ModelsOut:
+    """The loaded models: registry name, alias, version and the features each reads.
+
+    The tracking URI (which may embed credentials) is shown to admins only, redacted.
+    """
     m = loaded.models
     return ModelsOut(
         models=[
             ModelOut(name=i.name, alias=i.alias, version=i.version, features=s.features)
             for i, s in zip(m.infos(), [s for s in (m.churn, m.deal) if s is not None], strict=True)
         ],
-        tracking_uri=settings.mlflow_tracking_uri,
+        tracking_uri=redact_uri(settings.mlflow_tracking_uri) if who.is_admin else None,
     )
+
+
+def redact_uri(uri: str) -> str:
+    """The URI without user name, password or query string (tokens hide there too)."""
+    parts = urlsplit(uri)
+    if "@" not in parts.netloc and not parts.query:
+        return uri
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=host, query=""))
 
 
 @router.post(

@@ -63,7 +63,7 @@ _EXAMPLE: dict[str, Any] = {
     response_model=DealScore,
     responses={
         200: {"content": {"application/json": {"example": _EXAMPLE}}},
-        **responses(401, 403, 404, 413, 422, 503),
+        **responses(400, 401, 403, 404, 413, 422, 503),
     },
 )
 async def score_deal_registration(
@@ -80,7 +80,7 @@ async def score_deal_registration(
                 f"Unknown partner '{body.partner_id}'",
                 [
                     Problem(
-                        "no stored or computed features",
+                        "no stored snapshot (the weekly job stores them)",
                         column="body.partner_id",
                         value=body.partner_id,
                     )

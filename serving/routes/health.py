@@ -68,9 +68,10 @@ async def healthz() -> Health:
     },
 )
 async def readyz(state: StateDep) -> Readiness:
-    """Ready only when a rulebook and both models are loaded (503 problem+json otherwise)."""
+    """Ready when a rulebook and both models are loaded (503 problem+json while loading or
+    when nothing could be loaded); `detail` says when the last reload failed."""
     state.require()
-    return Readiness(ready=True, versions=state.versions())
+    return Readiness(ready=True, detail=state.degraded(), versions=state.versions())
 
 
 @router.get(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy.orm import Session
 
 from serving.auth import Principal, require_role
@@ -20,7 +20,7 @@ from serving.deps import SessionDep
 from serving.problems import PROBLEM_JSON
 from serving.schemas.plans import PlanActionPublic, PlanPublic, ReviewRequest
 from serving.weeks import week_start
-from tierwise.errors import Forbidden, NotFound, Problem
+from tierwise.errors import Forbidden, InvalidInput, NotFound, Problem
 
 router = APIRouter(tags=["weekly plan"])
 
@@ -38,7 +38,12 @@ def _problem(status: int, title: str, detail: str) -> dict[str, Any]:
     return {"description": title, "content": {PROBLEM_JSON: {"example": example}}}
 
 
+WeekParam = Annotated[
+    str, Path(pattern=r"^(latest|\d{4}-W(0[1-9]|[1-4]\d|5[0-3]))$", examples=["2026-W48"])
+]
+ActionId = Annotated[int, Path(ge=1, le=2_147_483_647)]  # a database integer
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _problem(400, "Bad request", "There was an error parsing the body"),
     401: _problem(401, "Unauthorized", "An API key is required"),
     403: _problem(403, "Forbidden", "Action 12 belongs to another channel manager's partner"),
     404: _problem(404, "Not found", "No plan for week 2026-W48"),
@@ -66,7 +71,7 @@ def visible_manager(principal: Principal, requested: str | None) -> str | None:
 
 @router.get("/v1/plans/{week}", response_model=PlanPublic, responses=ERRORS)
 def get_plan(
-    week: str,
+    week: WeekParam,
     principal: ReviewerDep,
     session: SessionDep,
     manager_id: Annotated[str | None, Query(description="Admins: one manager's plan")] = None,
@@ -76,7 +81,10 @@ def get_plan(
     if week == "latest":
         week = queries.latest_week(session) or ""
     else:
-        week_start(week)  # 422 for a malformed week
+        try:
+            week_start(week)
+        except InvalidInput as exc:  # well-formed but no such ISO week (2025-W53): no plan
+            raise NotFound(f"No plan for week {week}", exc.problems) from exc
     plan = queries.get_plan(session, week) if week else None
     if plan is None:
         raise NotFound(f"No plan for week {week or 'latest'}", [Problem("no plan", value=week)])
@@ -98,7 +106,7 @@ def get_plan(
 
 @router.post("/v1/actions/{action_id}/review", response_model=PlanActionPublic, responses=ERRORS)
 def review(
-    action_id: int, body: ReviewRequest, principal: ReviewerDep, session: SessionDep
+    action_id: ActionId, body: ReviewRequest, principal: ReviewerDep, session: SessionDep
 ) -> PlanActionPublic:
     """Accept, dismiss (reason), snooze (until) or mark done one action; audited."""
     action = review_action(

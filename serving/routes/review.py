@@ -15,12 +15,14 @@ from urllib.parse import urlencode
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from serving.auth import settings_of as get_settings_of
 from serving.db import queries
 from serving.db.reviews import review_action
 from serving.deps import SessionDep
-from serving.digest import chart_data, filter_actions, plan_csv, reason_text
+from serving.digest import chart_data, filter_actions, plan_csv, reason_text, why_sentence
 from serving.pages import error_page, page, to_login
 from serving.sessions import (
     SignInRequired,
@@ -52,7 +54,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 def login_form(request: Request) -> HTMLResponse:
     token = new_token()
     response = page(request, "login.html", csrf=token, message=None)
-    set_login_cookie(request, response, token)
+    set_login_cookie(request, response, token, get_settings_of(request))
     return response
 
 
@@ -60,6 +62,7 @@ def login_form(request: Request) -> HTMLResponse:
 def login(
     request: Request,
     settings: SettingsDep,
+    session: SessionDep,
     key: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
@@ -80,18 +83,20 @@ def login(
             csrf=expected,
             message="That key is not a manager or admin key.",
         )
-    return start_session(request, settings, key)
+    return start_session(request, settings, key, session)
 
 
 @router.post("/logout")
-def logout(request: Request, settings: SettingsDep, csrf: Annotated[str, Form()] = "") -> Response:
+def logout(
+    request: Request, settings: SettingsDep, session: SessionDep, csrf: Annotated[str, Form()] = ""
+) -> Response:
     try:
-        check_csrf(visitor(request, settings), csrf)
+        check_csrf(visitor(request, settings, session), csrf)
     except SignInRequired:
         pass
     except TierwiseError as exc:
         return error_page(request, exc)
-    return end_session(to_login())
+    return end_session(request, settings, session, to_login())
 
 
 @router.get("/static/{name}")
@@ -113,7 +118,7 @@ def static(name: str) -> Response:
 @router.get("", response_class=HTMLResponse)
 def home(request: Request, settings: SettingsDep, session: SessionDep) -> Response:
     try:
-        who = visitor(request, settings)
+        who = visitor(request, settings, session)
     except SignInRequired:
         return to_login()
     week = queries.latest_week(session)
@@ -152,7 +157,7 @@ def _filters(request: Request) -> dict[str, str]:
 @router.get("/plans/{week}", response_class=HTMLResponse)
 def planpage(week: str, request: Request, settings: SettingsDep, session: SessionDep) -> Response:
     try:
-        who = visitor(request, settings)
+        who = visitor(request, settings, session)
     except SignInRequired:
         return to_login()
     filters = _filters(request)
@@ -162,7 +167,9 @@ def planpage(week: str, request: Request, settings: SettingsDep, session: Sessio
         return error_page(request, exc, who)
     every, shown, manager = data["every"], data["shown"], data["manager"]
     decisions = queries.week_decisions(session, week=week, manager_id=manager)
-    rows = shown.assign(reason_text=shown["reasons"].map(reason_text)).to_dict("records")
+    rows = shown.assign(
+        reason_text=shown["reasons"].map(reason_text), why=shown["reasons"].map(why_sentence)
+    ).to_dict("records")
     query = urlencode({k: v for k, v in filters.items() if v})
     return page(
         request,
@@ -180,7 +187,20 @@ def planpage(week: str, request: Request, settings: SettingsDep, session: Sessio
         awards=queries.incentive_awards(session, week=week, manager_id=manager).to_dict("records"),
         charts=chart_data(every, decisions),
         today=date.today().isoformat(),
+        descriptions=action_descriptions(request),
     )
+
+
+def action_descriptions(request: Request) -> dict[str, str]:
+    """What each action of the active rulebook is, in the rulebook's words."""
+    current = getattr(getattr(request.app.state, "service", None), "current", None)
+    if current is not None:
+        book = current.rulebook
+    else:
+        from rules import load_rulebook
+
+        book = load_rulebook(get_settings_of(request).rules_dir)
+    return {a.id: a.description for a in book.actions}
 
 
 def _options(every: pd.DataFrame, session: Any, week: str, who: Visitor) -> dict[str, list[str]]:
@@ -201,7 +221,7 @@ def _options(every: pd.DataFrame, session: Any, week: str, who: Visitor) -> dict
 @router.get("/plans/{week}/export.csv")
 def export_csv(week: str, request: Request, settings: SettingsDep, session: SessionDep) -> Response:
     try:
-        who = visitor(request, settings)
+        who = visitor(request, settings, session)
         data = _plan_data(session, week, who, _filters(request))
     except SignInRequired:
         return to_login()
@@ -237,7 +257,7 @@ def form_date(value: str, field: str) -> date | None:
 
 @router.post("/actions/{action_id}", response_class=HTMLResponse)
 def review(
-    action_id: int,
+    action_id: Annotated[int, PathParam(ge=1, le=2_147_483_647)],
     request: Request,
     settings: SettingsDep,
     session: SessionDep,
@@ -248,7 +268,7 @@ def review(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        who = visitor(request, settings)
+        who = visitor(request, settings, session)
     except SignInRequired:
         return to_login()
     try:

@@ -15,6 +15,7 @@ from serving.db.ledger import entries as ledger_entries
 from serving.db.reviews import set_tier_override
 from serving.deps import SessionDep
 from serving.digest import reason_text
+from serving.overrides import checked_tier, partner_track, track_tiers
 from serving.pages import error_page, page, to_login
 from serving.partner_gap import stored_gap
 from serving.routes.review import SettingsDep, form_date
@@ -30,7 +31,7 @@ def partner_page(
     partner_id: str, request: Request, settings: SettingsDep, session: SessionDep
 ) -> Response:
     try:
-        who = visitor(request, settings)
+        who = visitor(request, settings, session)
     except SignInRequired:
         return to_login()
     try:
@@ -38,13 +39,15 @@ def partner_page(
     except TierwiseError as exc:
         return error_page(request, exc, who)
     history = queries.tier_history(session, partner_id)
-    gap = stored_gap(session, _rulebook(request, settings), history[0] if history else None)
+    rulebook = _rulebook(request, settings)
+    gap = stored_gap(session, rulebook, history[0] if history else None)
     return page(
         request,
         "partner.html",
         visitor=who,
         partner=partner,
         history=history,
+        tiers=override_choices(session, rulebook, partner_id, history),
         actions=queries.partner_actions(session, partner_id),
         reason_text=reason_text,
         gap=gap,
@@ -63,6 +66,21 @@ def own_partner(session: Any, partner_id: str, who: Visitor) -> Any:
             [Problem("not your partner", column="partner_id", value=partner_id)],
         )
     return partner
+
+
+def override_choices(
+    session: Any, rulebook: Rulebook, partner_id: str, history: list[Any] | None = None
+) -> list[str]:
+    """The tiers of the partner's track (what an override may name), highest first."""
+    history = queries.tier_history(session, partner_id) if history is None else history
+    track = (history[0].details or {}).get("track") if history else None
+    if not track:
+        found = queries.latest_snapshot(session, partner_id)
+        if found is None:
+            return []
+        features, as_of = found
+        track = partner_track(rulebook, features, as_of=as_of)
+    return track_tiers(rulebook, str(track))
 
 
 def _rulebook(request: Request, settings: Settings) -> Rulebook:
@@ -86,7 +104,7 @@ def override(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        who = visitor(request, settings)
+        who = visitor(request, settings, session)
     except SignInRequired:
         return to_login()
     try:
@@ -96,10 +114,17 @@ def override(
             raise InvalidInput(
                 "An override needs an until date", [Problem("required", column="until", value=None)]
             )
+        own_partner(session, partner_id, who)
+        allowed = override_choices(session, _rulebook(request, settings), partner_id)
+        if not allowed:
+            raise InvalidInput(
+                f"Partner '{partner_id}' has not been evaluated yet: no track to pin a tier of",
+                [Problem("no evaluation", column="tier", value=tier)],
+            )
         set_tier_override(
             session,
             partner_id=partner_id,
-            tier=tier.strip(),
+            tier=checked_tier(tier, allowed=allowed, partner_id=partner_id),
             reason=reason,
             until=when,
             reviewer=who.principal,

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from serving import convert, deps
+from rules.model import TierState
+from serving import batch, convert, deps
 from serving.auth import Principal, ensure_owner, require_role
 from serving.deps import LoadedDep, SettingsDep
+from serving.overrides import partner_track, track_tiers, without_override
 from serving.problems import json_body, parse_body, responses
 from serving.recommend import recommend_one
 from serving.schemas import (
@@ -20,8 +23,10 @@ from serving.schemas import (
     ScoreRequest,
 )
 from serving.service_state import Loaded
-from serving.snapshots import PartnerLookup
+from serving.snapshots import PartnerLookup, StoredPartner
 from tierwise.errors import InvalidInput, NotFound, Problem
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["score"])
 
@@ -122,7 +127,7 @@ def score_request(req: ScoreRequest, loaded: Loaded, *, at: str = "body") -> Any
 @router.post(
     "/score",
     response_model=PartnerScore,
-    responses={**_ok(_example_score()), **responses(401, 403, 413, 422, 503)},
+    responses={**_ok(_example_score()), **responses(400, 401, 403, 413, 422, 503)},
     openapi_extra=json_body(ScoreRequest),
 )
 async def score(request: Request, explain: Explain = False) -> Response:
@@ -140,46 +145,38 @@ async def score(request: Request, explain: Explain = False) -> Response:
     "/score/batch",
     response_model=BatchScoreResponse,
     responses={
-        **_ok({"results": [_example_score()], "versions": _example_score()["versions"]}),
-        **responses(401, 403, 413, 422, 503),
+        **_ok(
+            {
+                "results": [
+                    {"index": 0, "partner_id": "P000123", "status": 200, "score": _example_score()}
+                ],
+                "scored": 1,
+                "failed": 0,
+                "versions": _example_score()["versions"],
+            }
+        ),
+        **responses(400, 401, 403, 413, 422, 503),
     },
+    openapi_extra=json_body(BatchScoreRequest),
 )
 async def score_batch(
-    body: BatchScoreRequest,
-    loaded: LoadedDep,
-    _: Scorer,
-    settings: SettingsDep,
-    explain: Explain = False,
-) -> BatchScoreResponse:
-    """Score up to `max_batch` partners in one call (each answered as by /v1/score)."""
-    if len(body.partners) > settings.max_batch:
-        raise InvalidInput(
-            f"A batch holds at most {settings.max_batch} partners, got {len(body.partners)}",
-            [
-                Problem(
-                    f"at most {settings.max_batch} items",
-                    column="body.partners",
-                    value=len(body.partners),
-                )
-            ],
-        )
-    problems = [
-        p
-        for i, req in enumerate(body.partners)
-        for p in convert.request_problems(req, loaded.rulebook, f"body.partners.{i}")
-    ]
-    convert.raise_if(problems)
+    request: Request, loaded: LoadedDep, _: Scorer, settings: SettingsDep, explain: Explain = False
+) -> Response:
+    """Score up to `max_batch` partners in one call: a result per item, in request order.
 
-    def run() -> BatchScoreResponse:
-        results = [
-            convert.partner_score(
-                score_request(req, loaded, at=f"body.partners.{i}"), explain=explain
-            )
-            for i, req in enumerate(body.partners)
-        ]
-        return BatchScoreResponse(results=results, versions=results[0].versions)
+    Lean by default (as /v1/score without condition checks and gap; vectorized); an invalid
+    item gets its own 422 problem and the others are still scored.
+    """
+    items = batch.parse_items(await request.body(), max_batch=settings.max_batch)
 
-    return await run_in_threadpool(run)
+    def one(req: ScoreRequest, at: str) -> PartnerScore:
+        return convert.partner_score(score_request(req, loaded, at=at), explain=True)
+
+    def run() -> str:
+        result = batch.score_items(items, loaded, explain=explain, score_one=one)
+        return result.model_dump_json()
+
+    return Response(await run_in_threadpool(run), media_type="application/json")
 
 
 async def partner_lookup(request: Request) -> PartnerLookup:
@@ -190,7 +187,7 @@ async def partner_lookup(request: Request) -> PartnerLookup:
 @router.post(
     "/partners/{partner_id}/score",
     response_model=PartnerScore,
-    responses={**_ok(_example_score()), **responses(401, 403, 404, 503)},
+    responses={**_ok(_example_score()), **responses(401, 403, 404, 422, 503)},
 )
 async def score_partner(
     partner_id: PartnerId,
@@ -199,24 +196,48 @@ async def score_partner(
     lookup: Annotated[PartnerLookup, Depends(partner_lookup)],
     explain: Explain = False,
 ) -> PartnerScore:
-    """Score a known partner from its latest stored snapshot (or the data directory)."""
+    """Score a known partner from the latest snapshot the weekly job stored (404 if none)."""
     stored = await run_in_threadpool(lookup.find, partner_id)
     if stored is None:
         raise NotFound(
             f"Unknown partner '{partner_id}'",
-            [Problem("no stored or computed features", column="path.partner_id", value=partner_id)],
+            [
+                Problem(
+                    "no stored snapshot (the weekly job stores them)",
+                    column="path.partner_id",
+                    value=partner_id,
+                )
+            ],
         )
     ensure_owner(principal, partner_id, stored.manager_id)
     rec = recommend_one(
         stored.features,
         rulebook=loaded.rulebook,
         models=loaded.models,
-        previous=stored.previous,
+        previous=usable_state(loaded, stored),
         history=stored.history,
         as_of=stored.as_of,
         partner_id=partner_id,
     )
     return convert.partner_score(rec, explain=explain)
+
+
+def usable_state(loaded: Loaded, stored: StoredPartner) -> TierState | None:
+    """The stored tier state, without an override that names a tier outside the partner's
+    track (the weekly job ignores it too): a manager's typo never makes the partner a 422."""
+    state = stored.previous
+    if state is None or not state.override_active(stored.as_of):
+        return state
+    track = partner_track(loaded.rulebook, stored.features, as_of=stored.as_of)
+    if state.override_tier in track_tiers(loaded.rulebook, track):
+        return state
+    log.warning(
+        "ignoring the override of %s: '%s' is not a tier of track '%s'",
+        stored.partner_id,
+        state.override_tier,
+        track,
+    )
+    return without_override(state)
 
 
 __all__ = ["EXAMPLE_SCORE_REQUEST", "router"]

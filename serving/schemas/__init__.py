@@ -8,15 +8,18 @@ A feature may be `null` (missing, the rules report it as missing), but it may no
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
+    WithJsonSchema,
     create_model,
     model_validator,
 )
@@ -26,6 +29,36 @@ from features.deal_features import DEAL_INPUTS
 from features.schema import SCHEMAS
 
 Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s].*$")]
+FEATURE_MAX = 1e15  # no partner measure is larger; keeps every product (priority) finite
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _iso_text(value: Any) -> Any:
+    """Timestamps come as ISO 8601 text: `0` or `1700000000` are not silently 1970-2023."""
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError("give an ISO 8601 timestamp with a UTC offset, e.g. 2026-11-23T00:00:00Z")
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST.year <= value.year < LATEST.year:
+        raise ValueError(f"{value.isoformat()} is outside {EARLIEST.year}–{LATEST.year - 1}")
+    return value.astimezone(UTC)  # years 1900–2199 always convert
+
+
+Moment = Annotated[
+    AwareDatetime,
+    BeforeValidator(_iso_text),
+    AfterValidator(_in_range),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": r"^(19|20|21)\d\d-",
+            "description": "ISO 8601 with a UTC offset, years 1900–2199",
+        }
+    ),
+]
 _UNIT_MAX = {"score": 10.0}
 _BOUNDED = ("_rate", "_share", "market_share", "portfolio_fit", "customer_retention")
 
@@ -35,7 +68,7 @@ class Strict(BaseModel):
 
 
 def _number_field(feature: registry.Feature) -> Any:
-    upper = _UNIT_MAX.get(feature.unit)
+    upper = _UNIT_MAX.get(feature.unit, FEATURE_MAX)
     if feature.unit == "ratio" and feature.name.endswith(_BOUNDED):
         upper = 1.0
     unit = f" [{feature.unit}]" if feature.unit else ""
@@ -105,14 +138,14 @@ class TierStateIn(Strict):
     missed_evaluations: int = Field(0, ge=0, le=1000)
     override_tier: Id | None = None
     override_reason: str | None = Field(None, max_length=500)
-    override_until: AwareDatetime | None = None
+    override_until: Moment | None = None
 
 
 class ActionHistoryIn(Strict):
     """When an action was last done or dismissed for this partner (contact policy)."""
 
     action_id: Id
-    last_done_or_dismissed_at: AwareDatetime
+    last_done_or_dismissed_at: Moment
 
 
 EXAMPLE_SCORE_REQUEST: dict[str, Any] = {
@@ -134,8 +167,8 @@ class ScoreRequest(Strict):
     )
 
     partner_id: Id
-    as_of: AwareDatetime = Field(
-        description="When the features were computed (UTC offset required)"
+    as_of: Moment = Field(
+        description="When the features were computed: ISO 8601 with a UTC offset, 1900–2199"
     )
     manager_id: Id | None = None
     features: PartnerFeatures
@@ -150,7 +183,9 @@ class BatchScoreRequest(Strict):
         extra="forbid", json_schema_extra={"examples": [{"partners": [EXAMPLE_SCORE_REQUEST]}]}
     )
 
-    partners: list[ScoreRequest] = Field(min_length=1)
+    partners: list[ScoreRequest] = Field(
+        min_length=1, description="1 to `max_batch` (setting, default 500) score requests"
+    )
 
 
 EXAMPLE_DEAL: dict[str, Any] = {
@@ -187,14 +222,32 @@ class DealScoreRequest(Strict):
                     "as_of": "2026-11-23T00:00:00Z",
                     "deal": EXAMPLE_DEAL,
                 },
-            ]
+            ],
+            # exactly one partner source (what `_one_partner_source` checks)
+            "oneOf": [
+                {
+                    "properties": {
+                        "partner_id": {"type": "string"},
+                        "partner_features": {"type": "null"},
+                    },
+                    "required": ["partner_id"],
+                },
+                {
+                    "properties": {
+                        "partner_id": {"type": "null"},
+                        "partner_features": {"type": "object"},
+                        "as_of": {"type": "string"},
+                    },
+                    "required": ["partner_features", "as_of"],
+                },
+            ],
         },
     )
 
     deal_id: Id | None = None
     partner_id: Id | None = None
     partner_features: PartnerFeatures | None = None
-    as_of: AwareDatetime | None = Field(None, description="As-of of inline partner features")
+    as_of: Moment | None = Field(None, description="As-of of inline partner features")
     deal: DealAttributes
 
     @model_validator(mode="after")
@@ -348,8 +401,35 @@ class DealScore(BaseModel):
     versions: Versions
 
 
+class ItemProblem(BaseModel):
+    """Why one item of a batch was not scored (problem+json fields)."""
+
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class BatchItem(BaseModel):
+    """One item of a batch: its position, partner, status, and its score or its problem."""
+
+    index: int
+    partner_id: str | None = None
+    status: int = Field(description="200 scored | 422 invalid item (see `problem`)")
+    duplicate_of: int | None = Field(
+        None, description="index of the first item with the same partner_id"
+    )
+    score: PartnerScore | None = None
+    problem: ItemProblem | None = None
+
+
 class BatchScoreResponse(BaseModel):
-    results: list[PartnerScore]
+    """Per-item results in request order. Lean scores by default (no condition checks, no
+    gap to the next tier); `?explain=true` adds them."""
+
+    results: list[BatchItem]
+    scored: int
+    failed: int
     versions: Versions
 
 
@@ -380,7 +460,9 @@ class ModelOut(BaseModel):
 
 class ModelsOut(BaseModel):
     models: list[ModelOut]
-    tracking_uri: str
+    tracking_uri: str | None = Field(
+        None, description="Admins only; user name and password removed"
+    )
 
 
 class Health(BaseModel):

@@ -1,7 +1,8 @@
 """Test databases for the persistence tests: a SQLite file, or a fresh PostgreSQL database.
 
 Every PostgreSQL test database has a unique name and is dropped afterwards; when the server
-on 127.0.0.1:5432 is absent the PostgreSQL variant is skipped (never silently passed).
+on 127.0.0.1:5432 is absent the PostgreSQL variant is skipped (never silently passed), or
+fails when TIERWISE_REQUIRE_PG=1 (as in CI).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import Engine
 
 from serving.db import dispose_engine, get_engine, upgrade
+from tests.conftest import missing
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
@@ -30,7 +32,7 @@ def _admin():  # type: ignore[no-untyped-def]
     try:
         return psycopg.connect(PG_ADMIN, autocommit=True)
     except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL server not reachable on 127.0.0.1:5432: {exc}")
+        missing("PG", f"PostgreSQL server not reachable on 127.0.0.1:5432: {exc}")
 
 
 @contextmanager
@@ -182,7 +184,7 @@ def review_settings(url: str, data_dir: Path):  # type: ignore[no-untyped-def]
         database_url=url,
         api_keys=keys,
         reload_interval_s=0,
-        session_secret="test-secret",
+        session_secret="test-secret-0123456789",
     )
 
 

@@ -23,6 +23,7 @@ from serving.service_state import Loaded, ServiceState, load_from_settings
 from tierwise.settings import ApiKey, Settings
 
 END = datetime(2026, 11, 23, tzinfo=UTC)
+SESSION_SECRET = "tests-only-session-secret-0123456789"
 KEYS = {
     "scorer": ("scorer-key", "scorer", None),
     "admin": ("admin-key", "admin", None),
@@ -64,8 +65,34 @@ def served_dir(program_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 @pytest.fixture(scope="session")
-def base_settings(served_dir: Path) -> Settings:
-    return Settings(data_dir=served_dir, reload_interval_s=0)
+def base_settings(served_dir: Path, stored_snapshots: str) -> Settings:
+    return Settings(
+        data_dir=served_dir,
+        database_url=stored_snapshots,
+        reload_interval_s=0,
+        session_secret=SESSION_SECRET,
+    )
+
+
+@pytest.fixture(scope="session")
+def stored_snapshots(served_dir: Path, feature_frame: tuple[pd.DataFrame, datetime]) -> str:
+    """The service database of `served_dir` holding every partner and its feature snapshot
+    as of the program's end (what a weekly run stores): known partners are scored from it."""
+    from features.io import load_tables
+    from serving.db import get_engine, session_scope, upgrade
+    from serving.db.week import save_partners, save_snapshot
+    from serving.weeks import week_of
+
+    frame, as_of = feature_frame
+    url = f"sqlite:///{served_dir / 'tierwise.db'}"
+    engine = get_engine(url)
+    upgrade(engine)
+    partners = load_tables(served_dir).partners
+    columns = ["partner_id", "name", "partner_type", "region", "manager_id"]
+    with session_scope(engine) as session:
+        save_partners(session, partners[columns], now=as_of)
+        save_snapshot(session, frame, week=week_of(as_of), as_of=as_of)
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -123,12 +150,15 @@ MakeClient = Callable[..., TestClient]
 
 @pytest.fixture
 def make_client(settings: Settings, loaded: Loaded) -> Iterator[MakeClient]:
-    """Fresh apps for tests that change state: `make_client(state=None, **settings_changes)`."""
+    """Fresh apps for tests that change state: `make_client(state=None, **settings_changes)`;
+    `settle=False` returns before the background start-up load has ended."""
     from serving.app import create_app
 
     opened: list[TestClient] = []
 
-    def make(state: ServiceState | None = None, preload: bool = True, **changes: Any) -> TestClient:
+    def make(
+        state: ServiceState | None = None, preload: bool = True, settle: bool = True, **changes: Any
+    ) -> TestClient:
         s = settings.model_copy(update=changes)
         if state is None:
             state = ServiceState(s)
@@ -137,6 +167,8 @@ def make_client(settings: Settings, loaded: Loaded) -> Iterator[MakeClient]:
         c = TestClient(create_app(s, state=state))
         c.__enter__()
         opened.append(c)
+        if settle:  # the start-up load runs in the background; wait for it to end
+            assert state.settled.wait(120), "the start-up load did not end"
         return c
 
     yield make

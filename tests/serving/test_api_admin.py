@@ -40,6 +40,21 @@ def test_rules_and_models_describe_what_is_loaded(client: TestClient, loaded: Lo
     assert models[0]["features"] == loaded.models.churn.features
 
 
+@pytest.mark.parametrize("who", ["scorer", "manager"])
+def test_models_hide_the_tracking_uri_from_non_admins(client: TestClient, who: str) -> None:
+    body = client.get("/v1/models", headers=headers(who)).json()
+    assert body.get("tracking_uri") is None
+
+
+def test_admins_see_the_tracking_uri_without_credentials() -> None:
+    from serving.routes.admin import redact_uri
+
+    assert redact_uri("https://bob:pw@mlflow.example:5000/x?token=t") == (
+        "https://mlflow.example:5000/x"
+    )
+    assert redact_uri("sqlite:////data/mlflow.db") == "sqlite:////data/mlflow.db"
+
+
 def test_metrics_count_requests_latency_errors_and_versions(
     client: TestClient, feature_frame: Frame
 ) -> None:
@@ -203,3 +218,33 @@ def test_request_examples_exist_for_post_bodies(client: TestClient, path: str) -
     ref = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
     name = ref["$ref"].rsplit("/", 1)[-1]
     assert spec["components"]["schemas"][name]["examples"]
+
+
+@pytest.mark.parametrize("secret", ["", "change-me-in-production", "short"])
+def test_the_service_refuses_to_start_with_a_weak_session_secret(
+    settings: Settings, secret: str
+) -> None:
+    from serving.app import create_app
+    from tierwise.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="TIERWISE_SESSION_SECRET"):
+        create_app(settings.model_copy(update={"session_secret": secret}))
+
+
+def test_tierwise_serve_refuses_a_missing_session_secret(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from tierwise.settings import get_settings
+    from tierwise.shell.cli import app as cli
+
+    monkeypatch.delenv("TIERWISE_SESSION_SECRET", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env here
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["serve", "--data", str(tmp_path)])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "TIERWISE_SESSION_SECRET" in result.output

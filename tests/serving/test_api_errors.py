@@ -123,8 +123,12 @@ def test_batch_errors_name_the_item(client: TestClient, feature_frame: Frame) ->
     bodies = [score_body(*feature_frame, row=i) for i in range(3)]
     bodies[2]["features"]["deals_won_30d"] = -1
     r = client.post("/v1/score/batch", json={"partners": bodies}, headers=SCORER)
-    assert r.status_code == 422
-    assert locs(r) == [["body", "partners", 2, "features", "deals_won_30d"]]
+    assert r.status_code == 200  # per-item results: the bad item has its own problem
+    item = r.json()["results"][2]
+    assert item["status"] == 422
+    assert [e["loc"] for e in item["problem"]["errors"]] == [
+        ["body", "partners", 2, "features", "deals_won_30d"]
+    ]
 
 
 @pytest.mark.parametrize("text", ["{", "[]", "null", '"a"', ""])
@@ -189,3 +193,51 @@ def test_garbage_never_gives_a_500(client: TestClient, body: dict[str, Any]) -> 
             r = client.post(path, json=case, headers=SCORER)
             assert 400 <= r.status_code < 500, (path, case, r.text)
             assert r.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "as_of", [0, 1_700_000_000, "0001-01-01T00:00:00+00:03", "9999-12-31T23:59:59-00:01"]
+)
+@pytest.mark.parametrize("path", ["/v1/score", "/v1/score/batch"])
+def test_an_epoch_number_or_extreme_as_of_is_422_not_500(
+    client: TestClient, body: dict[str, Any], as_of: Any, path: str
+) -> None:
+    body["as_of"] = as_of
+    if path == "/v1/score":
+        r = client.post(path, json=body, headers=SCORER)
+        assert r.status_code == 422, r.text
+        assert any(loc[-1] == "as_of" for loc in locs(r))
+        return
+    r = client.post(path, json={"partners": [body]}, headers=SCORER)
+    item = r.json()["results"][0]
+    assert item["status"] == 422, r.text
+    assert [e["loc"][-1] for e in item["problem"]["errors"]] == ["as_of"]
+
+
+def test_huge_features_are_422_naming_the_field(client: TestClient, body: dict[str, Any]) -> None:
+    body["features"]["revenue_won_365d"] = 1e308
+    r = client.post("/v1/score", json=body, headers=SCORER)
+    assert r.status_code == 422
+    assert ["body", "features", "revenue_won_365d"] in locs(r)
+
+
+def test_the_largest_accepted_features_give_finite_numbers(
+    client: TestClient, body: dict[str, Any]
+) -> None:
+    from features import registry
+    from serving.schemas import FEATURE_MAX
+
+    for name, value in body["features"].items():
+        if isinstance(value, float) and registry.get(name).unit in ("USD", "count"):
+            body["features"][name] = FEATURE_MAX
+    r = client.post("/v1/score?explain=true", json=body, headers=SCORER)
+    assert r.status_code == 200, r.text
+
+    def refuse(token: str) -> None:
+        raise AssertionError(f"non-finite number {token} in the answer")
+
+    answer = json.loads(r.text, parse_constant=refuse)
+    numbers = [a["priority"] for a in answer["actions"]]
+    numbers += [i["amount"] for i in answer["incentives"]]
+    assert all(isinstance(n, float | int) and abs(n) < 1e300 for n in numbers)
+    assert "null" not in json.dumps([a["priority"] for a in answer["actions"]])

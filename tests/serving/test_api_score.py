@@ -80,16 +80,75 @@ def test_previous_state_and_history_change_the_answer(
     assert again["tier"]["basis"] == "override"
 
 
+def _lean(answer: dict[str, Any]) -> dict[str, Any]:
+    """A /v1/score answer without what only explanations give (checks, gap)."""
+    return {**answer, "tier": {**answer["tier"], "checks": [], "gap_to_next": []}}
+
+
 def test_batch_scores_each_partner_like_single_calls(
     client: TestClient, feature_frame: Frame
 ) -> None:
-    bodies = [score_body(*feature_frame, row=i) for i in range(5)]
+    bodies = [score_body(*feature_frame, row=i) for i in range(25)]
     r = client.post("/v1/score/batch", json={"partners": bodies}, headers=headers("scorer"))
     assert r.status_code == 200, r.text
     results = r.json()["results"]
-    single = client.post("/v1/score", json=bodies[2], headers=headers("scorer")).json()
     assert [x["partner_id"] for x in results] == [b["partner_id"] for b in bodies]
-    assert results[2] == single
+    assert [x["index"] for x in results] == list(range(25))
+    assert r.json()["scored"] == 25 and r.json()["failed"] == 0
+    for i in range(25):
+        single = client.post("/v1/score", json=bodies[i], headers=headers("scorer")).json()
+        got = results[i]["score"]
+        assert got["churn_risk"] == pytest.approx(single["churn_risk"])
+        assert got["deal_acceptance"] == pytest.approx(single["deal_acceptance"])
+        got["churn_risk"], got["deal_acceptance"] = single["churn_risk"], single["deal_acceptance"]
+        for a, b in zip(got["actions"], single["actions"], strict=True):
+            assert a["priority"] == pytest.approx(b["priority"])
+            assert a["propensity"] == pytest.approx(b["propensity"])
+            a["priority"], a["propensity"] = b["priority"], b["propensity"]
+        assert got == _lean(single)
+
+
+def test_batch_explains_on_request_like_single_calls(
+    client: TestClient, feature_frame: Frame
+) -> None:
+    bodies = [score_body(*feature_frame, row=i) for i in range(3)]
+    r = client.post(
+        "/v1/score/batch?explain=true", json={"partners": bodies}, headers=headers("scorer")
+    )
+    single = client.post("/v1/score?explain=true", json=bodies[2], headers=headers("scorer"))
+    assert r.json()["results"][2]["score"] == single.json()
+
+
+def test_a_bad_item_gets_its_own_problem_and_the_others_are_scored(
+    client: TestClient, feature_frame: Frame
+) -> None:
+    bodies = [score_body(*feature_frame, row=i) for i in range(3)]
+    bodies[1]["features"]["deals_won_90d"] = -1
+    bodies.append(dict(bodies[0]))  # the same partner again
+    r = client.post("/v1/score/batch", json={"partners": bodies}, headers=headers("scorer"))
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == [200, 422, 200, 200]
+    assert results[1]["score"] is None
+    assert results[1]["problem"]["errors"][0]["loc"] == [
+        "body",
+        "partners",
+        1,
+        "features",
+        "deals_won_90d",
+    ]
+    assert results[3]["duplicate_of"] == 0 and results[0]["duplicate_of"] is None
+    assert results[3]["score"] == results[0]["score"]
+    assert r.json()["failed"] == 1
+
+
+def test_a_huge_batch_names_the_item_limit(client: TestClient, feature_frame: Frame) -> None:
+    body = score_body(*feature_frame, row=0)
+    r = client.post(
+        "/v1/score/batch", json={"partners": [body] * 10_001}, headers=headers("scorer")
+    )
+    assert r.status_code in (413, 422)
+    assert "500" in r.json()["detail"]
 
 
 def test_a_batch_over_the_limit_is_refused(make_client: MakeClient, feature_frame: Frame) -> None:
@@ -101,9 +160,7 @@ def test_a_batch_over_the_limit_is_refused(make_client: MakeClient, feature_fram
     assert r.json()["errors"][0]["value"] == 3
 
 
-def test_partner_score_uses_the_data_directory_until_a_snapshot_is_stored(
-    client: TestClient, feature_frame: Frame
-) -> None:
+def test_partner_score_reads_the_stored_snapshot(client: TestClient, feature_frame: Frame) -> None:
     frame, as_of = feature_frame
     pid = str(frame["partner_id"].iloc[7])
     by_id = client.post(f"/v1/partners/{pid}/score", headers=headers("scorer"))
@@ -114,6 +171,25 @@ def test_partner_score_uses_the_data_directory_until_a_snapshot_is_stored(
     assert by_id.json()["churn_risk"] == pytest.approx(inline.json()["churn_risk"])
     assert by_id.json()["tier"] == inline.json()["tier"]
     assert pd.Timestamp(by_id.json()["versions"]["as_of"]) == pd.Timestamp(as_of)
+
+
+def test_no_request_builds_features_for_the_program(
+    make_client: MakeClient, feature_frame: Frame, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import features.snapshot
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise AssertionError("a request built the program's features")
+
+    monkeypatch.setattr(features.snapshot, "build_features", refuse)
+    c = make_client(database_url=f"sqlite:///{tmp_path / 'empty.db'}")  # no weekly run yet
+    pid = str(feature_frame[0]["partner_id"].iloc[7])  # in the data directory, not stored
+    r = c.post(f"/v1/partners/{pid}/score", headers=headers("scorer"))
+    assert r.status_code == 404, r.text
+    deal = {**deal_body(), "partner_id": pid}
+    r = c.post("/v1/deal-registrations/score", json=deal, headers=headers("scorer"))
+    assert r.status_code == 404, r.text
+    assert r.json()["errors"][0]["value"] == pid
 
 
 def test_an_unknown_partner_is_404_problem_json(client: TestClient) -> None:

@@ -114,3 +114,23 @@ def test_roles_are_enforced_per_endpoint(client: TestClient) -> None:
     assert client.post("/v1/score", json={}, headers=headers("manager")).status_code == 403
     r = client.post("/v1/score", json={}, headers=headers("scorer"))
     assert r.status_code == 422  # past auth, stopped by validation
+
+
+def test_another_scheme_is_refused_even_with_a_valid_x_api_key(client: TestClient) -> None:
+    r = client.get("/v1/rules", headers={"Authorization": "Basic junk", **headers("scorer")})
+    assert r.status_code == 401
+    assert "Basic" in r.json()["detail"]
+
+
+def test_two_different_keys_are_refused(client: TestClient) -> None:
+    both = {"Authorization": "Bearer admin-key", **headers("scorer")}
+    assert client.get("/v1/rules", headers=both).status_code == 401
+
+
+@pytest.mark.parametrize("padded", ["scorer-key ", " scorer-key", "scorer-key\t"])
+def test_whitespace_around_a_key_is_treated_alike_in_both_headers(
+    client: TestClient, padded: str
+) -> None:
+    bearer = client.get("/v1/rules", headers={"Authorization": f"Bearer {padded}"})
+    x_key = client.get("/v1/rules", headers={"X-API-Key": padded})
+    assert bearer.status_code == x_key.status_code == 200

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import missing
 from tests.serving._db import key_of, seed_plan
 
 pytestmark = pytest.mark.browser
@@ -45,7 +46,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+        missing("BROWSER", "chromium is not installed (apt-get install chromium)")
     folder = tmp_path_factory.mktemp("browser")
     url = f"sqlite:///{folder / 'tierwise.db'}"
     seed_plan(url)

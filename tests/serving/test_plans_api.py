@@ -62,7 +62,9 @@ def test_latest_is_the_newest_week(client: TestClient) -> None:
     assert client.get("/v1/plans/latest", headers=_as("ann")).json()["week"] == WEEK
 
 
-@pytest.mark.parametrize(("week", "status"), [("2026-W47", 404), ("2026-48", 422)])
+@pytest.mark.parametrize(
+    ("week", "status"), [("2026-W47", 404), ("2025-W53", 404), ("2026-48", 422)]
+)
 def test_unknown_or_malformed_weeks(client: TestClient, week: str, status: int) -> None:
     response = client.get(f"/v1/plans/{week}", headers=_as("ann"))
     assert response.status_code == status
@@ -134,3 +136,10 @@ def test_invalid_reviews_are_422_naming_the_field(
     response = client.post(f"/v1/actions/{action['id']}/review", headers=_as("ann"), json=body)
     assert response.status_code == 422
     assert field in response.text
+
+
+def test_an_action_id_beyond_a_database_integer_is_422_not_500(client: TestClient) -> None:
+    body = {"decision": "accept"}
+    r = client.post(f"/v1/actions/{2**63}/review", json=body, headers=_as("ann"))
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"

@@ -113,3 +113,65 @@ def test_a_partner_page_shows_its_earned_and_accruing_incentives(
     assert section.count("<tr><td>") == len(mine)
     assert accruing["incentive_id"] in section and 'data-status="accruing"' in section
     assert f"${accruing['amount']:,.0f}" in section
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found is not None
+    return found[1]
+
+
+def test_the_override_form_offers_the_tiers_of_the_partners_track(
+    signed_in: tuple[TestClient, str],
+) -> None:
+    client, url = signed_in
+    d = _latest(url)[0]
+    track = RULEBOOK.track(d.details["track"])
+    assert track is not None
+    html = client.get(f"/review/partners/{d.partner_id}").text
+    form = html.split('name="tier"', 1)[1].split("</select>", 1)[0]
+    offered = re.findall(r'<option value="([^"]+)"', form)
+    assert offered == [t.id for t in track.tiers]
+
+
+@pytest.mark.parametrize(("typed", "status"), [("Diamond", 422), ("Ambassador", 422)])
+def test_an_override_outside_the_track_is_refused_where_entered(
+    signed_in: tuple[TestClient, str], typed: str, status: int
+) -> None:
+    client, url = signed_in
+    resell = next(d for d in _latest(url) if d.details["track"] == "resell")
+    page = client.get(f"/review/partners/{resell.partner_id}").text
+    r = client.post(
+        f"/review/partners/{resell.partner_id}/override",
+        data={"tier": typed, "reason": "typo", "until": "2099-01-01", "csrf": _csrf(page)},
+    )
+    assert r.status_code == status
+    assert "Platinum, Gold, Silver, Registered" in r.text
+
+
+def test_an_override_in_another_case_is_stored_in_the_rulebooks_spelling(
+    signed_in: tuple[TestClient, str],
+) -> None:
+    from serving.db import TierOverride
+
+    client, url = signed_in
+    resell = [d for d in _latest(url) if d.details["track"] == "resell"][-1]
+    page = client.get(f"/review/partners/{resell.partner_id}").text
+    r = client.post(
+        f"/review/partners/{resell.partner_id}/override",
+        data={"tier": "gold", "reason": "strategic", "until": "2099-01-01", "csrf": _csrf(page)},
+    )
+    assert r.status_code == 200, r.text
+    with session_scope(get_engine(url)) as s:
+        stored = s.get(TierOverride, resell.partner_id)
+        assert stored is not None and stored.tier == "Gold"
+
+
+def test_why_sentence_reads_like_a_sentence() -> None:
+    from serving.digest import priority_text, why_sentence
+
+    reasons = ["churn_risk >= 0.3 (actual 0.62)", "track == resell (actual resell)", "priority 1"]
+    assert why_sentence(reasons) == (
+        "Suggested because churn risk is 0.62 (at least 0.3); track is resell."
+    )
+    assert priority_text(1234567.891) == "1,234,568" and priority_text(0.01234) == "0.0123"

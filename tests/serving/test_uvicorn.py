@@ -39,6 +39,7 @@ def server(served_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                 [{"key_sha256": hash_key("live-key"), "role": "scorer"}]
             ),
             "TIERWISE_RELOAD_INTERVAL_S": "0",
+            "TIERWISE_SESSION_SECRET": "tests-only-session-secret-0123456789",
             "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         }
     )

@@ -1,6 +1,7 @@
 """`make demo` end to end on a tiny program (everything real: files, MLflow, SQLite)."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ def test_demo_runs_the_main_job_end_to_end(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("TIERWISE_API_KEYS", raising=False)
     monkeypatch.delenv("TIERWISE_DATA_DIR", raising=False)
+    monkeypatch.delenv("TIERWISE_SESSION_SECRET", raising=False)
     data = tmp_path / "data"
     demo.main(["--data", str(data), "--partners", "250", "--seed", "3", "--no-serve"])
 
@@ -21,7 +23,8 @@ def test_demo_runs_the_main_job_end_to_end(tmp_path: Path, monkeypatch: pytest.M
     assert (data / "_truth").is_dir()
     assert (data / "out" / "kpis.html").read_text().lower().startswith("<!doctype html>")
     keys = json.loads((data / "demo-keys.json").read_text())
-    assert set(keys) == {"scorer", "manager", "admin", "manager_id"}
+    assert set(keys) == {"scorer", "manager", "admin", "manager_id", "session_secret"}
+    assert os.environ["TIERWISE_SESSION_SECRET"] == keys["session_secret"]  # the demo's own
     engine = sa.create_engine(f"sqlite:///{data / 'tierwise.db'}")
     with engine.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())

@@ -92,14 +92,16 @@ def plan_week(data: Path, settings: Settings, week: str) -> None:
 
 
 def demo_keys(data: Path, manager_id: str) -> dict[str, str]:
-    """Fresh keys for the demo (kept in data/demo-keys.json; only hashes go to settings)."""
+    """Fresh keys and a session secret for the demo (kept in data/demo-keys.json; only the
+    keys' hashes go to settings)."""
     path = data / "demo-keys.json"
     if path.exists():
         keys: dict[str, str] = json.loads(path.read_text())
-        if keys.get("manager_id") == manager_id:
+        if keys.get("manager_id") == manager_id and keys.get("session_secret"):
             return keys
     keys = {role: secrets.token_urlsafe(24) for role in ("scorer", "manager", "admin")}
     keys["manager_id"] = manager_id
+    keys["session_secret"] = secrets.token_urlsafe(32)  # the demo generates its own
     path.write_text(json.dumps(keys, indent=2))
     return keys
 
@@ -124,7 +126,9 @@ def busiest_manager(data: Path) -> tuple[str, str]:
     """A manager with partners, and one of their partners, for the printed examples."""
     import pandas as pd
 
-    partners = pd.read_parquet(data / "partners.parquet", columns=["partner_id", "manager_id"])
+    columns = ["partner_id", "manager_id", "exited_at"]
+    partners = pd.read_parquet(data / "partners.parquet", columns=columns)
+    partners = partners.loc[partners["exited_at"].isna()]  # the weekly plan scored these
     manager = str(partners["manager_id"].value_counts().index[0])
     partner = str(partners.loc[partners["manager_id"] == manager, "partner_id"].iloc[0])
     return manager, partner
@@ -167,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     manager, partner = busiest_manager(data)
     keys = demo_keys(data, manager)
     os.environ["TIERWISE_API_KEYS"] = api_keys_setting(keys)
+    os.environ.setdefault("TIERWISE_SESSION_SECRET", keys["session_secret"])
     url = f"http://{settings.host}:{settings.port}"
     _step("7. try it")
     console.print(
