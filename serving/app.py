@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from serving import problems
+from serving import openapi, problems
 from serving.metrics import Metrics
 from serving.middleware import ServiceMiddleware
 from serving.service_state import ServiceState
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         version=_package_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=openapi.operation_id,
     )
     app.state.settings = settings
     app.state.service = state
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         # dependency on every request (~1 ms). My own routes read request.app.state.settings.
         app.dependency_overrides[get_settings] = lambda: settings
     problems.install(app)
+    openapi.install(app, settings)
     app.add_middleware(ServiceMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     for name in OWN_ROUTERS:
         app.include_router(importlib.import_module(f"serving.routes.{name}").router)

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    public_url: str | None = Field(
+        None, description="The service's URL for clients (OpenAPI `servers`); default host:port"
+    )
     max_batch: int = Field(500, ge=1, description="Largest /v1/score/batch request")
     max_body_bytes: int = Field(2_000_000, ge=1024, description="Largest request body accepted")
     reload_interval_s: float = Field(300.0, ge=0, description="Periodic registry check; 0 = off")

@@ -39,13 +39,13 @@ def _example_score() -> dict[str, Any]:
         "deal_acceptance": 0.71,
         "tier": {
             "track": "resell",
-            "tier": "silver",
-            "evaluated_tier": "silver",
+            "tier": "Silver",
+            "evaluated_tier": "Silver",
             "change": "unchanged",
             "basis": "rules",
             "missed_evaluations": 0,
             "benefits": {"commission_rate": 0.12},
-            "next_tier": "gold",
+            "next_tier": "Gold",
             "gap_to_next": [
                 {
                     "feature": "revenue_won_365d",

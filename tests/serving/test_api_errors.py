@@ -127,10 +127,14 @@ def test_batch_errors_name_the_item(client: TestClient, feature_frame: Frame) ->
     assert locs(r) == [["body", "partners", 2, "features", "deals_won_30d"]]
 
 
-@pytest.mark.parametrize("text", ["{", "[]", "null", '"a"', ""])
-def test_malformed_json_is_422_problem_json(client: TestClient, text: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "status"), [("{", 400), ('{"a": tru}', 400), ("[]", 422), ("null", 422), ('"a"', 422)]
+)
+def test_malformed_json_is_400_and_wrong_shapes_422(
+    client: TestClient, text: str, status: int
+) -> None:
     r = post_raw(client, text)
-    assert r.status_code == 422
+    assert r.status_code == status
     assert r.headers["content-type"] == "application/problem+json"
 
 
