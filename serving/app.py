@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from serving import openapi, problems
+from serving.idempotency import IdempotencyMiddleware
 from serving.metrics import Metrics
 from serving.middleware import ServiceMiddleware
 from serving.service_state import ServiceState
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         app.dependency_overrides[get_settings] = lambda: settings
     problems.install(app)
     openapi.install(app, settings)
+    app.add_middleware(IdempotencyMiddleware, settings=settings)  # inside: sees whole bodies
     app.add_middleware(ServiceMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     for name in OWN_ROUTERS:
         app.include_router(importlib.import_module(f"serving.routes.{name}").router)

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
+from serving import idempotency
 from serving.problems import PROBLEM_JSON, ProblemDoc, problem_examples
 from tierwise.settings import Settings
 
@@ -55,6 +56,15 @@ SECURITY_SCHEMES = {
         "description": "The same key in `X-API-Key`",
     },
 }
+IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Retry-safe writes: a retry with the same key and body gets the first "
+    "answer again; the same key with another body is 422. Kept "
+    "`TIERWISE_IDEMPOTENCY_TTL_HOURS` (24 h).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
 PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
@@ -90,8 +100,10 @@ def build(app: FastAPI, settings: Settings) -> dict[str, Any]:
     schemas.update(_problem_schemas())
     components["securitySchemes"] = SECURITY_SCHEMES
     for path, operations in doc.get("paths", {}).items():
-        for operation in operations.values():
+        for method, operation in operations.items():
             _complete(operation, secured=path.startswith("/v1/") and path not in PUBLIC_PATHS)
+            if idempotency.applies(method.upper(), path):
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
     _limits(schemas, settings)
     _drop_unreferenced(doc, ("HTTPValidationError", "ValidationError"))
     return doc

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(2_000_000, ge=1024, description="Largest request body accepted")
     reload_interval_s: float = Field(300.0, ge=0, description="Periodic registry check; 0 = off")
     api_keys: list[ApiKey] = Field(default_factory=list, description="JSON list of hashed keys")
+    idempotency_ttl_hours: float = Field(
+        24.0, gt=0, description="How long an Idempotency-Key and its answer are kept"
+    )
     session_secret: str = Field("change-me-in-production", description="Signs review cookies")
 
     # weekly plan

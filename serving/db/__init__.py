@@ -11,6 +11,12 @@ from serving.db.engine import (
     session_scope,
     upgrade,
 )
+from serving.db.integration import (
+    Event,
+    IdempotencyRecord,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from serving.db.models import (
     ACTION_STATUSES,
     AuditEntry,
@@ -29,13 +35,17 @@ __all__ = [
     "ACTION_STATUSES",
     "AuditEntry",
     "Base",
+    "Event",
     "FeatureSnapshot",
+    "IdempotencyRecord",
     "IncentiveAward",
     "JobRun",
     "Partner",
     "PlanAction",
     "TierDecision",
     "TierOverride",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "WeeklyPlan",
     "bulk_writes",
     "current_revision",

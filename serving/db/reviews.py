@@ -89,6 +89,19 @@ def _check_input(
             )
 
 
+def _repeats(
+    action: PlanAction, target: str, reason: str | None, until: datetime | date | None
+) -> bool:
+    """Whether the action already is in exactly the state this decision would put it in."""
+    if action.status != target:
+        return False
+    if target == "dismissed":
+        return (reason or "").strip() == (action.dismiss_reason or "")
+    if target == "snoozed":
+        return until is not None and action.snooze_until == _as_utc(until)
+    return True
+
+
 def review_action(
     session: Session,
     *,
@@ -112,6 +125,8 @@ def review_action(
         )
     _check_input(action, decision, reason, until)
     target = DECISIONS[decision]
+    if _repeats(action, target, reason, until):
+        return action  # the same decision again: nothing changes, nothing new is audited
     if target not in TRANSITIONS[action.status]:
         raise Conflict(
             f"Action {action_id} is {action.status}; it cannot become {target}",
