@@ -123,9 +123,9 @@ def test_rules_and_deal_scoring_through_the_client(generated: str, client: TestC
     rules = mod("api.rules_and_models.get_rules").sync(client=gen)
     assert type(rules).__name__ == "RulesOut" and rules.content_hash
     deal = mod("models").DealScoreRequest.from_dict(
-        client.get("/openapi.json").json()["components"]["schemas"]["DealScoreRequest"][
-            "examples"
-        ][1]
+        client.get("/openapi.json").json()["components"]["schemas"]["DealScoreRequest"]["examples"][
+            1
+        ]
     )
     scored = mod("api.deal_registrations.score_deal_registration").sync_detailed(
         client=gen, body=deal

@@ -81,7 +81,8 @@ def test_keys_belong_to_the_api_key_that_used_them(env: tuple[TestClient, str]) 
 def test_a_refusal_is_not_kept_so_the_retry_runs_again(env: tuple[TestClient, str]) -> None:
     client, url = env
     bob_action = _action_id(client, "bob")
-    assert _review(client, bob_action, {"decision": "accept"}, **_as("ann", "k3")).status_code == 403
+    refused = _review(client, bob_action, {"decision": "accept"}, **_as("ann", "k3"))
+    assert refused.status_code == 403
     with session_scope(get_engine(url)) as session:
         assert session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
 

@@ -84,7 +84,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_webhook_deliveries_subscription_id", "webhook_deliveries", ["subscription_id"]
     )
-    op.create_index("ix_webhook_deliveries_due", "webhook_deliveries", ["status", "next_attempt_at"])
+    op.create_index(
+        "ix_webhook_deliveries_due", "webhook_deliveries", ["status", "next_attempt_at"]
+    )
 
 
 def downgrade() -> None:
