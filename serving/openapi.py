@@ -42,7 +42,7 @@ OPERATION_IDS = {
     "delete_webhook": "deleteWebhook",
     "webhook_deliveries": "listWebhookDeliveries",
 }
-SECURITY = [{"bearerAuth": []}, {"apiKeyHeader": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyHeader": []}]
 SECURITY_SCHEMES = {
     "bearerAuth": {
         "type": "http",
