@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from serving import openapi, problems
+from serving import openapi, problems, webhooks
 from serving.idempotency import IdempotencyMiddleware
 from serving.metrics import Metrics
 from serving.middleware import ServiceMiddleware
@@ -23,7 +23,7 @@ from tierwise.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-OWN_ROUTERS = ("health", "score", "deals", "admin")
+OWN_ROUTERS = ("health", "score", "deals", "admin", "tiers", "events")
 OTHER_ROUTERS = ("plans", "review", "review_partners")  # the weekly plan and review pages (issue 7)
 
 DESCRIPTION = """Tierwise scores channel partners: tier and incentives from the active
@@ -46,15 +46,20 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if load_at_start and state.current is None:
             await run_in_threadpool(state.start)
+            await run_in_threadpool(webhooks.record_models, settings, state.current)
         state.publish()
         gc.freeze()  # start-up objects (models, libraries) leave the collector's scans
-        task = None
+        tasks = []
         if settings.reload_interval_s > 0:
-            task = asyncio.create_task(_periodic_reload(state, settings.reload_interval_s))
+            tasks.append(
+                asyncio.create_task(_periodic_reload(state, settings, settings.reload_interval_s))
+            )
+        if settings.webhook_interval_s > 0:
+            tasks.append(asyncio.create_task(webhooks.deliver_periodically(settings)))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -93,12 +98,13 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
     return app
 
 
-async def _periodic_reload(state: ServiceState, interval: float) -> None:
+async def _periodic_reload(state: ServiceState, settings: Settings, interval: float) -> None:
     """Check the registry and rulebook every `interval` seconds; swap in what changed."""
     while True:
         await asyncio.sleep(interval)
         try:
-            await run_in_threadpool(state.reload_if_changed)
+            if await run_in_threadpool(state.reload_if_changed):
+                await run_in_threadpool(webhooks.record_models, settings, state.current)
         except Exception:  # the loop must survive anything
             log.exception("periodic reload check failed")
 

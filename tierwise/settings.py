@@ -16,7 +16,7 @@ class ApiKey(BaseSettings):
     """An API key as configured: only its SHA-256 hash is kept."""
 
     key_sha256: str
-    role: str  # scorer | manager | admin
+    role: str  # scorer | integration | manager | admin
     manager_id: str | None = None
     name: str = ""
 
@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: float = Field(
         24.0, gt=0, description="How long an Idempotency-Key and its answer are kept"
     )
+    webhook_interval_s: float = Field(5.0, ge=0, description="How often due webhooks go out; 0 = off")
+    webhook_timeout_s: float = Field(5.0, gt=0, description="Seconds a receiver has to answer")
+    webhook_backoff_s: float = Field(10.0, gt=0, description="First retry delay (then doubled)")
+    webhook_max_attempts: int = Field(8, ge=1, description="Attempts before a delivery fails")
     session_secret: str = Field("change-me-in-production", description="Signs review cookies")
 
     # weekly plan

@@ -42,6 +42,7 @@ class Event(Base):
     __tablename__ = "events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str | None] = mapped_column(String(200), unique=True)  # one event per fact
     type: Mapped[str] = mapped_column(String(64), index=True)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     partner_id: Mapped[str | None] = mapped_column(Id, index=True)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from serving.db.events import iso_z, record
 from serving.db.models import AuditEntry, Partner, PlanAction, TierOverride
 from tierwise.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 
@@ -156,7 +157,30 @@ def review_action(
         )
     )
     session.flush()
+    _reviewed(session, action, decision, now)
     return action
+
+
+def _reviewed(session: Session, action: PlanAction, decision: str, now: datetime) -> None:
+    record(
+        session,
+        "action.reviewed",
+        {
+            "plan_action_id": action.id,
+            "week": action.week,
+            "partner_id": action.partner_id,
+            "manager_id": action.manager_id,
+            "action_id": action.action_id,
+            "decision": decision,
+            "status": action.status,
+            "reason": action.dismiss_reason,
+            "snooze_until": iso_z(action.snooze_until),
+            "reviewed_by": action.reviewed_by,
+            "reviewed_at": iso_z(action.reviewed_at),
+        },
+        partner_id=action.partner_id,
+        at=now,
+    )
 
 
 def set_tier_override(

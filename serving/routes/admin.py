@@ -11,10 +11,11 @@ from serving.auth import Principal, require_role
 from serving.deps import LoadedDep, SettingsDep, StateDep
 from serving.problems import responses
 from serving.schemas import ModelOut, ModelsOut, ReloadOut, RulesOut, RuleSummary
+from serving.webhooks import record_models
 
 router = APIRouter(prefix="/v1", tags=["rules and models"])
 
-Anyone = Annotated[Principal, Depends(require_role("scorer", "manager", "admin"))]
+Anyone = Annotated[Principal, Depends(require_role("scorer", "integration", "manager", "admin"))]
 _VERSIONS = {
     "rulebook": "2026.1",
     "rulebook_hash": "3f2a9c…",
@@ -104,5 +105,6 @@ async def models(loaded: LoadedDep, _: Anyone, settings: SettingsDep) -> ModelsO
 )
 async def reload(state: StateDep) -> ReloadOut:
     """Reload rulebook and models atomically; on failure the previous ones keep serving."""
-    await run_in_threadpool(state.reload)
+    loaded = await run_in_threadpool(state.reload)
+    await run_in_threadpool(record_models, state.settings, loaded)
     return ReloadOut(reloaded=True, versions=state.versions())

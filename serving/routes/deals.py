@@ -22,7 +22,7 @@ from tierwise.errors import Forbidden, NotFound, Problem
 
 router = APIRouter(prefix="/v1", tags=["deal registrations"])
 
-Caller = Annotated[Principal, Depends(require_role("scorer", "manager", "admin"))]
+Caller = Annotated[Principal, Depends(require_role("scorer", "integration", "manager", "admin"))]
 
 _EXAMPLE: dict[str, Any] = {
     "deal_id": "D0001234",

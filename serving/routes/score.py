@@ -25,9 +25,9 @@ from tierwise.errors import InvalidInput, NotFound, Problem
 
 router = APIRouter(prefix="/v1", tags=["score"])
 
-_scorer_only = require_role("scorer", "admin")
+_scorer_only = require_role("scorer", "integration", "admin")
 Scorer = Annotated[Principal, Depends(_scorer_only)]
-Anyone = Annotated[Principal, Depends(require_role("scorer", "manager", "admin"))]
+Anyone = Annotated[Principal, Depends(require_role("scorer", "integration", "manager", "admin"))]
 Explain = Annotated[bool, Query(description="Include every condition checked (all rules)")]
 PartnerId = Annotated[str, Path(min_length=1, max_length=200, examples=["P000123"])]
 

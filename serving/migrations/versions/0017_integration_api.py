@@ -42,11 +42,13 @@ def upgrade() -> None:
     op.create_table(
         "events",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=True),
         sa.Column("type", sa.String(length=64), nullable=False),
         sa.Column("occurred_at", TIMESTAMP, nullable=False),
         sa.Column("partner_id", sa.String(length=64), nullable=True),
         sa.Column("data", JSON, nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("key"),
     )
     op.create_index("ix_events_type", "events", ["type"])
     op.create_index("ix_events_partner_id", "events", ["partner_id"])

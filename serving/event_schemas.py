@@ -1,0 +1,121 @@
+"""API models of the integration endpoints: events, webhooks, deliveries, tier history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from serving.db.events import EVENT_TYPES, iso_z
+
+EventType = Literal[
+    "plan.ready",
+    "partner.tier_changed",
+    "incentive.awarded",
+    "action.reviewed",
+    "models.promoted",
+]
+assert set(EventType.__args__) == set(EVENT_TYPES)  # type: ignore[attr-defined]
+
+
+# answers write every timestamp as RFC 3339 UTC with `Z`
+Utc = Annotated[
+    datetime,
+    PlainSerializer(iso_z, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+
+
+class EventOut(BaseModel):
+    """Something that happened; `id` is the cursor to pass as `after`."""
+
+    id: str
+    type: EventType
+    occurred_at: Utc
+    partner_id: str | None = None
+    data: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    """Events after the cursor, oldest first; `next_cursor` continues from the last one."""
+
+    events: list[EventOut]
+    next_cursor: str = Field(description="Pass as `after` next time (unchanged when empty)")
+
+
+class WebhookCreate(BaseModel):
+    """A subscription: where to POST which events (none listed = every type)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://prm.example.com/hooks/tierwise",
+                    "events": ["partner.tier_changed", "plan.ready"],
+                    "description": "Salesforce PRM",
+                }
+            ]
+        },
+    )
+
+    url: AnyHttpUrl
+    events: list[EventType] = Field(default_factory=list, max_length=len(EVENT_TYPES))
+    description: str = Field("", max_length=200)
+    secret: str | None = Field(
+        None, min_length=16, max_length=200, description="Signing secret; generated if absent"
+    )
+
+
+class WebhookOut(BaseModel):
+    id: int
+    url: str
+    events: list[str]
+    description: str
+    active: bool
+    created_by: str
+    created_at: Utc
+
+
+class WebhookCreated(WebhookOut):
+    """The new subscription and its signing secret (shown this once)."""
+
+    secret: str
+
+
+class DeliveryOut(BaseModel):
+    """One event owed to a subscriber: what happened on each attempt so far."""
+
+    id: int
+    event_id: str
+    event_type: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: Utc | None = None
+    last_attempt_at: Utc | None = None
+    response_status: int | None = None
+    last_error: str | None = None
+    delivered_at: Utc | None = None
+
+
+class TierEvaluation(BaseModel):
+    """One weekly evaluation of a partner's tier: the change against the one before and why."""
+
+    week: str
+    as_of: Utc
+    tier: str
+    previous_tier: str | None = None
+    evaluated_tier: str | None = Field(None, description="What the rules alone gave")
+    change: str = Field(description="new | promoted | demoted | grace | unchanged | override")
+    reason: str
+    override_reason: str | None = None
+    rulebook_version: str
+    rulebook_hash: str | None = None
+
+
+class TierHistory(BaseModel):
+    """Every evaluation of a partner's tier, newest first."""
+
+    partner_id: str
+    evaluations: list[TierEvaluation]
