@@ -119,3 +119,65 @@ class TierHistory(BaseModel):
 
     partner_id: str
     evaluations: list[TierEvaluation]
+
+
+# --- examples (the OpenAPI document shows them) ----------------------------------------------
+
+EXAMPLE_EVENT: dict[str, Any] = {
+    "id": "1042",
+    "type": "partner.tier_changed",
+    "occurred_at": "2026-11-23T00:00:00Z",
+    "partner_id": "P000348",
+    "data": {
+        "partner_id": "P000348",
+        "week": "2026-W48",
+        "as_of": "2026-11-23T00:00:00Z",
+        "previous_tier": "Registered",
+        "tier": "Silver",
+        "evaluated_tier": "Silver",
+        "change": "promoted",
+        "rulebook_hash": "3f2a9c…",
+    },
+}
+EXAMPLE_WEBHOOK: dict[str, Any] = {
+    "id": 3,
+    "url": "https://prm.example.com/hooks/tierwise",
+    "events": ["partner.tier_changed", "plan.ready"],
+    "description": "Salesforce PRM",
+    "active": True,
+    "created_by": "admin",
+    "created_at": "2026-11-30T09:00:00Z",
+}
+EXAMPLE_DELIVERY: dict[str, Any] = {
+    "id": 77,
+    "event_id": "1042",
+    "event_type": "partner.tier_changed",
+    "status": "pending",
+    "attempts": 2,
+    "next_attempt_at": "2026-11-30T09:00:40Z",
+    "last_attempt_at": "2026-11-30T09:00:20Z",
+    "response_status": 503,
+    "last_error": "HTTP 503: down for maintenance",
+    "delivered_at": None,
+}
+EXAMPLE_TIERS: dict[str, Any] = {
+    "partner_id": "P000348",
+    "evaluations": [
+        {
+            "week": "2026-W48",
+            "as_of": "2026-11-23T00:00:00Z",
+            "tier": "Silver",
+            "previous_tier": "Registered",
+            "evaluated_tier": "Silver",
+            "change": "promoted",
+            "reason": "promoted from Registered: the rules give Silver",
+            "override_reason": None,
+            "rulebook_version": "2026.1",
+            "rulebook_hash": "3f2a9c…",
+        }
+    ],
+}
+
+
+def example(status: int, body: Any) -> dict[int | str, dict[str, Any]]:
+    return {status: {"content": {"application/json": {"example": body}}}}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -54,8 +55,30 @@ def run_server(
         loop="uvloop",
         http="httptools",
         log_level=log_level,
-        access_log=False,
+        access_log=False,  # uvicorn's own; Tierwise writes a JSON one (tierwise.access)
+        log_config=log_config(settings.access_log),
     )
+
+
+def log_config(access: bool) -> dict[str, object]:
+    """uvicorn's logging set-up plus the JSON access log on stdout (when enabled)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["json_line"] = {"format": "%(message)s"}
+    config["handlers"]["json_access"] = {
+        "formatter": "json_line",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stdout",
+    }
+    config["loggers"]["tierwise.access"] = {
+        "handlers": ["json_access"],
+        "level": "INFO" if access else "WARNING",
+        "propagate": False,
+    }
+    return config
 
 
 def serve(

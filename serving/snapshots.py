@@ -107,7 +107,8 @@ class PartnerLookup:
                     return None
                 features, as_of = found
                 owner = queries.partner_owner(session, partner_id)
-                states = queries.tier_states(session, [partner_id])
+                # the evaluation before this snapshot's: the answer's change is against it
+                states = queries.tier_states(session, [partner_id], before=as_of)
                 history = queries.action_history(session, [partner_id])
         except SQLAlchemyError as exc:
             log.error("service database unavailable: %s", exc)

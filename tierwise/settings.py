@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(2_000_000, ge=1024, description="Largest request body accepted")
     reload_interval_s: float = Field(300.0, ge=0, description="Periodic registry check; 0 = off")
     api_keys: list[ApiKey] = Field(default_factory=list, description="JSON list of hashed keys")
+    rate_limit_per_minute: int = Field(
+        6000, ge=0, description="Requests a minute per API key and process (0 = no limit)"
+    )
+    auth_failures_per_minute: int = Field(
+        30, ge=1, description="401 answers a minute per client address before 429"
+    )
+    access_log: bool = Field(True, description="One JSON line per request (tierwise.access)")
+    gzip_min_bytes: int = Field(2048, ge=0, description="Compress answers at least this big")
     idempotency_ttl_hours: float = Field(
         24.0, gt=0, description="How long an Idempotency-Key and its answer are kept"
     )

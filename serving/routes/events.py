@@ -12,6 +12,9 @@ from serving.auth import Principal, require_role
 from serving.db import Event, WebhookDelivery, WebhookSubscription
 from serving.db.events import envelope, feed
 from serving.event_schemas import (
+    EXAMPLE_DELIVERY,
+    EXAMPLE_EVENT,
+    EXAMPLE_WEBHOOK,
     DeliveryOut,
     EventOut,
     EventPage,
@@ -19,6 +22,7 @@ from serving.event_schemas import (
     WebhookCreate,
     WebhookCreated,
     WebhookOut,
+    example,
 )
 from serving.routes.plans import SessionDep
 from tierwise.errors import InvalidInput, NotFound, Problem
@@ -30,7 +34,11 @@ Admin = Annotated[Principal, Depends(require_role("admin"))]
 WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-@router.get("/events", response_model=EventPage)
+@router.get(
+    "/events",
+    response_model=EventPage,
+    responses=example(200, {"events": [EXAMPLE_EVENT], "next_cursor": "1042"}),
+)
 def list_events(
     _: Reader,
     session: SessionDep,
@@ -49,7 +57,12 @@ def list_events(
     return EventPage(events=events, next_cursor=events[-1].id if events else after)
 
 
-@router.post("/webhooks", response_model=WebhookCreated, status_code=201)
+@router.post(
+    "/webhooks",
+    response_model=WebhookCreated,
+    status_code=201,
+    responses=example(201, {**EXAMPLE_WEBHOOK, "secret": "whsec_…"}),
+)
 def create_webhook(body: WebhookCreate, who: Admin, session: SessionDep) -> WebhookCreated:
     """Subscribe a URL to events; the answer holds the signing secret (shown this once)."""
     sub = WebhookSubscription(
@@ -65,7 +78,7 @@ def create_webhook(body: WebhookCreate, who: Admin, session: SessionDep) -> Webh
     return WebhookCreated.model_validate({**_public(sub).model_dump(), "secret": sub.secret})
 
 
-@router.get("/webhooks", response_model=list[WebhookOut])
+@router.get("/webhooks", response_model=list[WebhookOut], responses=example(200, [EXAMPLE_WEBHOOK]))
 def list_webhooks(_: Admin, session: SessionDep) -> list[WebhookOut]:
     """Every subscription (secrets are never shown again)."""
     subs = session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id))
@@ -79,7 +92,11 @@ def delete_webhook(webhook_id: WebhookId, _: Admin, session: SessionDep) -> Resp
     return Response(status_code=204)
 
 
-@router.get("/webhooks/{webhook_id}/deliveries", response_model=list[DeliveryOut])
+@router.get(
+    "/webhooks/{webhook_id}/deliveries",
+    response_model=list[DeliveryOut],
+    responses=example(200, [EXAMPLE_DELIVERY]),
+)
 def webhook_deliveries(
     webhook_id: WebhookId,
     _: Admin,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from serving import store
 from serving.auth import Principal, ensure_owner, require_role
 from serving.db import TierDecision, WeeklyPlan
-from serving.event_schemas import TierEvaluation, TierHistory
+from serving.event_schemas import EXAMPLE_TIERS, TierEvaluation, TierHistory, example
 from serving.routes.plans import SessionDep
 from tierwise.errors import NotFound, Problem
 
@@ -20,7 +20,11 @@ Caller = Annotated[Principal, Depends(require_role("scorer", "integration", "man
 PartnerId = Annotated[str, Path(min_length=1, max_length=200, examples=["P000123"])]
 
 
-@router.get("/partners/{partner_id}/tiers", response_model=TierHistory)
+@router.get(
+    "/partners/{partner_id}/tiers",
+    response_model=TierHistory,
+    responses=example(200, EXAMPLE_TIERS),
+)
 def partner_tiers(partner_id: PartnerId, principal: Caller, session: SessionDep) -> TierHistory:
     """Every evaluation of the partner's tier, newest first: change, reason, rulebook."""
     decisions = store.tier_history(session, partner_id)

@@ -247,10 +247,10 @@ def test_partner_score_prefers_the_stored_snapshot_and_tier_state(
         )
         s.add(FeatureSnapshot(partner_id=pid, as_of=week_as_of, week="2026-W49", features=features))
         s.add(
-            TierDecision(
+            TierDecision(  # the evaluation before the snapshot's week: its state is used
                 partner_id=pid,
-                week="2026-W49",
-                as_of=week_as_of,
+                week="2026-W48",
+                as_of=as_of,
                 tier="Registered",
                 change="new",
                 missed_evaluations=0,
