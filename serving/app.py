@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.gzip import GZipMiddleware
 
 from serving import openapi, problems, webhooks
 from serving.idempotency import IdempotencyMiddleware
@@ -20,7 +19,7 @@ from serving.metrics import Metrics
 from serving.middleware import ServiceMiddleware
 from serving.service_state import ServiceState
 from serving.snapshots import PartnerLookup
-from serving.traffic import TrafficMiddleware
+from serving.traffic import GZipWhenAsked, TrafficMiddleware
 from tierwise.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -87,7 +86,7 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
     # outermost last: traffic (ids, limits, log) → gzip → body limit + metrics → idempotency
     app.add_middleware(IdempotencyMiddleware, settings=settings)  # sees whole bodies
     app.add_middleware(ServiceMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
-    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=5)
+    app.add_middleware(GZipWhenAsked, minimum_size=settings.gzip_min_bytes)
     app.add_middleware(TrafficMiddleware, settings=settings)
     for name in OWN_ROUTERS:
         app.include_router(importlib.import_module(f"serving.routes.{name}").router)

@@ -65,6 +65,22 @@ IDEMPOTENCY_PARAMETER = {
     "`TIERWISE_IDEMPOTENCY_TTL_HOURS` (24 h).",
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
 }
+CACHEABLE = frozenset({"getRules", "getModels", "getPlan"})
+ETAG_HEADER = {
+    "description": "Tag of this answer (send it in If-None-Match)",
+    "schema": {"type": "string"},
+}
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "The ETag of the answer you hold: 304 when it is still current",
+    "schema": {"type": "string"},
+}
+NOT_MODIFIED = {
+    "description": "Not modified: the answer is the one you hold",
+    "headers": {"ETag": ETAG_HEADER},
+}
 PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
@@ -104,6 +120,10 @@ def build(app: FastAPI, settings: Settings) -> dict[str, Any]:
             _complete(operation, secured=path.startswith("/v1/") and path not in PUBLIC_PATHS)
             if idempotency.applies(method.upper(), path):
                 operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
+            if operation.get("operationId") in CACHEABLE:
+                operation.setdefault("parameters", []).append(IF_NONE_MATCH)
+                operation["responses"]["304"] = NOT_MODIFIED
+                operation["responses"]["200"]["headers"] = {"ETag": ETAG_HEADER}
     _limits(schemas, settings)
     _drop_unreferenced(doc, ("HTTPValidationError", "ValidationError"))
     return doc

@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import re
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.problems import problem_response
@@ -96,7 +97,7 @@ class TrafficMiddleware:
             return
         start = time.perf_counter()
         key, rid, trace, client_type, length = _read_headers(scope["headers"])
-        request_id = rid.decode() if rid and REQUEST_ID.match(rid) else uuid.uuid4().hex
+        request_id = rid.decode() if rid and REQUEST_ID.match(rid) else os.urandom(16).hex()
         scope["request_id"] = request_id
         echo = [(b"x-request-id", request_id.encode())]
         trace_id = None
@@ -230,4 +231,22 @@ def _log(
         "bytes": size,
         "client": client,
     }
-    access_log.info(json.dumps(record, separators=(",", ":")))
+    line = json.dumps(record, separators=(",", ":"))
+    # makeRecord + handle: what .info() does minus findCaller's stack walk (~30 µs a request)
+    access_log.handle(access_log.makeRecord(access_log.name, logging.INFO, "", 0, line, (), None))
+
+
+class GZipWhenAsked:
+    """Starlette's GZipMiddleware, entered only when the client accepts gzip (free otherwise)."""
+
+    def __init__(self, app: ASGIApp, *, minimum_size: int, compresslevel: int = 5) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=minimum_size, compresslevel=compresslevel)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(
+            n == b"accept-encoding" and b"gzip" in v for n, v in scope["headers"]
+        ):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

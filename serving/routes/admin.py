@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from serving.auth import Principal, require_role
 from serving.deps import LoadedDep, SettingsDep, StateDep
+from serving.etag import json_answer
 from serving.problems import responses
 from serving.schemas import ModelOut, ModelsOut, ReloadOut, RulesOut, RuleSummary
 from serving.webhooks import record_models
@@ -47,10 +48,10 @@ def _ok(example: Any) -> dict[int | str, dict[str, Any]]:
         **responses(401, 403, 503),
     },
 )
-async def rules(loaded: LoadedDep, _: Anyone) -> RulesOut:
+async def rules(request: Request, loaded: LoadedDep, _: Anyone) -> Response:
     """The active rulebook: version, content hash, tracks, incentives and actions."""
     book = loaded.rulebook
-    return RulesOut(
+    answer = RulesOut(
         version=book.version,
         content_hash=book.content_hash,
         features_needed=sorted(book.features_needed),
@@ -63,6 +64,7 @@ async def rules(loaded: LoadedDep, _: Anyone) -> RulesOut:
             "likely_reject": book.deal_routing.likely_reject,
         },
     )
+    return json_answer(request, answer)
 
 
 @router.get(
@@ -85,16 +87,17 @@ async def rules(loaded: LoadedDep, _: Anyone) -> RulesOut:
         **responses(401, 403, 503),
     },
 )
-async def models(loaded: LoadedDep, _: Anyone, settings: SettingsDep) -> ModelsOut:
+async def models(request: Request, loaded: LoadedDep, _: Anyone, settings: SettingsDep) -> Response:
     """The loaded models: registry name, alias, version and the features each reads."""
     m = loaded.models
-    return ModelsOut(
+    answer = ModelsOut(
         models=[
             ModelOut(name=i.name, alias=i.alias, version=i.version, features=s.features)
             for i, s in zip(m.infos(), (m.churn, m.deal), strict=True)
         ],
         tracking_uri=settings.mlflow_tracking_uri,
     )
+    return json_answer(request, answer)
 
 
 @router.post(
