@@ -7,11 +7,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
+from features import registry
 from rules.explain import checks_from
 from rules.model import Rulebook, TierState
 from serving import schemas
 from serving.deal_scoring import DealResult
 from serving.recommend import PartnerRecommendation
+from serving.service_state import Loaded
 from tierwise.errors import InvalidInput, Problem
 
 TIER_SECTIONS = ("track", "tier")
@@ -27,7 +31,12 @@ def versions_out(versions: dict[str, Any]) -> schemas.Versions:
     )
 
 
-def partner_score(rec: PartnerRecommendation, *, explain: bool = False) -> schemas.PartnerScore:
+def partner_score(
+    rec: PartnerRecommendation,
+    *,
+    explain: bool = False,
+    warnings: Sequence[dict[str, Any]] = (),
+) -> schemas.PartnerScore:
     """The API answer, validated in one pass (a nested dict: cheaper than model by model)."""
     d = rec.decision
     checks = (
@@ -64,6 +73,7 @@ def partner_score(rec: PartnerRecommendation, *, explain: bool = False) -> schem
             "actions": [a.__dict__ for a in rec.actions],
             "suppressed": [x._asdict() for x in rec.suppressed],
             "versions": rec.versions,
+            "warnings": list(warnings),
         }
     )
 
@@ -83,6 +93,35 @@ def deal_score(
 
 
 # --- request checks against the loaded rulebook ------------------------------------------
+
+FEATURE_NAMES = tuple(registry.FEATURES)
+
+
+def feature_warnings(features: BaseModel, loaded: Loaded) -> list[dict[str, Any]]:
+    """What was not sent (left out, or everything null) and what that does to the answer."""
+    sent = features.model_fields_set
+    if len(sent) == len(FEATURE_NAMES) and any(v is not None for v in features.__dict__.values()):
+        return []  # the usual case, decided in a few µs
+    missing = [n for n in FEATURE_NAMES if n not in sent]
+    if all(getattr(features, n) is None for n in FEATURE_NAMES):
+        message = (
+            "no feature has a value: every rule condition counts as not met (lowest tier, "
+            "no incentives) and the models score a partner they know nothing about"
+        )
+        return [{"code": "no_features", "message": message, "features": missing}]
+    if not missing:
+        return []
+    rules = [n for n in missing if n in loaded.rulebook.features_needed]
+    read = set(loaded.models.churn.features) | set(loaded.models.deal.features)
+    models = [n for n in missing if n in read]
+    shown = ", ".join(missing[:8]) + (" …" if len(missing) > 8 else "")
+    message = (
+        f"{len(missing)} of {len(FEATURE_NAMES)} features not sent ({shown}): treated as "
+        f"missing. The rules read {len(rules)} of them (conditions on a missing feature are "
+        f"not met, so tier, incentives and actions can come out lower than with full data); "
+        f"the models read {len(models)} of them as missing values."
+    )
+    return [{"code": "features_missing", "message": message, "features": missing}]
 
 
 def previous_state(prev: schemas.TierStateIn | None) -> TierState | None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
-from serving.db.events import EVENT_TYPES, iso_z
+from serving.db.events import EVENT_TYPES
+from serving.schemas import Utc
 
 EventType = Literal[
     "plan.ready",
@@ -17,14 +17,6 @@ EventType = Literal[
     "models.promoted",
 ]
 assert set(EventType.__args__) == set(EVENT_TYPES)  # type: ignore[attr-defined]
-
-
-# answers write every timestamp as RFC 3339 UTC with `Z`
-Utc = Annotated[
-    datetime,
-    PlainSerializer(iso_z, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
-]
 
 
 class EventOut(BaseModel):

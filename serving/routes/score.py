@@ -132,7 +132,11 @@ async def score(request: Request, explain: Explain = False) -> Response:
     loaded = await deps.loaded(request)
     await _scorer_only(request)
     body = parse_body(ScoreRequest, await request.body())
-    answer = convert.partner_score(score_request(body, loaded), explain=explain)
+    answer = convert.partner_score(
+        score_request(body, loaded),
+        explain=explain,
+        warnings=convert.feature_warnings(body.features, loaded),
+    )
     return Response(answer.model_dump_json(), media_type="application/json")
 
 
@@ -173,7 +177,9 @@ async def score_batch(
     def run() -> BatchScoreResponse:
         results = [
             convert.partner_score(
-                score_request(req, loaded, at=f"body.partners.{i}"), explain=explain
+                score_request(req, loaded, at=f"body.partners.{i}"),
+                explain=explain,
+                warnings=convert.feature_warnings(req.features, loaded),
             )
             for i, req in enumerate(body.partners)
         ]

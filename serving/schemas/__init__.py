@@ -3,12 +3,13 @@
 The partner-feature model is built from the feature registry, so every registry feature is a
 named, typed, documented field: an unknown name, a wrong type, NaN/Infinity, a negative count
 or an unknown partner type is rejected with its location — nothing is silently defaulted.
-A feature may be `null` (missing, the rules report it as missing), but it may not be absent.
+A feature may be `null` or left out (missing: the rules report it as missing, the models score
+it as a missing value); the answer's `warnings` then name what was not sent and what it does.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -16,7 +17,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     StrictBool,
+    WithJsonSchema,
     create_model,
     model_validator,
 )
@@ -25,7 +28,28 @@ from features import registry
 from features.deal_features import DEAL_INPUTS
 from features.schema import SCHEMAS
 
-Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s].*$")]
+Id = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^\S(.*\S)?$",
+        description="An id: no leading or trailing whitespace",
+    ),
+]
+
+
+def iso_z(moment: datetime) -> str:
+    """RFC 3339 in UTC with `Z`, whatever offset the moment came in."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# answers write every timestamp as RFC 3339 UTC with `Z`
+Utc = Annotated[
+    datetime,
+    PlainSerializer(iso_z, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
 _UNIT_MAX = {"score": 10.0}
 _BOUNDED = ("_rate", "_share", "market_share", "portfolio_fit", "customer_retention")
 
@@ -90,8 +114,8 @@ EXAMPLE_FEATURES: dict[str, Any] = {f.name: _example_value(f) for f in registry.
 PartnerFeatures: type[BaseModel] = create_model(  # type: ignore[call-overload]
     "PartnerFeatures",
     __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_FEATURES]}),
-    __doc__="Every registry feature of one partner (null = missing, absent = error).",
-    **{f.name: (_feature_field(f), ...) for f in registry.FEATURES.values()},
+    __doc__="The registry features of one partner (null or left out = missing; see `warnings`).",
+    **{f.name: (_feature_field(f), None) for f in registry.FEATURES.values()},
 )
 
 
@@ -222,7 +246,7 @@ class Versions(BaseModel):
     rulebook_hash: str
     models: list[ModelVersion]
     feature_registry: str
-    as_of: datetime | None = None
+    as_of: Utc | None = None
 
 
 class ConditionCheck(BaseModel):
@@ -261,7 +285,7 @@ class TierOut(BaseModel):
     missed_evaluations: int
     override_tier: str | None = None
     override_reason: str | None = None
-    override_until: datetime | None = None
+    override_until: Utc | None = None
     benefits: dict[str, Any] = Field(default_factory=dict)
     next_tier: str | None = None
     gap_to_next: list[GapItem] = Field(default_factory=list)
@@ -304,6 +328,14 @@ class SuppressedAction(BaseModel):
     reason: str
 
 
+class ScoreWarning(BaseModel):
+    """Something about the input that weakens the answer, and how."""
+
+    code: Literal["features_missing", "no_features"]
+    message: str
+    features: list[str] = Field(default_factory=list, description="The features concerned")
+
+
 class PartnerScore(BaseModel):
     """The answer for one partner: tier, incentives, 6Cs, churn risk and ranked actions."""
 
@@ -319,6 +351,9 @@ class PartnerScore(BaseModel):
     actions: list[ActionOut]
     suppressed: list[SuppressedAction] = Field(default_factory=list)
     versions: Versions
+    warnings: list[ScoreWarning] = Field(
+        default_factory=list, description="Features not sent and what that does to the answer"
+    )
 
 
 class DealReason(BaseModel):
