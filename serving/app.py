@@ -24,7 +24,7 @@ from tierwise.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-OWN_ROUTERS = ("health", "score", "deals", "admin", "tiers", "events")
+OWN_ROUTERS = ("health", "score", "deals", "deal_decisions", "admin", "tiers", "events")
 OTHER_ROUTERS = ("plans", "review", "review_partners")  # the weekly plan and review pages (issue 7)
 
 DESCRIPTION = """Tierwise scores channel partners: tier and incentives from the active

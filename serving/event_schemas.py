@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from serving.db.events import EVENT_TYPES
-from serving.schemas import Utc
+from serving.schemas import Id, Utc
 
 EventType = Literal[
     "plan.ready",
@@ -173,3 +173,54 @@ EXAMPLE_TIERS: dict[str, Any] = {
 
 def example(status: int, body: Any) -> dict[int | str, dict[str, Any]]:
     return {status: {"content": {"application/json": {"example": body}}}}
+
+
+class DealDecisionIn(BaseModel):
+    """The vendor's decision on a registration and, once known, how the deal ended."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "decision": "accepted",
+                    "outcome": "won",
+                    "decided_at": "2026-11-24T15:00:00Z",
+                    "partner_id": "P000123",
+                    "amount": 48000.0,
+                    "currency": "USD",
+                }
+            ]
+        },
+    )
+
+    decision: Literal["accepted", "rejected"]
+    outcome: Literal["open", "won", "lost"] | None = Field(
+        None, description="How the deal ended (accepted deals)"
+    )
+    decided_at: AwareDatetime
+    partner_id: Id | None = None
+    amount: float | None = Field(None, ge=0, le=1e12, allow_inf_nan=False)
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
+    reason: str | None = Field(None, max_length=500, description="Why (rejections)")
+
+    @model_validator(mode="after")
+    def _outcome_needs_acceptance(self) -> DealDecisionIn:
+        if self.decision == "rejected" and self.outcome in ("won", "open"):
+            raise ValueError(f"a rejected registration cannot have outcome '{self.outcome}'")
+        return self
+
+
+class DealDecisionOut(BaseModel):
+    """A stored deal decision (a later report of the same deal replaces it)."""
+
+    deal_id: str
+    partner_id: str | None = None
+    decision: str
+    outcome: str | None = None
+    amount: float | None = None
+    currency: str | None = None
+    reason: str | None = None
+    decided_at: Utc
+    reported_by: str
+    reported_at: Utc

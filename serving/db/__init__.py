@@ -12,6 +12,7 @@ from serving.db.engine import (
     upgrade,
 )
 from serving.db.integration import (
+    DealDecision,
     Event,
     IdempotencyRecord,
     WebhookDelivery,
@@ -35,6 +36,7 @@ __all__ = [
     "ACTION_STATUSES",
     "AuditEntry",
     "Base",
+    "DealDecision",
     "Event",
     "FeatureSnapshot",
     "IdempotencyRecord",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from serving.db.models import Base, Id, utcnow
@@ -85,3 +85,24 @@ class WebhookDelivery(Base):
     response_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None]
+
+
+class DealDecision(Base):
+    """The vendor's final decision on a deal registration, as the PRM reports it back.
+
+    Kept as labelled examples for the deal-acceptance model (accepted or rejected, and the
+    outcome once known); a later report of the same deal replaces the earlier one.
+    """
+
+    __tablename__ = "deal_decisions"
+
+    deal_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    partner_id: Mapped[str | None] = mapped_column(Id, index=True)
+    decision: Mapped[str] = mapped_column(String(16))  # accepted | rejected
+    outcome: Mapped[str | None] = mapped_column(String(16))  # open | won | lost
+    amount: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime]
+    reported_by: Mapped[str] = mapped_column(String(200), default="")
+    reported_at: Mapped[datetime] = mapped_column(default=utcnow)

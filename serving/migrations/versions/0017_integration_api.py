@@ -1,4 +1,5 @@
-"""Integration API: idempotency records, events, webhook subscriptions and deliveries.
+"""Integration API: idempotency records, events, webhook subscriptions and deliveries, and
+the deal decisions PRM systems report back.
 
 Revision ID: 0017
 Revises: 0001
@@ -86,12 +87,28 @@ def upgrade() -> None:
     op.create_index(
         "ix_webhook_deliveries_subscription_id", "webhook_deliveries", ["subscription_id"]
     )
+    op.create_table(
+        "deal_decisions",
+        sa.Column("deal_id", sa.String(length=64), nullable=False),
+        sa.Column("partner_id", sa.String(length=64), nullable=True),
+        sa.Column("decision", sa.String(length=16), nullable=False),
+        sa.Column("outcome", sa.String(length=16), nullable=True),
+        sa.Column("amount", sa.Float(), nullable=True),
+        sa.Column("currency", sa.String(length=3), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("decided_at", TIMESTAMP, nullable=False),
+        sa.Column("reported_by", sa.String(length=200), nullable=False),
+        sa.Column("reported_at", TIMESTAMP, nullable=False),
+        sa.PrimaryKeyConstraint("deal_id"),
+    )
+    op.create_index("ix_deal_decisions_partner_id", "deal_decisions", ["partner_id"])
     op.create_index(
         "ix_webhook_deliveries_due", "webhook_deliveries", ["status", "next_attempt_at"]
     )
 
 
 def downgrade() -> None:
+    op.drop_table("deal_decisions")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_subscriptions")
     op.drop_table("events")
