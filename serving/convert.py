@@ -79,11 +79,22 @@ def partner_score(
 
 
 def deal_score(
-    result: DealResult, *, deal_id: str | None, partner_id: str | None, versions: dict[str, Any]
+    result: DealResult,
+    *,
+    request: schemas.DealScoreRequest,
+    partner_exited: bool,
+    versions: dict[str, Any],
 ) -> schemas.DealScore:
+    warnings = []
+    if partner_exited:
+        warnings.append("the partner has exited the program: registrations are not protected")
     return schemas.DealScore(
-        deal_id=deal_id,
-        partner_id=partner_id,
+        deal_id=request.deal_id,
+        customer_id=request.customer_id,
+        partner_id=request.partner_id,
+        currency=request.currency,
+        partner_exited=partner_exited,
+        warnings=warnings,
         acceptance_likelihood=result.acceptance_likelihood,
         routing=result.routing,
         bands=result.bands,
@@ -170,6 +181,30 @@ def request_problems(req: schemas.ScoreRequest, rulebook: Rulebook, at: str) -> 
                     value=item.action_id,
                 )
             )
+    return problems
+
+
+def deal_problems(req: schemas.DealScoreRequest, loaded: Loaded, *, currency: str) -> list[Problem]:
+    """A product the deal model does not know, an amount in another currency."""
+    problems = []
+    catalogue = loaded.models.deal.spec.categories.get("product", ())
+    product = getattr(req.deal, "product", None)
+    if product is not None and catalogue and product not in catalogue:
+        problems.append(
+            Problem(
+                f"unknown product (the catalogue: {', '.join(catalogue)})",
+                column="body.deal.product",
+                value=product,
+            )
+        )
+    if req.currency != currency:
+        problems.append(
+            Problem(
+                f"amounts are in {currency}: convert the deal amount first",
+                column="body.currency",
+                value=req.currency,
+            )
+        )
     return problems
 
 

@@ -179,7 +179,7 @@ class BatchScoreRequest(Strict):
 
 EXAMPLE_DEAL: dict[str, Any] = {
     "amount": 48_000.0,
-    "product": "platform",
+    "product": "core",
     "deal_kind": "new",
     "customer_has_open_direct_deal": False,
     "customer_is_existing": False,
@@ -204,7 +204,13 @@ class DealScoreRequest(Strict):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"deal_id": "D0001234", "partner_id": "P000123", "deal": EXAMPLE_DEAL},
+                {
+                    "deal_id": "D0001234",
+                    "customer_id": "C004711",
+                    "currency": "USD",
+                    "partner_id": "P000123",
+                    "deal": EXAMPLE_DEAL,
+                },
                 {
                     "deal_id": "D0001235",
                     "partner_features": EXAMPLE_FEATURES,
@@ -216,6 +222,10 @@ class DealScoreRequest(Strict):
     )
 
     deal_id: Id | None = None
+    customer_id: Id | None = Field(None, description="The end customer (echoed; for your join)")
+    currency: str = Field(
+        "USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code of `deal.amount` (the program's)"
+    )
     partner_id: Id | None = None
     partner_features: PartnerFeatures | None = None
     as_of: AwareDatetime | None = Field(None, description="As-of of inline partner features")
@@ -369,11 +379,15 @@ class DealScore(BaseModel):
     """A deal registration's acceptance likelihood, its top reasons and the routing band."""
 
     deal_id: str | None = None
+    customer_id: str | None = None
     partner_id: str | None = None
+    currency: str = "USD"
     acceptance_likelihood: float
     routing: Literal["fast_track", "review", "likely_reject"]
     bands: dict[str, float]
     reasons: list[DealReason]
+    partner_exited: bool = Field(False, description="The partner has left the program")
+    warnings: list[str] = Field(default_factory=list)
     versions: Versions
 
 

@@ -146,7 +146,7 @@ def test_managers_may_not_score_inline_features(client: TestClient, feature_fram
 def deal_body(**changes: Any) -> dict[str, Any]:
     deal = {
         "amount": 48000.0,
-        "product": "platform",
+        "product": "core",
         "deal_kind": "new",
         "customer_has_open_direct_deal": False,
         "customer_is_existing": False,

@@ -64,3 +64,47 @@ def test_ids_with_surrounding_whitespace_are_refused(
     r = client.post("/v1/score", json=body, headers=SCORER)
     assert r.status_code == 422
     assert r.json()["errors"][0]["loc"] == ["body", "partner_id"]
+
+
+def _deal(frame: Frame, **changes: Any) -> dict[str, Any]:
+    from tests.serving.test_api_score import deal_body
+
+    body = {**deal_body(), "partner_id": str(frame[0]["partner_id"].iloc[2]), **changes}
+    return body
+
+
+def test_a_deal_answer_echoes_customer_and_currency(
+    client: TestClient, feature_frame: Frame
+) -> None:
+    r = client.post(
+        "/v1/deal-registrations/score",
+        json=_deal(feature_frame, customer_id="C42", currency="USD"),
+        headers=SCORER,
+    )
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert (got["customer_id"], got["currency"], got["partner_exited"]) == ("C42", "USD", False)
+
+
+def test_an_unknown_product_or_another_currency_is_refused(
+    client: TestClient, feature_frame: Frame
+) -> None:
+    body = _deal(feature_frame, currency="EUR")
+    body["deal"]["product"] = "platinum_widget"
+    r = client.post("/v1/deal-registrations/score", json=body, headers=SCORER)
+    assert r.status_code == 422
+    errors = {tuple(e["loc"]): e for e in r.json()["errors"]}
+    assert errors[("body", "deal", "product")]["value"] == "platinum_widget"
+    assert "core" in errors[("body", "deal", "product")]["message"]
+    assert errors[("body", "currency")]["value"] == "EUR"
+
+
+def test_an_exited_partner_is_flagged(client: TestClient, feature_frame: Frame) -> None:
+    frame, as_of = feature_frame
+    partner = dict(score_body(frame, as_of, row=2)["features"], exited=True)
+    body = {**_deal(feature_frame), "partner_features": partner, "as_of": as_of.isoformat()}
+    del body["partner_id"]
+    r = client.post("/v1/deal-registrations/score", json=body, headers=SCORER)
+    assert r.status_code == 200, r.text
+    assert r.json()["partner_exited"] is True
+    assert "exited" in r.json()["warnings"][0]
