@@ -81,6 +81,7 @@ NOT_MODIFIED = {
     "description": "Not modified: the answer is the one you hold",
     "headers": {"ETag": ETAG_HEADER},
 }
+NEVER_404 = frozenset({"reportDealDecision"})  # an upsert: any id is fine
 PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
@@ -120,6 +121,8 @@ def build(app: FastAPI, settings: Settings) -> dict[str, Any]:
             _complete(operation, secured=path.startswith("/v1/") and path not in PUBLIC_PATHS)
             if idempotency.applies(method.upper(), path):
                 operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
+                for status in ("409", "422"):  # still running / the key with another body
+                    operation["responses"].setdefault(status, _problem(status))
             if operation.get("operationId") in CACHEABLE:
                 operation.setdefault("parameters", []).append(IF_NONE_MATCH)
                 operation["responses"]["304"] = NOT_MODIFIED
@@ -149,6 +152,9 @@ def _complete(operation: dict[str, Any], *, secured: bool) -> None:
         statuses |= {"400", "413", "415", "422"}
     if operation.get("parameters"):
         statuses.add("422")
+    in_path = any(p.get("in") == "path" for p in operation.get("parameters", []))
+    if in_path and operation.get("operationId") not in NEVER_404:
+        statuses.add("404")  # an unknown id
     for status in statuses:
         responses.setdefault(status, {})
     examples = problem_examples()
@@ -188,6 +194,14 @@ _DESCRIPTIONS = {
     500: "Unexpected error (logged with the request id)",
     503: "Not ready: rulebook, models or database unavailable",
 }
+
+
+def _problem(status: str) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    example = problem_examples().get(int(status))
+    if example is not None:
+        media["example"] = example
+    return {"description": _DESCRIPTIONS[int(status)], "content": {PROBLEM_JSON: media}}
 
 
 def _limits(schemas: dict[str, Any], settings: Settings) -> None:

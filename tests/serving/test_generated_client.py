@@ -132,3 +132,30 @@ def test_rules_and_deal_scoring_through_the_client(generated: str, client: TestC
     )
     assert scored.status_code == 200, scored.content
     assert 0.0 <= scored.parsed.acceptance_likelihood <= 1.0
+
+
+def test_events_tiers_and_deal_decisions_through_the_client(
+    generated: str, client: TestClient
+) -> None:
+    gen = api_client(generated, client)
+    page = mod("api.events.list_events").sync_detailed(client=gen, after="0")
+    assert page.status_code == 200 and type(page.parsed).__name__ == "EventPage"
+    missing = mod("api.partners.get_partner_tiers").sync_detailed("P999999", client=gen)
+    assert missing.status_code == 404 and type(missing.parsed).__name__ == "Problem"
+    body = mod("models").DealDecisionIn.from_dict(
+        {"decision": "accepted", "outcome": "won", "decided_at": "2026-11-24T15:00:00Z"}
+    )
+    report = mod("api.deal_registrations.report_deal_decision")
+    first = report.sync_detailed("D-CONTRACT-1", client=gen, body=body, idempotency_key="c-1")
+    again = report.sync_detailed("D-CONTRACT-1", client=gen, body=body, idempotency_key="c-1")
+    assert first.status_code == again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.parsed.decided_at == first.parsed.decided_at
+
+
+def test_a_not_modified_answer_through_the_client(generated: str, client: TestClient) -> None:
+    gen = api_client(generated, client)
+    rules = mod("api.rules_and_models.get_rules")
+    first = rules.sync_detailed(client=gen)
+    cached = rules.sync_detailed(client=gen, if_none_match=first.headers["etag"])
+    assert cached.status_code == 304 and cached.parsed is None
