@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from serving.db import JobRun, bulk_writes, get_engine, queries, session_scope, upgrade
+from serving.db import JobRun, bulk_writes, events, get_engine, queries, session_scope, upgrade
 from serving.db.types import jsonable
 from serving.db.week import WeekData, reviewed_actions, save_week
 from serving.recommend import PARTNER_NAME, Recommendations
@@ -127,6 +127,15 @@ def run_week(
             )
             with bulk_writes(session):
                 save_week(session, data)
+                events.record_week(  # plan.ready, partner.tier_changed, incentive.awarded
+                    session,
+                    week=week,
+                    as_of=as_of,
+                    decisions=data.decisions,
+                    awards=data.awards,
+                    summary=jsonable(summary),
+                    versions=data.versions,
+                )
             session.add(
                 JobRun(
                     job="weekly",

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Path
 
 from serving.auth import Principal, require_role
 from serving.db import DealDecision
-from serving.event_schemas import DealDecisionIn, DealDecisionOut, example
-from serving.routes.plans import SessionDep
+from serving.deps import SessionDep
+from serving.schemas.integration import DealDecisionIn, DealDecisionOut, example
 
 router = APIRouter(prefix="/v1", tags=["deal registrations"])
 

@@ -78,7 +78,7 @@ async def score_deal_registration(
     lookup: Annotated[PartnerLookup, Depends(partner_lookup)],
 ) -> DealScore:
     """Acceptance likelihood of a deal registration, its top reasons and its routing band."""
-    answers.raise_if(answers.deal_problems(body, loaded, currency=PROGRAM_CURRENCY))
+    convert.raise_if(convert.deal_problems(body, loaded, currency=PROGRAM_CURRENCY))
     if body.partner_id is not None:
         stored = await run_in_threadpool(lookup.find, body.partner_id)
         if stored is None:

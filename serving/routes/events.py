@@ -11,7 +11,8 @@ from sqlalchemy import select
 from serving.auth import Principal, require_role
 from serving.db import Event, WebhookDelivery, WebhookSubscription
 from serving.db.events import envelope, feed
-from serving.event_schemas import (
+from serving.deps import SessionDep
+from serving.schemas.integration import (
     EXAMPLE_DELIVERY,
     EXAMPLE_EVENT,
     EXAMPLE_WEBHOOK,
@@ -24,7 +25,6 @@ from serving.event_schemas import (
     WebhookOut,
     example,
 )
-from serving.routes.plans import SessionDep
 from tierwise.errors import InvalidInput, NotFound, Problem
 
 router = APIRouter(prefix="/v1", tags=["events"])

@@ -7,11 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 from sqlalchemy import select
 
-from serving import store
 from serving.auth import Principal, ensure_owner, require_role
-from serving.db import TierDecision, WeeklyPlan
-from serving.event_schemas import EXAMPLE_TIERS, TierEvaluation, TierHistory, example
-from serving.routes.plans import SessionDep
+from serving.db import TierDecision, WeeklyPlan, queries
+from serving.deps import SessionDep
+from serving.schemas.integration import EXAMPLE_TIERS, TierEvaluation, TierHistory, example
 from tierwise.errors import NotFound, Problem
 
 router = APIRouter(prefix="/v1", tags=["partners"])
@@ -27,13 +26,13 @@ PartnerId = Annotated[str, Path(min_length=1, max_length=200, examples=["P000123
 )
 def partner_tiers(partner_id: PartnerId, principal: Caller, session: SessionDep) -> TierHistory:
     """Every evaluation of the partner's tier, newest first: change, reason, rulebook."""
-    decisions = store.tier_history(session, partner_id)
+    decisions = queries.tier_history(session, partner_id)
     if not decisions:
         raise NotFound(
             f"No tier evaluation of partner '{partner_id}'",
             [Problem("never evaluated", column="path.partner_id", value=partner_id)],
         )
-    ensure_owner(principal, partner_id, store.partner_owner(session, partner_id))
+    ensure_owner(principal, partner_id, queries.partner_owner(session, partner_id))
     hashes = _rulebook_hashes(session, {d.week for d in decisions})
     return TierHistory(
         partner_id=partner_id,

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from serving.state import Loaded, ServiceState
+from serving.service_state import Loaded, ServiceState
 from tests.serving.conftest import MakeClient, headers, score_body
 from tierwise.errors import NotReady
 from tierwise.settings import Settings
