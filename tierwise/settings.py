@@ -60,7 +60,9 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: float = Field(
         24.0, gt=0, description="How long an Idempotency-Key and its answer are kept"
     )
-    webhook_interval_s: float = Field(5.0, ge=0, description="How often due webhooks go out; 0 = off")
+    webhook_interval_s: float = Field(
+        5.0, ge=0, description="How often due webhooks go out; 0 = off"
+    )
     webhook_timeout_s: float = Field(5.0, gt=0, description="Seconds a receiver has to answer")
     webhook_backoff_s: float = Field(10.0, gt=0, description="First retry delay (then doubled)")
     webhook_max_attempts: int = Field(8, ge=1, description="Attempts before a delivery fails")
