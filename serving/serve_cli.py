@@ -102,7 +102,7 @@ def serve(
 
 @keys_app.command("new")
 def new_key_command(
-    role: str = typer.Option(..., "--role", help="scorer | manager | admin"),
+    role: str = typer.Option(..., "--role", help="scorer | integration | manager | admin"),
     manager_id: str = typer.Option(None, "--manager-id", help="Manager the key is bound to"),
     name: str = typer.Option("", "--name", help="Who holds the key"),
 ) -> None:
