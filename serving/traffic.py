@@ -4,8 +4,8 @@
   accepted, echoed on the answer, written into problem+json (`request_id`) and the access log.
 - Rate limits per API key: a token bucket of `rate_limit_per_minute` (per process); over it,
   429 problem+json with `Retry-After`. Every keyed answer carries `RateLimit-Limit`,
-  `RateLimit-Remaining` and `RateLimit-Reset`. Callers whose keys fail (401) are limited per
-  client address (`auth_failures_per_minute`), so keys cannot be guessed at speed.
+  `RateLimit-Remaining` and `RateLimit-Reset`. Callers whose presented keys are refused (401)
+  are limited per client address (`auth_failures_per_minute`): keys cannot be guessed at speed.
 - 415 for a write whose body is not JSON.
 - A structured access log: one JSON object per request on the `tierwise.access` logger.
 """
@@ -124,8 +124,8 @@ class TrafficMiddleware:
                 return
             await self.app(scope, receive, send_wrapper)
         finally:
-            if status == 401 and scope["path"].startswith("/v1/"):
-                self.failures.take(client.encode(), now)
+            if status == 401 and key is not None and scope["path"].startswith("/v1/"):
+                self.failures.take(client.encode(), now)  # a key presented and refused
             if access_log.isEnabledFor(logging.INFO):
                 _log(scope, request_id, trace_id, status, size, start, client)
 

@@ -85,17 +85,18 @@ class DeliveryReport:
 class Deliverer:
     """Sends the deliveries that are due. Safe to run from several processes (row locks)."""
 
-    def __init__(self, settings: Settings, *, client: httpx.Client | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.client = client or httpx.Client(
-            timeout=settings.webhook_timeout_s, follow_redirects=False
-        )
 
     def run_due(self, *, now: datetime | None = None, limit: int = 100) -> DeliveryReport:
         """Attempt every pending delivery due at `now`; returns what became of them."""
         now = now or datetime.now(UTC)
         report = DeliveryReport()
-        with session_scope(ready_engine(self.settings.db_url)) as session:
+        timeout = self.settings.webhook_timeout_s
+        with (
+            httpx.Client(timeout=timeout, follow_redirects=False) as client,
+            session_scope(ready_engine(self.settings.db_url)) as session,
+        ):
             due = session.execute(
                 select(WebhookDelivery, WebhookSubscription, Event)
                 .join(WebhookSubscription, SUBSCRIBER)
@@ -110,11 +111,12 @@ class Deliverer:
                 .with_for_update(skip_locked=True, of=WebhookDelivery)
             ).all()
             for delivery, subscription, event in due:
-                self._attempt(session, delivery, subscription, event, now, report)
+                self._attempt(client, session, delivery, subscription, event, now, report)
         return report
 
     def _attempt(
         self,
+        client: httpx.Client,
         session: Session,
         delivery: WebhookDelivery,
         subscription: WebhookSubscription,
@@ -134,7 +136,7 @@ class Deliverer:
         delivery.attempts += 1
         delivery.last_attempt_at = now
         try:
-            answer = self.client.post(subscription.url, content=body, headers=headers)
+            answer = client.post(subscription.url, content=body, headers=headers)
             delivery.response_status, delivery.last_error = answer.status_code, None
             ok = answer.is_success
             if not ok:
