@@ -77,7 +77,6 @@ class PartnerLookup:
         self.settings = settings
         self._lock = threading.Lock()
         self._frame: tuple[tuple[Any, ...], pd.DataFrame, datetime] | None = None
-        self._db_ready = False
 
     def find(self, partner_id: str) -> StoredPartner | None:
         stored = self._from_database(partner_id)
@@ -85,15 +84,11 @@ class PartnerLookup:
 
     # --- the service database -------------------------------------------------------------
     def _engine(self) -> Any:
-        from serving.db import get_engine, upgrade
+        from serving.db import ready_engine
 
-        engine = get_engine(self.settings.db_url)
-        if not self._db_ready:
-            with self._lock:
-                if not self._db_ready:
-                    upgrade(engine)
-                    self._db_ready = True
-        return engine
+        # upgraded once per process under the engine module's lock: Alembic's upgrade is not
+        # thread-safe, and the webhook loop or a route may upgrade at the same moment
+        return ready_engine(self.settings.db_url)
 
     def _from_database(self, partner_id: str) -> StoredPartner | None:
         from sqlalchemy.exc import SQLAlchemyError

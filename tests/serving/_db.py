@@ -182,6 +182,7 @@ def review_settings(url: str, data_dir: Path):  # type: ignore[no-untyped-def]
         database_url=url,
         api_keys=keys,
         reload_interval_s=0,
+        webhook_interval_s=0,
         session_secret="test-secret",
     )
 

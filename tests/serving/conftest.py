@@ -65,7 +65,7 @@ def served_dir(program_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 
 @pytest.fixture(scope="session")
 def base_settings(served_dir: Path) -> Settings:
-    return Settings(data_dir=served_dir, reload_interval_s=0)
+    return Settings(data_dir=served_dir, reload_interval_s=0, webhook_interval_s=0)
 
 
 @pytest.fixture(scope="session")
