@@ -30,7 +30,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from serving.db import Event, WebhookDelivery, WebhookSubscription, ready_engine, session_scope
+from serving.db import (
+    Event,
+    WebhookDelivery,
+    WebhookSubscription,
+    get_engine,
+    ready_engine,
+    session_scope,
+)
 from serving.db.events import envelope, record
 from tierwise.settings import Settings
 
@@ -95,7 +102,7 @@ class Deliverer:
         timeout = self.settings.webhook_timeout_s
         with (
             httpx.Client(timeout=timeout, follow_redirects=False) as client,
-            session_scope(ready_engine(self.settings.db_url)) as session,
+            session_scope(get_engine(self.settings.db_url)) as session,
         ):
             due = session.execute(
                 select(WebhookDelivery, WebhookSubscription, Event)
@@ -163,8 +170,11 @@ async def deliver_periodically(settings: Settings) -> None:
     deliverer = Deliverer(settings)
     while True:
         await asyncio.sleep(settings.webhook_interval_s)
-        try:
+        try:  # never upgrades the schema itself (Alembic is not thread-safe): until the
+            # service, the job or `tierwise db upgrade` has, a round just fails quietly
             await run_in_threadpool(deliverer.run_due)
+        except SQLAlchemyError as exc:
+            log.debug("webhook delivery round skipped: %s", exc)
         except Exception:  # the loop must survive anything (a database restart…)
             log.exception("webhook delivery round failed")
 
