@@ -72,6 +72,8 @@ def plan_page(
             PlanAction.value,
             PlanAction.weight,
             PlanAction.reasons,
+            PlanAction.title,
+            PlanAction.sentence,
             PlanAction.tier,
             PlanAction.churn_risk,
             PlanAction.overflow,
