@@ -13,18 +13,21 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from serving import problems
+from serving import openapi, problems, webhooks
+from serving.idempotency import IdempotencyMiddleware
 from serving.metrics import Metrics
 from serving.middleware import ServiceMiddleware
 from serving.service_state import ServiceState
 from serving.snapshots import PartnerLookup
+from serving.traffic import GZipWhenAsked, TrafficMiddleware
 from tierwise.errors import ConfigurationError, Problem
 from tierwise.settings import Settings, get_settings, session_secret_problem
 
 log = logging.getLogger(__name__)
 
-OWN_ROUTERS = ("health", "score", "deals", "admin")
-OTHER_ROUTERS = ("plans", "review", "review_partners", "incentives")  # plan, review, ledger
+OWN_ROUTERS = ("health", "score", "deals", "deal_decisions", "admin", "tiers", "events")
+# the weekly plan, review pages and the incentive ledger
+OTHER_ROUTERS = ("plans", "review", "review_partners", "incentives")
 
 DESCRIPTION = """Tierwise scores channel partners: tier and incentives from the active
 rulebook, churn risk and deal-acceptance likelihood from the registered models, and a ranked
@@ -50,11 +53,15 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         tasks = []
         if load_at_start and state.current is None:
             # in the background: /healthz answers at once, /readyz says "loading"
-            tasks.append(asyncio.create_task(_load_at_start(state)))
+            tasks.append(asyncio.create_task(_load_at_start(state, settings)))
         else:
             _loaded(state)
         if settings.reload_interval_s > 0:
-            tasks.append(asyncio.create_task(_periodic_reload(state, settings.reload_interval_s)))
+            tasks.append(
+                asyncio.create_task(_periodic_reload(state, settings, settings.reload_interval_s))
+            )
+        if settings.webhook_interval_s > 0:
+            tasks.append(asyncio.create_task(webhooks.deliver_periodically(settings)))
         try:
             yield
         finally:
@@ -68,6 +75,7 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         version=_package_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=openapi.operation_id,
     )
     app.state.settings = settings
     app.state.service = state
@@ -79,12 +87,17 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         # dependency on every request (~1 ms). My own routes read request.app.state.settings.
         app.dependency_overrides[get_settings] = lambda: settings
     problems.install(app)
+    openapi.install(app, settings)
+    # outermost last: traffic (ids, limits, log) → gzip → body limit + metrics → idempotency
+    app.add_middleware(IdempotencyMiddleware, settings=settings)  # sees whole bodies
     app.add_middleware(
         ServiceMiddleware,
         max_body_bytes=settings.max_body_bytes,
         metrics=metrics,
         max_batch=settings.max_batch,
     )
+    app.add_middleware(GZipWhenAsked, minimum_size=settings.gzip_min_bytes)
+    app.add_middleware(TrafficMiddleware, settings=settings)
     for name in OWN_ROUTERS:
         app.include_router(importlib.import_module(f"serving.routes.{name}").router)
     for name in OTHER_ROUTERS:
@@ -111,8 +124,10 @@ def refuse_weak_secret(settings: Settings) -> None:
         )
 
 
-async def _load_at_start(state: ServiceState) -> None:
+async def _load_at_start(state: ServiceState, settings: Settings) -> None:
     await run_in_threadpool(state.start)
+    if state.current is not None:
+        await run_in_threadpool(webhooks.record_models, settings, state.current)
     _loaded(state)
 
 
@@ -121,12 +136,13 @@ def _loaded(state: ServiceState) -> None:
     gc.freeze()  # start-up objects (models, libraries) leave the collector's scans
 
 
-async def _periodic_reload(state: ServiceState, interval: float) -> None:
+async def _periodic_reload(state: ServiceState, settings: Settings, interval: float) -> None:
     """Check the registry and rulebook every `interval` seconds; swap in what changed."""
     while True:
         await asyncio.sleep(interval)
         try:
-            await run_in_threadpool(state.reload_if_changed)
+            if await run_in_threadpool(state.reload_if_changed):
+                await run_in_threadpool(webhooks.record_models, settings, state.current)
         except Exception:  # the loop must survive anything
             log.exception("periodic reload check failed")
 

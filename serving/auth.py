@@ -1,4 +1,5 @@
-"""API keys and roles: `scorer` (PRM systems), `manager` (own partners only), `admin` (all).
+"""API keys and roles: `scorer` (PRM systems), `integration` (PRM systems that also read
+plans and events, and administer nothing), `manager` (own partners only), `admin` (all).
 
 Keys are configured hashed (`TIERWISE_API_KEYS`: JSON list of {key_sha256, role, manager_id,
 name}); a presented key is hashed and compared with every configured hash in constant time.
@@ -19,8 +20,8 @@ from fastapi import Depends, Request
 from tierwise.errors import Forbidden, InvalidInput, Problem, Unauthorized
 from tierwise.settings import Settings, get_settings
 
-Role = Literal["scorer", "manager", "admin"]
-ROLES: tuple[Role, ...] = ("scorer", "manager", "admin")
+Role = Literal["scorer", "integration", "manager", "admin"]
+ROLES: tuple[Role, ...] = ("scorer", "integration", "manager", "admin")
 KEY_PREFIX = "tw_"
 
 

@@ -8,11 +8,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
+from features import registry
 from rules.explain import checks_from
 from rules.model import Rulebook, TierState
 from serving import schemas
 from serving.deal_scoring import DealResult
 from serving.recommend import PartnerRecommendation
+from serving.service_state import Loaded
 from tierwise.errors import InvalidInput, Problem
 
 TIER_SECTIONS = ("track", "tier")
@@ -28,7 +32,12 @@ def versions_out(versions: dict[str, Any]) -> schemas.Versions:
     )
 
 
-def partner_score(rec: PartnerRecommendation, *, explain: bool = False) -> schemas.PartnerScore:
+def partner_score(
+    rec: PartnerRecommendation,
+    *,
+    explain: bool = False,
+    warnings: Sequence[dict[str, Any]] = (),
+) -> schemas.PartnerScore:
     """The API answer, validated in one pass (a nested dict: cheaper than model by model)."""
     d = rec.decision
     checks = (
@@ -67,16 +76,28 @@ def partner_score(rec: PartnerRecommendation, *, explain: bool = False) -> schem
             "actions": [a.__dict__ for a in rec.actions],
             "suppressed": [x._asdict() for x in rec.suppressed],
             "versions": rec.versions,
+            "warnings": list(warnings),
         }
     )
 
 
 def deal_score(
-    result: DealResult, *, deal_id: str | None, partner_id: str | None, versions: dict[str, Any]
+    result: DealResult,
+    *,
+    request: schemas.DealScoreRequest,
+    partner_exited: bool,
+    versions: dict[str, Any],
 ) -> schemas.DealScore:
+    warnings = []
+    if partner_exited:
+        warnings.append("the partner has exited the program: registrations are not protected")
     return schemas.DealScore(
-        deal_id=deal_id,
-        partner_id=partner_id,
+        deal_id=request.deal_id,
+        customer_id=request.customer_id,
+        partner_id=request.partner_id,
+        currency=request.currency,
+        partner_exited=partner_exited,
+        warnings=warnings,
         acceptance_likelihood=result.acceptance_likelihood,
         routing=result.routing,
         bands=result.bands,
@@ -86,6 +107,36 @@ def deal_score(
 
 
 # --- request checks against the loaded rulebook ------------------------------------------
+
+FEATURE_NAMES = tuple(registry.FEATURES)
+
+
+def feature_warnings(features: BaseModel, loaded: Loaded) -> list[dict[str, Any]]:
+    """What was not sent (left out, or everything null) and what that does to the answer."""
+    sent = features.model_fields_set
+    if len(sent) == len(FEATURE_NAMES) and any(v is not None for v in features.__dict__.values()):
+        return []  # the usual case, decided in a few µs
+    missing = [n for n in FEATURE_NAMES if n not in sent]
+    if all(getattr(features, n) is None for n in FEATURE_NAMES):
+        message = (
+            "no feature has a value: every rule condition counts as not met (lowest tier, "
+            "no incentives) and the models score a partner they know nothing about"
+        )
+        return [{"code": "no_features", "message": message, "features": missing}]
+    if not missing:
+        return []
+    rules = [n for n in missing if n in loaded.rulebook.features_needed]
+    deal = loaded.models.deal
+    read = set(loaded.models.churn.features) | set(deal.features if deal is not None else ())
+    models = [n for n in missing if n in read]
+    shown = ", ".join(missing[:8]) + (" …" if len(missing) > 8 else "")
+    message = (
+        f"{len(missing)} of {len(FEATURE_NAMES)} features not sent ({shown}): treated as "
+        f"missing. The rules read {len(rules)} of them (conditions on a missing feature are "
+        f"not met, so tier, incentives and actions can come out lower than with full data); "
+        f"the models read {len(models)} of them as missing values."
+    )
+    return [{"code": "features_missing", "message": message, "features": missing}]
 
 
 def previous_state(prev: schemas.TierStateIn | None) -> TierState | None:
@@ -134,6 +185,31 @@ def request_problems(req: schemas.ScoreRequest, rulebook: Rulebook, at: str) -> 
                     value=item.action_id,
                 )
             )
+    return problems
+
+
+def deal_problems(req: schemas.DealScoreRequest, loaded: Loaded, *, currency: str) -> list[Problem]:
+    """A product the deal model does not know, an amount in another currency."""
+    problems = []
+    deal = loaded.models.deal
+    catalogue = deal.spec.categories.get("product", ()) if deal is not None else ()
+    product = getattr(req.deal, "product", None)
+    if product is not None and catalogue and product not in catalogue:
+        problems.append(
+            Problem(
+                f"unknown product (the catalogue: {', '.join(catalogue)})",
+                column="body.deal.product",
+                value=product,
+            )
+        )
+    if req.currency != currency:
+        problems.append(
+            Problem(
+                f"amounts are in {currency}: convert the deal amount first",
+                column="body.currency",
+                value=req.currency,
+            )
+        )
     return problems
 
 

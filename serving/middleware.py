@@ -95,6 +95,7 @@ class ServiceMiddleware:
             instance=scope.get("path", ""),
             errors=[{"loc": ["body"], "message": f"at most {self.max_body_bytes} bytes"}],
             headers={"Connection": "close"},
+            request_id=scope.get("request_id"),
         )
         await response(scope, receive, send)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -65,8 +66,30 @@ def run_server(
         loop="uvloop",
         http="httptools",
         log_level=log_level,
-        access_log=False,
+        access_log=False,  # uvicorn's own; Tierwise writes a JSON one (tierwise.access)
+        log_config=log_config(settings.access_log),
     )
+
+
+def log_config(access: bool) -> dict[str, object]:
+    """uvicorn's logging set-up plus the JSON access log on stdout (when enabled)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["json_line"] = {"format": "%(message)s"}
+    config["handlers"]["json_access"] = {
+        "formatter": "json_line",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stdout",
+    }
+    config["loggers"]["tierwise.access"] = {
+        "handlers": ["json_access"],
+        "level": "INFO" if access else "WARNING",
+        "propagate": False,
+    }
+    return config
 
 
 def serve(
@@ -90,7 +113,7 @@ def serve(
 
 @keys_app.command("new")
 def new_key_command(
-    role: str = typer.Option(..., "--role", help="scorer | manager | admin"),
+    role: str = typer.Option(..., "--role", help="scorer | integration | manager | admin"),
     manager_id: str = typer.Option(None, "--manager-id", help="Manager the key is bound to"),
     name: str = typer.Option("", "--name", help="Who holds the key"),
 ) -> None:

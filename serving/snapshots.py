@@ -73,7 +73,6 @@ class PartnerLookup:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
-        self._db_ready = False
 
     def find(self, partner_id: str) -> StoredPartner | None:
         """The partner's latest stored snapshot, state and history; None when never stored."""
@@ -81,15 +80,11 @@ class PartnerLookup:
 
     # --- the service database -------------------------------------------------------------
     def _engine(self) -> Any:
-        from serving.db import get_engine, upgrade
+        from serving.db import ready_engine
 
-        engine = get_engine(self.settings.db_url)
-        if not self._db_ready:
-            with self._lock:
-                if not self._db_ready:
-                    upgrade(engine)
-                    self._db_ready = True
-        return engine
+        # upgraded once per process under the engine module's lock: Alembic's upgrade is not
+        # thread-safe, and the webhook loop or a route may upgrade at the same moment
+        return ready_engine(self.settings.db_url)
 
     def _from_database(self, partner_id: str) -> StoredPartner | None:
         from sqlalchemy.exc import SQLAlchemyError
@@ -103,7 +98,8 @@ class PartnerLookup:
                     return None
                 features, as_of = found
                 owner = queries.partner_owner(session, partner_id)
-                states = queries.tier_states(session, [partner_id])
+                # the evaluation before this snapshot's: the answer's change is against it
+                states = queries.tier_states(session, [partner_id], before=as_of)
                 history = queries.action_history(session, [partner_id])
         except SQLAlchemyError as exc:
             log.error("service database unavailable: %s", exc)

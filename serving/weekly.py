@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from rules.model import Rulebook
-from serving.db import JobRun, bulk_writes, get_engine, queries, session_scope, upgrade
+from serving.db import JobRun, bulk_writes, events, get_engine, queries, session_scope, upgrade
 from serving.db.jobs import finish_job, last_succeeded, start_job
 from serving.db.ledger import record_week
 from serving.db.types import jsonable
@@ -186,6 +186,15 @@ def run_week(
             )
             with bulk_writes(session):
                 save_week(session, data)
+                events.record_week(  # plan.ready, partner.tier_changed, incentive.awarded
+                    session,
+                    week=week,
+                    as_of=as_of,
+                    decisions=data.decisions,
+                    awards=data.awards,
+                    summary=jsonable(summary),
+                    versions=data.versions,
+                )
             job = session.get(JobRun, run_id)  # succeeded in the plan's own transaction
             if job is not None:
                 job.status, job.finished_at = "succeeded", datetime.now(UTC)

@@ -16,7 +16,7 @@ class ApiKey(BaseSettings):
     """An API key as configured: only its SHA-256 hash is kept."""
 
     key_sha256: str
-    role: str  # scorer | manager | admin
+    role: str  # scorer | integration | manager | admin
     manager_id: str | None = None
     name: str = ""
 
@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    public_url: str | None = Field(
+        None, description="The service's URL for clients (OpenAPI `servers`); default host:port"
+    )
     max_batch: int = Field(500, ge=1, description="Largest /v1/score/batch request")
     max_body_bytes: int = Field(2_000_000, ge=1024, description="Largest request body accepted")
     reload_interval_s: float = Field(300.0, ge=0, description="Periodic registry check; 0 = off")
@@ -55,6 +58,23 @@ class Settings(BaseSettings):
         description="Secure cookies: None = when the request came over https; "
         "true behind a TLS-terminating proxy",
     )
+    rate_limit_per_minute: int = Field(
+        6000, ge=0, description="Requests a minute per API key and process (0 = no limit)"
+    )
+    auth_failures_per_minute: int = Field(
+        30, ge=1, description="401 answers a minute per client address before 429"
+    )
+    access_log: bool = Field(True, description="One JSON line per request (tierwise.access)")
+    gzip_min_bytes: int = Field(2048, ge=0, description="Compress answers at least this big")
+    idempotency_ttl_hours: float = Field(
+        24.0, gt=0, description="How long an Idempotency-Key and its answer are kept"
+    )
+    webhook_interval_s: float = Field(
+        5.0, ge=0, description="How often due webhooks go out; 0 = off"
+    )
+    webhook_timeout_s: float = Field(5.0, gt=0, description="Seconds a receiver has to answer")
+    webhook_backoff_s: float = Field(10.0, gt=0, description="First retry delay (then doubled)")
+    webhook_max_attempts: int = Field(8, ge=1, description="Attempts before a delivery fails")
 
     # weekly plan
     manager_capacity: int = Field(10, ge=1, description="Actions per manager per week")

@@ -11,6 +11,13 @@ from serving.db.engine import (
     session_scope,
     upgrade,
 )
+from serving.db.integration import (
+    DealDecision,
+    Event,
+    IdempotencyRecord,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from serving.db.models import (
     ACTION_STATUSES,
     AuditEntry,
@@ -30,7 +37,10 @@ __all__ = [
     "ACTION_STATUSES",
     "AuditEntry",
     "Base",
+    "DealDecision",
+    "Event",
     "FeatureSnapshot",
+    "IdempotencyRecord",
     "IncentiveAward",
     "JobRun",
     "Partner",
@@ -38,6 +48,8 @@ __all__ = [
     "ReviewSession",
     "TierDecision",
     "TierOverride",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "WeeklyPlan",
     "bulk_writes",
     "current_revision",

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from serving.db.events import iso_z, record
 from serving.db.models import AuditEntry, Partner, PlanAction, TierOverride
 from tierwise.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 
@@ -89,6 +90,19 @@ def _check_input(
             )
 
 
+def _repeats(
+    action: PlanAction, target: str, reason: str | None, until: datetime | date | None
+) -> bool:
+    """Whether the action already is in exactly the state this decision would put it in."""
+    if action.status != target:
+        return False
+    if target == "dismissed":
+        return (reason or "").strip() == (action.dismiss_reason or "")
+    if target == "snoozed":
+        return until is not None and action.snooze_until == _as_utc(until)
+    return True
+
+
 def review_action(
     session: Session,
     *,
@@ -112,6 +126,8 @@ def review_action(
         )
     _check_input(action, decision, reason, until)
     target = DECISIONS[decision]
+    if _repeats(action, target, reason, until):
+        return action  # the same decision again: nothing changes, nothing new is audited
     if target not in TRANSITIONS[action.status]:
         raise Conflict(
             f"Action {action_id} is {action.status}; it cannot become {target}",
@@ -141,7 +157,30 @@ def review_action(
         )
     )
     session.flush()
+    _reviewed(session, action, decision, now)
     return action
+
+
+def _reviewed(session: Session, action: PlanAction, decision: str, now: datetime) -> None:
+    record(
+        session,
+        "action.reviewed",
+        {
+            "plan_action_id": action.id,
+            "week": action.week,
+            "partner_id": action.partner_id,
+            "manager_id": action.manager_id,
+            "action_id": action.action_id,
+            "decision": decision,
+            "status": action.status,
+            "reason": action.dismiss_reason,
+            "snooze_until": iso_z(action.snooze_until),
+            "reviewed_by": action.reviewed_by,
+            "reviewed_at": iso_z(action.reviewed_at),
+        },
+        partner_id=action.partner_id,
+        at=now,
+    )
 
 
 def set_tier_override(

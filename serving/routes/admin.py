@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from serving.auth import Principal, require_role
 from serving.deps import LoadedDep, SettingsDep, StateDep
+from serving.etag import json_answer
 from serving.problems import responses
 from serving.schemas import ModelOut, ModelsOut, ReloadOut, RulesOut, RuleSummary
+from serving.webhooks import record_models
 
 router = APIRouter(prefix="/v1", tags=["rules and models"])
 
-Anyone = Annotated[Principal, Depends(require_role("scorer", "manager", "admin"))]
+Anyone = Annotated[Principal, Depends(require_role("scorer", "integration", "manager", "admin"))]
 _VERSIONS = {
     "rulebook": "2026.1",
     "rulebook_hash": "3f2a9c…",
@@ -47,10 +49,10 @@ def _ok(example: Any) -> dict[int | str, dict[str, Any]]:
         **responses(401, 403, 503),
     },
 )
-async def rules(loaded: LoadedDep, _: Anyone) -> RulesOut:
+async def rules(request: Request, loaded: LoadedDep, _: Anyone) -> Response:
     """The active rulebook: version, content hash, tracks, incentives and actions."""
     book = loaded.rulebook
-    return RulesOut(
+    answer = RulesOut(
         version=book.version,
         content_hash=book.content_hash,
         features_needed=sorted(book.features_needed),
@@ -63,6 +65,7 @@ async def rules(loaded: LoadedDep, _: Anyone) -> RulesOut:
             "likely_reject": book.deal_routing.likely_reject,
         },
     )
+    return json_answer(request, answer)
 
 
 @router.get(
@@ -85,19 +88,22 @@ async def rules(loaded: LoadedDep, _: Anyone) -> RulesOut:
         **responses(401, 403, 503),
     },
 )
-async def models(loaded: LoadedDep, who: Anyone, settings: SettingsDep) -> ModelsOut:
+async def models(
+    request: Request, loaded: LoadedDep, who: Anyone, settings: SettingsDep
+) -> Response:
     """The loaded models: registry name, alias, version and the features each reads.
 
     The tracking URI (which may embed credentials) is shown to admins only, redacted.
     """
     m = loaded.models
-    return ModelsOut(
+    answer = ModelsOut(
         models=[
             ModelOut(name=i.name, alias=i.alias, version=i.version, features=s.features)
             for i, s in zip(m.infos(), [s for s in (m.churn, m.deal) if s is not None], strict=True)
         ],
         tracking_uri=redact_uri(settings.mlflow_tracking_uri) if who.is_admin else None,
     )
+    return json_answer(request, answer)
 
 
 def redact_uri(uri: str) -> str:
@@ -117,5 +123,6 @@ def redact_uri(uri: str) -> str:
 )
 async def reload(state: StateDep) -> ReloadOut:
     """Reload rulebook and models atomically; on failure the previous ones keep serving."""
-    await run_in_threadpool(state.reload)
+    loaded = await run_in_threadpool(state.reload)
+    await run_in_threadpool(record_models, state.settings, loaded)
     return ReloadOut(reloaded=True, versions=state.versions())

@@ -22,11 +22,16 @@ from tierwise.errors import Forbidden, ModelError, NotFound, Problem
 
 router = APIRouter(prefix="/v1", tags=["deal registrations"])
 
-Caller = Annotated[Principal, Depends(require_role("scorer", "manager", "admin"))]
+Caller = Annotated[Principal, Depends(require_role("scorer", "integration", "manager", "admin"))]
 
+PROGRAM_CURRENCY = "USD"  # the currency of every amount in the data contract
 _EXAMPLE: dict[str, Any] = {
     "deal_id": "D0001234",
+    "customer_id": "C004711",
     "partner_id": "P000123",
+    "currency": "USD",
+    "partner_exited": False,
+    "warnings": [],
     "acceptance_likelihood": 0.81,
     "routing": "fast_track",
     "bands": {"fast_track": 0.75, "likely_reject": 0.3},
@@ -73,6 +78,7 @@ async def score_deal_registration(
     lookup: Annotated[PartnerLookup, Depends(partner_lookup)],
 ) -> DealScore:
     """Acceptance likelihood of a deal registration, its top reasons and its routing band."""
+    convert.raise_if(convert.deal_problems(body, loaded, currency=PROGRAM_CURRENCY))
     if body.partner_id is not None:
         stored = await run_in_threadpool(lookup.find, body.partner_id)
         if stored is None:
@@ -100,7 +106,7 @@ async def score_deal_registration(
     )
     return convert.deal_score(
         result,
-        deal_id=body.deal_id,
-        partner_id=body.partner_id,
+        request=body,
+        partner_exited=bool(partner.get("exited")),
         versions=versions(loaded.rulebook, loaded.models, as_of),
     )

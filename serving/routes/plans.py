@@ -8,17 +8,20 @@ Errors are problem+json via tierwise.errors (403 another manager's action, 404 u
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
 from serving.auth import Principal, require_role
 from serving.db import PlanAction, queries
+from serving.db.plan_pages import PlanFilter, plan_page, plan_weeks
 from serving.db.reviews import review_action
 from serving.deps import SessionDep
+from serving.etag import json_answer
 from serving.problems import PROBLEM_JSON
-from serving.schemas.plans import PlanActionPublic, PlanPublic, ReviewRequest
+from serving.schemas.plans import PlanActionPublic, PlanPublic, PlanWeeks, ReviewRequest
 from serving.weeks import week_start
 from tierwise.errors import Forbidden, InvalidInput, NotFound, Problem
 
@@ -26,6 +29,7 @@ router = APIRouter(tags=["weekly plan"])
 
 
 ReviewerDep = Annotated[Principal, Depends(require_role("manager", "admin"))]
+ReaderDep = Annotated[Principal, Depends(require_role("manager", "admin", "integration"))]
 
 
 def _problem(status: int, title: str, detail: str) -> dict[str, Any]:
@@ -58,8 +62,8 @@ def _records(frame: Any) -> list[PlanActionPublic]:
 
 
 def visible_manager(principal: Principal, requested: str | None) -> str | None:
-    """The manager whose actions the caller may see: their own, or any (admin)."""
-    if principal.role == "admin":
+    """The manager whose actions the caller may see: their own, or any (admin, integration)."""
+    if principal.role in ("admin", "integration"):
         return requested
     if requested is not None and requested != principal.manager_id:
         raise Forbidden(
@@ -69,15 +73,33 @@ def visible_manager(principal: Principal, requested: str | None) -> str | None:
     return principal.manager_id
 
 
+Status = Literal["proposed", "accepted", "dismissed", "snoozed", "done"]
+
+
+@router.get("/v1/plans", response_model=PlanWeeks, responses=ERRORS)
+def list_weeks(principal: ReaderDep, session: SessionDep) -> PlanWeeks:
+    """The weeks that have a plan, newest first (then `GET /v1/plans/{week}`)."""
+    return PlanWeeks.model_validate({"weeks": plan_weeks(session)})
+
+
 @router.get("/v1/plans/{week}", response_model=PlanPublic, responses=ERRORS)
 def get_plan(
+    request: Request,
     week: WeekParam,
-    principal: ReviewerDep,
+    principal: ReaderDep,
     session: SessionDep,
     manager_id: Annotated[str | None, Query(description="Admins: one manager's plan")] = None,
     include_overflow: bool = False,
-) -> PlanPublic:
-    """A week's plan (`2026-W48` or `latest`): a manager gets their own partners' actions."""
+    partner_id: Annotated[str | None, Query(max_length=200)] = None,
+    action_id: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[list[Status] | None, Query(description="Only these statuses")] = None,
+    updated_since: Annotated[
+        AwareDatetime | None, Query(description="Only actions created or reviewed since then")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Actions per page")] = 500,
+    cursor: Annotated[str | None, Query(max_length=500, description="next_cursor")] = None,
+) -> Response:
+    """A week's plan (`2026-W48` or `latest`), a page at a time: a manager gets their own."""
     if week == "latest":
         week = queries.latest_week(session) or ""
     else:
@@ -89,10 +111,16 @@ def get_plan(
     if plan is None:
         raise NotFound(f"No plan for week {week or 'latest'}", [Problem("no plan", value=week)])
     manager = visible_manager(principal, manager_id)
-    actions = queries.plan_actions(
-        session, week=week, manager_id=manager, include_overflow=include_overflow
+    where = PlanFilter(
+        manager_id=manager,
+        partner_id=partner_id,
+        action_id=action_id,
+        statuses=tuple(status or ()),
+        updated_since=updated_since,
+        include_overflow=include_overflow,
     )
-    return PlanPublic(
+    actions, next_cursor = plan_page(session, week=week, where=where, cursor=cursor, limit=limit)
+    answer = PlanPublic(
         week=plan.week,
         as_of=plan.as_of,
         generated_at=plan.generated_at,
@@ -101,7 +129,9 @@ def get_plan(
         incentive_cost=plan.incentive_cost,
         manager_id=manager,
         actions=_records(actions),
+        next_cursor=next_cursor,
     )
+    return json_answer(request, answer)
 
 
 @router.post("/v1/actions/{action_id}/review", response_model=PlanActionPublic, responses=ERRORS)

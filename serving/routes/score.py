@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["score"])
 
-_scorer_only = require_role("scorer", "admin")
+_scorer_only = require_role("scorer", "integration", "admin")
 Scorer = Annotated[Principal, Depends(_scorer_only)]
-Anyone = Annotated[Principal, Depends(require_role("scorer", "manager", "admin"))]
+Anyone = Annotated[Principal, Depends(require_role("scorer", "integration", "manager", "admin"))]
 Explain = Annotated[bool, Query(description="Include every condition checked (all rules)")]
 PartnerId = Annotated[str, Path(min_length=1, max_length=200, examples=["P000123"])]
 
@@ -44,13 +44,13 @@ def _example_score() -> dict[str, Any]:
         "deal_acceptance": 0.71,
         "tier": {
             "track": "resell",
-            "tier": "silver",
-            "evaluated_tier": "silver",
+            "tier": "Silver",
+            "evaluated_tier": "Silver",
             "change": "unchanged",
             "basis": "rules",
             "missed_evaluations": 0,
             "benefits": {"commission_rate": 0.12},
-            "next_tier": "gold",
+            "next_tier": "Gold",
             "gap_to_next": [
                 {
                     "feature": "revenue_won_365d",
@@ -137,7 +137,11 @@ async def score(request: Request, explain: Explain = False) -> Response:
     loaded = await deps.loaded(request)
     await _scorer_only(request)
     body = parse_body(ScoreRequest, await request.body())
-    answer = convert.partner_score(score_request(body, loaded), explain=explain)
+    answer = convert.partner_score(
+        score_request(body, loaded),
+        explain=explain,
+        warnings=convert.feature_warnings(body.features, loaded),
+    )
     return Response(answer.model_dump_json(), media_type="application/json")
 
 

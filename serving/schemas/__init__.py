@@ -3,7 +3,8 @@
 The partner-feature model is built from the feature registry, so every registry feature is a
 named, typed, documented field: an unknown name, a wrong type, NaN/Infinity, a negative count
 or an unknown partner type is rejected with its location — nothing is silently defaulted.
-A feature may be `null` (missing, the rules report it as missing), but it may not be absent.
+A feature may be `null` or left out (missing: the rules report it as missing, the models score
+it as a missing value); the answer's `warnings` then name what was not sent and what it does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     StrictBool,
     WithJsonSchema,
     create_model,
@@ -28,7 +30,15 @@ from features import registry
 from features.deal_features import DEAL_INPUTS
 from features.schema import SCHEMAS
 
-Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s].*$")]
+Id = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^\S(.*\S)?$",
+        description="An id: no leading or trailing whitespace",
+    ),
+]
 FEATURE_MAX = 1e15  # no partner measure is larger; keeps every product (priority) finite
 EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
 
@@ -58,6 +68,19 @@ Moment = Annotated[
             "description": "ISO 8601 with a UTC offset, years 1900–2199",
         }
     ),
+]
+
+
+def iso_z(moment: datetime) -> str:
+    """RFC 3339 in UTC with `Z`, whatever offset the moment came in."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# answers write every timestamp as RFC 3339 UTC with `Z`
+Utc = Annotated[
+    datetime,
+    PlainSerializer(iso_z, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
 ]
 _UNIT_MAX = {"score": 10.0}
 _BOUNDED = ("_rate", "_share", "market_share", "portfolio_fit", "customer_retention")
@@ -123,8 +146,8 @@ EXAMPLE_FEATURES: dict[str, Any] = {f.name: _example_value(f) for f in registry.
 PartnerFeatures: type[BaseModel] = create_model(  # type: ignore[call-overload]
     "PartnerFeatures",
     __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_FEATURES]}),
-    __doc__="Every registry feature of one partner (null = missing, absent = error).",
-    **{f.name: (_feature_field(f), ...) for f in registry.FEATURES.values()},
+    __doc__="The registry features of one partner (null or left out = missing; see `warnings`).",
+    **{f.name: (_feature_field(f), None) for f in registry.FEATURES.values()},
 )
 
 
@@ -190,7 +213,7 @@ class BatchScoreRequest(Strict):
 
 EXAMPLE_DEAL: dict[str, Any] = {
     "amount": 48_000.0,
-    "product": "platform",
+    "product": "core",
     "deal_kind": "new",
     "customer_has_open_direct_deal": False,
     "customer_is_existing": False,
@@ -215,7 +238,13 @@ class DealScoreRequest(Strict):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"deal_id": "D0001234", "partner_id": "P000123", "deal": EXAMPLE_DEAL},
+                {
+                    "deal_id": "D0001234",
+                    "customer_id": "C004711",
+                    "currency": "USD",
+                    "partner_id": "P000123",
+                    "deal": EXAMPLE_DEAL,
+                },
                 {
                     "deal_id": "D0001235",
                     "partner_features": EXAMPLE_FEATURES,
@@ -245,6 +274,10 @@ class DealScoreRequest(Strict):
     )
 
     deal_id: Id | None = None
+    customer_id: Id | None = Field(None, description="The end customer (echoed; for your join)")
+    currency: str = Field(
+        "USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code of `deal.amount` (the program's)"
+    )
     partner_id: Id | None = None
     partner_features: PartnerFeatures | None = None
     as_of: Moment | None = Field(None, description="As-of of inline partner features")
@@ -275,7 +308,7 @@ class Versions(BaseModel):
     rulebook_hash: str
     models: list[ModelVersion]
     feature_registry: str
-    as_of: datetime | None = None
+    as_of: Utc | None = None
 
 
 class ConditionCheck(BaseModel):
@@ -314,7 +347,7 @@ class TierOut(BaseModel):
     missed_evaluations: int = Field(description="Tier reviews in a row below the tier")
     override_tier: str | None = None
     override_reason: str | None = None
-    override_until: datetime | None = None
+    override_until: Utc | None = None
     benefits: dict[str, Any] = Field(default_factory=dict)
     next_tier: str | None = None
     next_review: datetime | None = Field(None, description="When the tier is next reviewed")
@@ -361,6 +394,14 @@ class SuppressedAction(BaseModel):
     reason: str
 
 
+class ScoreWarning(BaseModel):
+    """Something about the input that weakens the answer, and how."""
+
+    code: Literal["features_missing", "no_features"]
+    message: str
+    features: list[str] = Field(default_factory=list, description="The features concerned")
+
+
 class PartnerScore(BaseModel):
     """The answer for one partner: tier, incentives, 6Cs, churn risk and ranked actions."""
 
@@ -378,6 +419,9 @@ class PartnerScore(BaseModel):
     actions: list[ActionOut]
     suppressed: list[SuppressedAction] = Field(default_factory=list)
     versions: Versions
+    warnings: list[ScoreWarning] = Field(
+        default_factory=list, description="Features not sent and what that does to the answer"
+    )
 
 
 class DealReason(BaseModel):
@@ -393,11 +437,15 @@ class DealScore(BaseModel):
     """A deal registration's acceptance likelihood, its top reasons and the routing band."""
 
     deal_id: str | None = None
+    customer_id: str | None = None
     partner_id: str | None = None
+    currency: str = "USD"
     acceptance_likelihood: float
     routing: Literal["fast_track", "review", "likely_reject"]
     bands: dict[str, float]
     reasons: list[DealReason]
+    partner_exited: bool = Field(False, description="The partner has left the program")
+    warnings: list[str] = Field(default_factory=list)
     versions: Versions
 
 

@@ -48,6 +48,25 @@ class PlanPublic(BaseModel):
     incentive_cost: float
     manager_id: str | None = Field(None, description="Whose actions these are (None: all)")
     actions: list[PlanActionPublic]
+    next_cursor: str | None = Field(
+        None, description="More actions: pass as `cursor` for the next page (None: the last)"
+    )
+
+
+class PlanWeek(BaseModel):
+    """A week that has a plan."""
+
+    week: str
+    as_of: datetime
+    generated_at: datetime
+    partners_scored: int
+    actions: int = Field(description="Actions planned (overflow included)")
+
+
+class PlanWeeks(BaseModel):
+    """The weeks that have a plan, newest first."""
+
+    weeks: list[PlanWeek]
 
 
 class ReviewRequest(BaseModel):

@@ -185,6 +185,7 @@ def review_settings(url: str, data_dir: Path):  # type: ignore[no-untyped-def]
         api_keys=keys,
         reload_interval_s=0,
         session_secret="test-secret-0123456789",
+        webhook_interval_s=0,
     )
 
 

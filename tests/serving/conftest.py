@@ -71,6 +71,7 @@ def base_settings(served_dir: Path, stored_snapshots: str) -> Settings:
         database_url=stored_snapshots,
         reload_interval_s=0,
         session_secret=SESSION_SECRET,
+        webhook_interval_s=0,
     )
 
 

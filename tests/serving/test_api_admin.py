@@ -198,7 +198,10 @@ def test_openapi_has_examples_and_docs_for_every_endpoint(client: TestClient) ->
     for path in own:
         for method, op in spec["paths"][path].items():
             assert op.get("summary") and op.get("description"), (path, method)
-            ok = op["responses"]["200"]["content"]
+            status, answer = next((s, r) for s, r in op["responses"].items() if s[0] == "2")
+            if status == "204":
+                continue
+            ok = answer["content"]
             assert any("example" in c or "examples" in c for c in ok.values()), (path, method)
     schemas = spec["components"]["schemas"]
     assert schemas["ScoreRequest"]["examples"]

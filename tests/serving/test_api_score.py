@@ -222,7 +222,7 @@ def test_managers_may_not_score_inline_features(client: TestClient, feature_fram
 def deal_body(**changes: Any) -> dict[str, Any]:
     deal = {
         "amount": 48000.0,
-        "product": "platform",
+        "product": "core",
         "deal_kind": "new",
         "customer_has_open_direct_deal": False,
         "customer_is_existing": False,
@@ -323,10 +323,10 @@ def test_partner_score_prefers_the_stored_snapshot_and_tier_state(
         )
         s.add(FeatureSnapshot(partner_id=pid, as_of=week_as_of, week="2026-W49", features=features))
         s.add(
-            TierDecision(
+            TierDecision(  # the evaluation before the snapshot's week: its state is used
                 partner_id=pid,
-                week="2026-W49",
-                as_of=week_as_of,
+                week="2026-W48",
+                as_of=as_of,
                 tier="Registered",
                 change="new",
                 missed_evaluations=0,

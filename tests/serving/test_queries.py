@@ -329,11 +329,35 @@ def test_a_closed_action_cannot_change_again(session: Session, first: str) -> No
         review_action(session, action_id=action_id, reviewer=ANN, decision="accept", now=NOW)
 
 
-def test_accepting_twice_is_a_conflict(session: Session) -> None:
+@pytest.mark.parametrize(
+    ("decision", "extra"),
+    [
+        ("accept", {}),
+        ("done", {}),
+        ("dismiss", {"reason": "called last week"}),
+        ("snooze", {"until": date(2026, 12, 14)}),
+    ],
+)
+def test_the_same_decision_twice_changes_nothing_and_audits_once(
+    session: Session, decision: str, extra: dict[str, object]
+) -> None:
     action_id = _action(session, "P000").id
-    review_action(session, action_id=action_id, reviewer=ANN, decision="accept", now=NOW)
-    with pytest.raises(Conflict):
-        review_action(session, action_id=action_id, reviewer=ANN, decision="accept", now=NOW)
+    for _ in range(2):
+        review_action(
+            session, action_id=action_id, reviewer=ANN, decision=decision, now=NOW, **extra
+        )
+    audited = session.scalars(select(AuditEntry).where(AuditEntry.target_id == str(action_id)))
+    assert len(audited.all()) == 1
+
+
+def test_a_different_snooze_date_is_a_new_decision(session: Session) -> None:
+    action_id = _action(session, "P000").id
+    for until in (date(2026, 12, 14), date(2026, 12, 21)):
+        review_action(
+            session, action_id=action_id, reviewer=ANN, decision="snooze", until=until, now=NOW
+        )
+    audited = session.scalars(select(AuditEntry).where(AuditEntry.target_id == str(action_id)))
+    assert len(audited.all()) == 2
 
 
 def test_override_of_another_managers_partner_is_forbidden(session: Session) -> None:
