@@ -163,7 +163,11 @@ def _score_group(
     version = recs.versions
     incentives = _by_partner(recs.incentives, ["incentive_id", "reward_type", "amount", "unit"])
     actions = _by_partner(
-        recs.actions, ["action_id", "rank", "priority", "propensity", "value", "weight", "reasons"]
+        recs.actions,
+        [
+            *("action_id", "title", "sentence", "rank", "priority"),
+            *("propensity", "value", "weight", "reasons"),
+        ],
     )
     suppressed = _by_partner(recs.suppressed, ["action_id"])
     decisions = recs.decisions
@@ -181,7 +185,13 @@ def _score_group(
                 "lifecycle_status": status_of(req.features.__dict__),  # as recommend_one
                 "churn_risk": x["churn_risk"],
                 "deal_acceptance": x["deal_acceptance"],
-                "tier": _tier(book, d, x["tier_basis"]),
+                "tier": {
+                    **_tier(book, d, x["tier_basis"]),
+                    "next_review": book.calendar.next_review(
+                        as_of, req.features.__dict__.get("tenure_days")
+                    ),
+                    "on_course_for": d["evaluated_tier"],
+                },
                 "incentives": incentives.get(pid, []),
                 "scorecard": {"components": components[n], "overall": _num(x["overall"])},
                 "actions": [

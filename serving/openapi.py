@@ -36,6 +36,7 @@ OPERATION_IDS = {
     "get_plan": "getPlan",
     "review": "reviewAction",
     "partner_tiers": "getPartnerTiers",
+    "partner_incentives": "getPartnerIncentives",
     "list_events": "listEvents",
     "create_webhook": "createWebhook",
     "list_webhooks": "listWebhooks",

@@ -225,9 +225,14 @@ def document_bodies(app: FastAPI) -> None:
         schemas = spec.setdefault("components", {}).setdefault("schemas", {})
         for name, schema in defs.get("$defs", {}).items():
             schemas.setdefault(name, schema)
+        settings = getattr(app.state, "settings", None)
+        batch = schemas.get("BatchScoreRequest", {}).get("properties", {}).get("partners")
+        if batch is not None and settings is not None:  # the limit is a setting
+            batch["maxItems"] = settings.max_batch
         current = getattr(getattr(app.state, "service", None), "current", None)
         if current is not None:
             _rulebook_enums(schemas, current.rulebook)
+            _catalogue_enum(schemas, current.models.deal)
         app.openapi_schema = spec
         return spec
 
@@ -257,6 +262,17 @@ def _rulebook_enums(schemas: dict[str, Any], rulebook: Any) -> None:
                         option["enum"] = allowed
             else:
                 prop["enum"] = allowed
+
+
+def _catalogue_enum(schemas: dict[str, Any], deal_model: Any) -> None:
+    """Products the deal model knows, as an enum (scoring refuses others)."""
+    catalogue = list(deal_model.spec.categories.get("product", ())) if deal_model else []
+    prop = schemas.get("DealAttributes", {}).get("properties", {}).get("product")
+    if not catalogue or prop is None:
+        return
+    for option in prop.get("anyOf", [prop]):
+        if option.get("type") == "string":
+            option["enum"] = catalogue
 
 
 def install(app: FastAPI) -> None:

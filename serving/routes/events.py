@@ -42,7 +42,9 @@ WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 def list_events(
     _: Reader,
     session: SessionDep,
-    after: Annotated[str, Query(max_length=20, description="Cursor: events after this id")] = "0",
+    after: Annotated[
+        str, Query(max_length=20, pattern=r"^[0-9]+$", description="Cursor: events after this id")
+    ] = "0",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     type: Annotated[list[EventType] | None, Query(description="Only these types")] = None,
 ) -> EventPage:

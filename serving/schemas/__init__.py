@@ -252,31 +252,24 @@ class DealScoreRequest(Strict):
                     "deal": EXAMPLE_DEAL,
                 },
             ],
-            # exactly one partner source (what `_one_partner_source` checks)
-            "oneOf": [
-                {
-                    "properties": {
-                        "partner_id": {"type": "string"},
-                        "partner_features": {"type": "null"},
-                    },
-                    "required": ["partner_id"],
-                },
-                {
-                    "properties": {
-                        "partner_id": {"type": "null"},
-                        "partner_features": {"type": "object"},
-                        "as_of": {"type": "string"},
-                    },
-                    "required": ["partner_features", "as_of"],
-                },
-            ],
+            # exactly one partner source (what `_one_partner_source` checks); if/then/else
+            # rather than oneOf, which client generators turn into duplicate models
+            "if": {"properties": {"partner_id": {"type": "null"}}},
+            "then": {
+                "required": ["partner_features", "as_of"],
+                "properties": {"partner_features": {"type": "object"}, "as_of": {"type": "string"}},
+            },
+            "else": {"properties": {"partner_features": {"type": "null"}}},
         },
     )
 
     deal_id: Id | None = None
     customer_id: Id | None = Field(None, description="The end customer (echoed; for your join)")
     currency: str = Field(
-        "USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code of `deal.amount` (the program's)"
+        "USD",
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code of `deal.amount` (the program's)",
+        json_schema_extra={"enum": ["USD"]},  # others get a 422 that says so
     )
     partner_id: Id | None = None
     partner_features: PartnerFeatures | None = None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
 from serving.db.events import EVENT_TYPES
-from serving.schemas import Id, Utc
+from serving.schemas import Id, Moment, Utc
 
 EventType = Literal[
     "plan.ready",
@@ -190,7 +190,10 @@ class DealDecisionIn(BaseModel):
                     "amount": 48000.0,
                     "currency": "USD",
                 }
-            ]
+            ],
+            # a rejected registration's outcome is `lost` or not given
+            "if": {"properties": {"decision": {"const": "rejected"}}},
+            "then": {"properties": {"outcome": {"enum": ["lost", None]}}},
         },
     )
 
@@ -198,7 +201,7 @@ class DealDecisionIn(BaseModel):
     outcome: Literal["open", "won", "lost"] | None = Field(
         None, description="How the deal ended (accepted deals)"
     )
-    decided_at: AwareDatetime
+    decided_at: Moment
     partner_id: Id | None = None
     amount: float | None = Field(None, ge=0, le=1e12, allow_inf_nan=False)
     currency: str | None = Field(None, pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
