@@ -64,7 +64,8 @@ IDEMPOTENCY_PARAMETER = {
     "description": "Retry-safe writes: a retry with the same key and body gets the first "
     "answer again; the same key with another body is 422. Kept "
     "`TIERWISE_IDEMPOTENCY_TTL_HOURS` (24 h).",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    # what serving.idempotency.KEY_PATTERN accepts: 1-255 visible ASCII characters
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
 }
 CACHEABLE = frozenset({"getRules", "getModels", "getPlan"})
 ETAG_HEADER = {
