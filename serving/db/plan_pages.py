@@ -18,7 +18,7 @@ from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from serving.db.models import Partner, PlanAction, WeeklyPlan
-from serving.db.queries import PLAN_COLUMNS
+from serving.db.queries import PLAN_COLUMNS, PLAN_SELECT
 from tierwise.errors import InvalidInput, Problem
 
 SORT = (PlanAction.manager_id, PlanAction.overflow, PlanAction.manager_rank, PlanAction.id)
@@ -56,33 +56,7 @@ def plan_page(
 ) -> tuple[pd.DataFrame, str | None]:
     """Up to `limit` actions after the cursor, and the cursor of the next page (or None)."""
     stmt = (
-        select(
-            PlanAction.id,
-            PlanAction.week,
-            PlanAction.partner_id,
-            Partner.name,
-            Partner.region,
-            Partner.partner_type,
-            PlanAction.manager_id,
-            PlanAction.action_id,
-            PlanAction.rank,
-            PlanAction.manager_rank,
-            PlanAction.priority,
-            PlanAction.propensity,
-            PlanAction.value,
-            PlanAction.weight,
-            PlanAction.reasons,
-            PlanAction.title,
-            PlanAction.sentence,
-            PlanAction.tier,
-            PlanAction.churn_risk,
-            PlanAction.overflow,
-            PlanAction.status,
-            PlanAction.snooze_until,
-            PlanAction.dismiss_reason,
-            PlanAction.reviewed_by,
-            PlanAction.reviewed_at,
-        )
+        select(*PLAN_SELECT)
         .outerjoin(Partner, Partner.partner_id == PlanAction.partner_id)
         .where(PlanAction.week == week)
         .order_by(*SORT)

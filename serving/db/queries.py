@@ -203,38 +203,42 @@ def get_plan(session: Session, week: str) -> WeeklyPlan | None:
     return session.scalar(select(WeeklyPlan).where(WeeklyPlan.week == week))
 
 
+# what a plan row is read as (pages, exports, the API): PLAN_COLUMNS, selected
+PLAN_SELECT = (
+    PlanAction.id,
+    PlanAction.week,
+    PlanAction.partner_id,
+    Partner.name,
+    Partner.region,
+    Partner.partner_type,
+    PlanAction.manager_id,
+    PlanAction.action_id,
+    PlanAction.rank,
+    PlanAction.manager_rank,
+    PlanAction.priority,
+    PlanAction.propensity,
+    PlanAction.value,
+    PlanAction.weight,
+    PlanAction.reasons,
+    PlanAction.title,
+    PlanAction.sentence,
+    PlanAction.tier,
+    PlanAction.churn_risk,
+    PlanAction.overflow,
+    PlanAction.status,
+    PlanAction.snooze_until,
+    PlanAction.dismiss_reason,
+    PlanAction.reviewed_by,
+    PlanAction.reviewed_at,
+)
+
+
 def plan_actions(
     session: Session, *, week: str, manager_id: str | None = None, include_overflow: bool = True
 ) -> pd.DataFrame:
     """The week's actions with partner name/region, ranked per manager (manager_id=None: all)."""
     stmt = (
-        select(
-            PlanAction.id,
-            PlanAction.week,
-            PlanAction.partner_id,
-            Partner.name,
-            Partner.region,
-            Partner.partner_type,
-            PlanAction.manager_id,
-            PlanAction.action_id,
-            PlanAction.rank,
-            PlanAction.manager_rank,
-            PlanAction.priority,
-            PlanAction.propensity,
-            PlanAction.value,
-            PlanAction.weight,
-            PlanAction.reasons,
-            PlanAction.title,
-            PlanAction.sentence,
-            PlanAction.tier,
-            PlanAction.churn_risk,
-            PlanAction.overflow,
-            PlanAction.status,
-            PlanAction.snooze_until,
-            PlanAction.dismiss_reason,
-            PlanAction.reviewed_by,
-            PlanAction.reviewed_at,
-        )
+        select(*PLAN_SELECT)
         .outerjoin(Partner, Partner.partner_id == PlanAction.partner_id)
         .where(PlanAction.week == week)
         .order_by(PlanAction.manager_id, PlanAction.overflow, PlanAction.manager_rank)
