@@ -19,7 +19,7 @@ mid-period adds accruals under the new hash without rewriting the earlier ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ from rules.conditions import names_in, to_text
 from rules.model import Rulebook
 
 KEY = ["partner_id", "incentive_id", "period"]
+OPENING_WEEK = "opening"  # the `week` of the opening balance's accruals (before the first run)
 STATUSES = ("accruing", "earned", "paid", "forfeited")
 ROW_COLUMNS = (
     *KEY,
@@ -71,6 +72,7 @@ class LedgerUpdate:
     rows: pd.DataFrame  # ledger rows created or changed this week (ROW_COLUMNS)
     accruals: pd.DataFrame  # this week's movements (ACCRUAL_COLUMNS)
     refusals: pd.DataFrame  # partner_id, incentive_id, period, pool, claim, reason
+    opening: float = 0.0  # the opening balance recorded before this week (first run only)
 
     @property
     def cost(self) -> float:
@@ -79,11 +81,26 @@ class LedgerUpdate:
 
     def summary(self) -> dict[str, float | int]:
         """The weekly summary's ledger figures: the cost is what accrued this week."""
-        return {
+        figures: dict[str, float | int] = {
             "incentive_cost": self.cost,
             "incentive_accruals": len(self.accruals),
             "pool_refusals": len(self.refusals),
         }
+        if self.opening:
+            figures["incentive_opening_balance"] = self.opening
+        return figures
+
+
+def opening_balance(update: LedgerUpdate) -> LedgerUpdate:
+    """An update computed on an empty ledger, as its opening balance: what the program had
+    reached before Tierwise kept its ledger is not any week's cost. Milestones (`once`) reached
+    before are settled (`paid`: the program's earlier process paid them, so they are never paid
+    twice); the open periods' grants and accruals so far stay owed (`earned` / `accruing`), to be
+    paid at the period's end like the rest of the period."""
+    rows = update.rows.copy()
+    settled = rows["period_kind"].eq("once") & rows["status"].eq("earned")
+    rows.loc[settled, "status"] = "paid"
+    return replace(update, rows=rows)
 
 
 def empty_rows() -> pd.DataFrame:

@@ -8,6 +8,7 @@ from datetime import UTC
 import pandas as pd
 
 from rules.calendar import ProgramCalendar
+from rules.ledger import OPENING_WEEK
 
 
 def week_monday(week: pd.Series) -> pd.Series:
@@ -19,7 +20,10 @@ def cost_per_period(
     accruals: pd.DataFrame, deals: pd.DataFrame, calendar: ProgramCalendar, kind: str = "quarter"
 ) -> pd.DataFrame:
     """One row per program period (month | quarter | year) with accruals: cost (what accrued
-    in weeks starting in it), partner-sourced revenue won in it, and their ratio."""
+    in weeks starting in it), partner-sourced revenue won in it, and their ratio. The opening
+    balance (what was reached before the ledger's first week) has no date: it is no period's
+    cost and is left out."""
+    accruals = accruals.loc[accruals["week"].astype(str) != OPENING_WEEK]
     if accruals.empty:
         return pd.DataFrame(columns=["period", "cost", "partner_revenue", "cost_per_revenue"])
     mondays = week_monday(accruals["week"])

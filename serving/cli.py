@@ -75,6 +75,10 @@ def show_week(run: WeekRun, *, week: str, out_dir: Path) -> None:
     ):
         table.add_row(label, f"{s.get(key, 0):,}")
     table.add_row("incentive cost (accrued)", f"${s['incentive_cost']:,.0f}")
+    if s.get("incentive_opening_balance"):
+        table.add_row(
+            "ledger opened with (reached before)", f"${s['incentive_opening_balance']:,.0f}"
+        )
     for action, count in sorted(s["actions_per_type"].items(), key=lambda kv: -kv[1]):
         table.add_row(f"  {action}", f"{count:,}")
     console = Console()

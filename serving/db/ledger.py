@@ -9,6 +9,7 @@ unique key in the database), a rulebook change mid-period added as new accruals.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -17,7 +18,16 @@ import pandas as pd
 from sqlalchemy import Table, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from rules.ledger import KEY, ROW_COLUMNS, LedgerUpdate, accrue, without_week
+from rules.ledger import (
+    KEY,
+    OPENING_WEEK,
+    ROW_COLUMNS,
+    LedgerUpdate,
+    accrue,
+    empty_rows,
+    opening_balance,
+    without_week,
+)
 from rules.model import Rulebook
 from serving.db.bulk import insert_rows, upsert_rows
 from serving.db.models import Accrual, LedgerEntry
@@ -79,9 +89,24 @@ def record_week(
     frame: pd.DataFrame,
     as_of: datetime,
     week: str,
+    opening: bool = True,
 ) -> LedgerUpdate:
-    """Compute and write the week's ledger movements in the caller's transaction."""
+    """Compute and write the week's ledger movements in the caller's transaction.
+
+    On an empty ledger (the program's first run) with `opening`, what partners had already
+    reached is first written as the opening balance (week `opening`, `rules.ledger.
+    opening_balance`), so the first week's cost is that week's movements, not the program's
+    history. Without `opening` the first week accrues everything reached."""
     loaded, earlier = open_entries(session, book=book, as_of=as_of, week=week)
+    start = None
+    if opening and session.scalar(select(LedgerEntry.id).limit(1)) is None:
+        start = opening_balance(
+            accrue(book, awards, frame, prior=empty_rows(), as_of=as_of, week=OPENING_WEEK)
+        )
+        _write_entries(session, start.rows)
+        _write_accruals(session, start.accruals)
+        loaded = start.rows
+        log.info("ledger opening balance: %d entries (%.0f)", len(start.rows), start.cost)
     prior = without_week(loaded, earlier, week)
     update = accrue(book, awards, frame, prior=prior, as_of=as_of, week=week)
     final = pd.concat([update.rows, prior], ignore_index=True).drop_duplicates(KEY, keep="first")
@@ -90,12 +115,8 @@ def record_week(
     session.execute(delete(LedgerEntry).where(LedgerEntry.last_week == week))
     session.execute(delete(Accrual).where(Accrual.week == week))
     _write_entries(session, write)
+    _write_accruals(session, update.accruals)
     accruals = update.accruals
-    insert_rows(
-        session.connection(),
-        Accrual,
-        {c: _plain(accruals[c]) for c in accruals.columns},
-    )
     log.info(
         "ledger %s: %d entries written, %d accruals (%.0f), %d refusals",
         week,
@@ -104,7 +125,11 @@ def record_week(
         update.cost,
         len(update.refusals),
     )
-    return update
+    return replace(update, opening=start.cost) if start is not None else update
+
+
+def _write_accruals(session: Session, accruals: pd.DataFrame) -> None:
+    insert_rows(session.connection(), Accrual, {c: _plain(accruals[c]) for c in accruals.columns})
 
 
 def _plain(column: pd.Series) -> list[Any]:

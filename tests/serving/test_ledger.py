@@ -17,6 +17,7 @@ from features.tables import Tables
 from rules import Rulebook, evaluate_frame, load_rulebook
 from serving.db import get_engine, session_scope
 from serving.db.ledger import accruals, entries, record_week
+from rules.ledger import OPENING_WEEK, LedgerUpdate
 from serving.db.models import Accrual, LedgerEntry
 from tests.serving._db import BACKENDS, database_url
 
@@ -41,23 +42,36 @@ def book() -> Rulebook:
     return load_rulebook()
 
 
-def plan(engine: Engine, tables: Tables, book: Rulebook, week: str, as_of: datetime) -> float:
+def plan(
+    engine: Engine,
+    tables: Tables,
+    book: Rulebook,
+    week: str,
+    as_of: datetime,
+    *,
+    opening: bool = False,
+) -> LedgerUpdate:
     frame = build_features(tables, as_of=as_of)
     frame["churn_risk"] = np.linspace(0.05, 0.9, len(frame))
     frame["deal_acceptance"] = 0.5
     fd = evaluate_frame(book, frame, previous=None, as_of=as_of)
     decided = frame.merge(fd.tiers[["partner_id", "tier", "track"]].astype(str), on="partner_id")
     with session_scope(engine) as session:
-        update = record_week(
-            session, book=book, awards=fd.incentives, frame=decided, as_of=as_of, week=week
+        return record_week(
+            session,
+            book=book,
+            awards=fd.incentives,
+            frame=decided,
+            as_of=as_of,
+            week=week,
+            opening=opening,
         )
-    return update.cost
 
 
 def test_two_weeks_once_is_once_cost_is_the_accruals_and_reruns_change_nothing(
     engine: Engine, tables: Tables, book: Rulebook
 ) -> None:
-    costs = [plan(engine, tables, book, week, as_of) for week, as_of in WEEKS]
+    costs = [plan(engine, tables, book, week, as_of).cost for week, as_of in WEEKS]
     with session_scope(engine) as s:
         rows = entries(s)
         moves = accruals(s)
@@ -73,11 +87,41 @@ def test_two_weeks_once_is_once_cost_is_the_accruals_and_reruns_change_nothing(
     assert np.allclose(per_entry.reindex(ledger.index).fillna(0.0), ledger)
     mdf = rows.loc[(rows["incentive_id"] == "mdf_grant") & (rows["period"] == "2026-Q4")]
     assert mdf["amount"].sum() <= 250_000
-    again = plan(engine, tables, book, *WEEKS[1])
+    again = plan(engine, tables, book, *WEEKS[1]).cost
     with session_scope(engine) as s:
         assert again == pytest.approx(costs[1])
         assert entries(s).equals(rows)
         assert s.scalar(select(func.count()).select_from(Accrual)) == len(moves)
+
+
+def test_a_first_run_opens_the_ledger_with_what_was_reached_before_not_as_its_cost(
+    engine: Engine, tables: Tables, book: Rulebook, tmp_path: Path
+) -> None:
+    # the same two weeks without an opening balance, in a database of their own
+    plain = get_engine(f"sqlite:///{tmp_path / 'plain.sqlite'}")
+    from serving.db import upgrade
+
+    upgrade(plain)
+    without = [plan(plain, tables, book, week, as_of) for week, as_of in WEEKS]
+    with_opening = [plan(engine, tables, book, w, a, opening=True) for w, a in WEEKS]
+    first, second = with_opening
+    assert first.opening == pytest.approx(without[0].cost) and first.opening > 0
+    assert first.cost == 0.0 and first.summary()["incentive_opening_balance"] == first.opening
+    # later weeks move exactly as they would have: the opening is history, not a week
+    assert second.opening == 0.0 and second.cost == pytest.approx(without[1].cost)
+    with session_scope(engine) as s:
+        rows = entries(s)
+        moves = accruals(s)
+    once = rows.loc[rows["period"] == "once"]
+    opened = once["first_week"] == OPENING_WEEK
+    assert opened.any() and (once.loc[opened, "status"] == "paid").all()  # never paid twice
+    assert (once.loc[~opened, "status"] == "earned").all()
+    quarter = rows.loc[(rows["period"] == "2026-Q4") & (rows["first_week"] == OPENING_WEEK)]
+    assert len(quarter) and set(quarter["status"]) <= {"accruing", "earned"}  # still owed
+    assert moves.loc[moves["week"] == OPENING_WEEK, "amount"].sum() == pytest.approx(first.opening)
+    # a re-run of the first week neither re-opens nor counts the opening again
+    again = plan(engine, tables, book, *WEEKS[0], opening=True)
+    assert again.opening == 0.0 and again.cost == 0.0
 
 
 def test_the_cli_lists_the_ledger_as_json(

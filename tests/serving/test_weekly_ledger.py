@@ -119,13 +119,17 @@ def test_program_cost_per_quarter_and_per_revenue_dollar(
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     periods = {p["period"]: p for p in json.loads(result.stdout)["periods"]}
-    assert set(periods) == {"2026-Q3", "2026-Q4"}  # W40 starts in Q3; W41, W42 in Q4
+    # W40 opened the ledger: what was reached before it is no period's cost, and W40 (in Q3)
+    # added nothing on top of it
     runs = three_weeks["runs"]
-    q4 = runs[WEEKS[1]].summary["incentive_cost"] + runs[WEEKS[2]].summary["incentive_cost"]
-    assert periods["2026-Q4"]["cost"] == pytest.approx(q4)
-    q3 = periods["2026-Q3"]
-    assert q3["partner_revenue"] > 0
-    assert q3["cost_per_revenue"] == pytest.approx(q3["cost"] / q3["partner_revenue"])
+    assert runs[WEEKS[0]].summary["incentive_opening_balance"] > 0
+    assert runs[WEEKS[0]].summary["incentive_cost"] == 0.0
+    assert set(periods) == {"2026-Q4"}  # W41, W42 start in Q4
+    q4 = periods["2026-Q4"]
+    weeks = runs[WEEKS[1]].summary["incentive_cost"] + runs[WEEKS[2]].summary["incentive_cost"]
+    assert q4["cost"] == pytest.approx(weeks) and q4["cost"] > 0
+    assert q4["partner_revenue"] > 0
+    assert q4["cost_per_revenue"] == pytest.approx(q4["cost"] / q4["partner_revenue"])
     assert bad.exit_code == 2 and "'week' is not a period" in bad.output
 
 
