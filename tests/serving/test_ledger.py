@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from features.snapshot import build_features
 from features.tables import Tables
 from rules import Rulebook, evaluate_frame, load_rulebook
+from rules.ledger import OPENING_WEEK, LedgerUpdate
 from serving.db import get_engine, session_scope
 from serving.db.ledger import accruals, entries, record_week
-from rules.ledger import OPENING_WEEK, LedgerUpdate
 from serving.db.models import Accrual, LedgerEntry
 from tests.serving._db import BACKENDS, database_url
 
