@@ -71,7 +71,17 @@ def check(
         f"[green]ok[/] rulebook {book.version} ({book.content_hash[:12]}): "
         f"{len(book.tracks)} tracks, {tiers} tiers, {len(book.incentives)} incentives,"
         f" {len(book.scorecard)} scorecard components, {len(book.actions)} actions; "
-        f"needs {len(book.features_needed)} features"
+        f"needs {len(book.features_needed)} features" + _registrations_line(book)
+    )
+
+
+def _registrations_line(book: Rulebook) -> str:
+    rules = book.registrations
+    if rules is None:
+        return "; no deal-registration rules"
+    return (
+        f"; deal registrations protected {rules.protection_days} days, "
+        f"expire unworked after {rules.expiry_days}"
     )
 
 
@@ -103,7 +113,11 @@ def test(directory: Path = DirArg) -> None:
     passed = sum(r.ok for r in report.results)
     console.print(
         f"{passed}/{len(report.results)} cases passed"
-        + ("; every tier, incentive and action exercised" if report.complete else "")
+        + (
+            "; every tier, incentive, action and registration refusal exercised"
+            if report.complete
+            else ""
+        )
     )
     if not report.ok:
         raise typer.Exit(code=1)

@@ -32,6 +32,8 @@ from rules.model import (
     Tier,
     Track,
 )
+from rules.registrations import build_registrations
+from rules.registrations import content as registrations_content
 from rules.source import Source, read_source
 from rules.yaml_spec import (
     ActionSpec,
@@ -57,6 +59,7 @@ SECTIONS = (
     "settings",
     "calendar",
     "budgets",
+    "registrations",
 )
 
 
@@ -131,6 +134,7 @@ def _build(src: Source, check: Checker) -> Rulebook | None:
             pools=pools,
         )
     built_scorecard = [_component(check, i, spec) for i, spec in scorecard]
+    registrations = build_registrations(check, data)
     for section, items in (
         ("incentives", incentives),
         ("scorecard", scorecard),
@@ -159,6 +163,8 @@ def _build(src: Source, check: Checker) -> Rulebook | None:
         content["calendar"] = dataclasses.asdict(calendar)
     if "budgets" in data:
         content["budgets"] = [dataclasses.asdict(p) for p in pools]
+    if registrations is not None:
+        content["registrations"] = registrations_content(registrations)
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     book_tracks = tuple(t for t in built_tracks if t is not None)
     book_incentives = tuple(i for i in built_incentives if i is not None)
@@ -188,6 +194,7 @@ def _build(src: Source, check: Checker) -> Rulebook | None:
         action_caps=dict(settings.plan.action_caps),
         calendar=calendar,
         budgets=tuple(pools),
+        registrations=registrations,
     )
 
 

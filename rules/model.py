@@ -18,6 +18,7 @@ from rules.values import Template, ValueExpr
 if TYPE_CHECKING:
     from rules.budgets import Pool
     from rules.flat import FlatRulebook
+    from rules.registrations import RegistrationRules
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ class Rulebook:
     action_caps: dict[str, int] = field(default_factory=dict)  # action id → slots a week
     calendar: ProgramCalendar = WEEKLY
     budgets: tuple[Pool, ...] = ()
+    registrations: RegistrationRules | None = None  # deal-registration eligibility
 
     @property
     def tier_names(self) -> tuple[str, ...]:

@@ -31,6 +31,12 @@ from rules.conditions import MODEL_OUTPUTS, TIER_CHANGES
 from rules.decision import PartnerDecision
 from rules.engine import evaluate_frame, evaluate_partner
 from rules.model import Rulebook, TierState
+from rules.registration_cases import (
+    RegistrationCase,
+    check_registration_cases,
+    run_registration_case,
+    uncovered_refusals,
+)
 from rules.source import CASE_FILES, NodePath, load_yaml
 from tierwise.errors import Problem, RulebookError
 
@@ -68,6 +74,7 @@ class CaseFileSpec(_Spec):
     as_of: datetime | date
     defaults: dict[str, Any] = Field(default_factory=dict)
     cases: list[CaseSpec] = Field(min_length=1)
+    registrations: list[RegistrationCase] = Field(default_factory=list)
 
 
 def _utc(value: datetime | date | None) -> datetime | None:
@@ -140,7 +147,15 @@ def run_cases(book: Rulebook, path: Path) -> CaseReport:
             CaseResult(case.id, lines.get(("cases", i)), _compare(case.expect, decision), decision)
         )
         rows.append((features, previous, as_of, decision))
-    return CaseReport(str(path), results, _uncovered(book, results), _cross_check(book, rows))
+    produced: set[str] = set()
+    registered_at = _utc(spec.as_of)
+    assert registered_at is not None
+    for i, reg in enumerate(spec.registrations):
+        failures, codes = run_registration_case(book, reg, as_of=registered_at)
+        produced.update(codes)
+        results.append(CaseResult(reg.id, lines.get(("registrations", i)), failures, None))
+    uncovered = {**_uncovered(book, results), "refusals": uncovered_refusals(book, produced)}
+    return CaseReport(str(path), results, uncovered, _cross_check(book, rows))
 
 
 def _validate(
@@ -186,6 +201,7 @@ def _check_names(
         )
         problems.append(Problem(message, file=str(path), line=line, rule_id=rule_id, value=value))
 
+    check_registration_cases(book, spec.registrations, bad)
     for name in spec.defaults:
         if name not in known_features:
             bad(("defaults", name), f"unknown feature '{name}'", name)

@@ -19,7 +19,7 @@ def book_dir(tmp_path: Path) -> Path:
 def test_default_cases_pass_and_cover_every_rule() -> None:
     report = run_cases(load_rulebook(DEFAULT_DIR), case_file(DEFAULT_DIR))
     assert [r.id for r in report.results if not r.ok] == []
-    assert report.uncovered == {"tiers": [], "incentives": [], "actions": []}
+    assert report.uncovered == {"tiers": [], "incentives": [], "actions": [], "refusals": []}
     assert report.mismatches == [] and report.ok and report.complete
 
 
