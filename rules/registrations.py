@@ -54,6 +54,12 @@ DEFAULT_SENTENCES: dict[str, str] = {
     "missing_information": "eligibility needs {field}, which was not given",
 }
 CHECKS = ("minimum_amount", "deal_kind", "channel_conflict")
+DEFAULT_KINDS: dict[str, KindRule] = {
+    "new": "new_customer",
+    "cross_sell": "expansion",
+    "upsell": "expansion",
+    "renewal": "never",
+}
 
 
 class RegistrationsSpec(BaseModel):
@@ -64,14 +70,7 @@ class RegistrationsSpec(BaseModel):
     protection_days: int = Field(90, ge=1, le=3650)
     expiry_days: int = Field(60, ge=1, le=3650)
     minimum_amount: dict[str, float] = Field(default_factory=lambda: {"default": 0.0})
-    deal_kinds: dict[str, KindRule] = Field(
-        default_factory=lambda: {
-            "new": "new_customer",
-            "cross_sell": "expansion",
-            "upsell": "expansion",
-            "renewal": "never",
-        }
-    )
+    deal_kinds: dict[str, KindRule] = Field(default_factory=lambda: dict(DEFAULT_KINDS))
     channel_conflict: bool = True
     sentences: dict[str, str] = Field(default_factory=dict)
 
