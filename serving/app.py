@@ -25,7 +25,16 @@ from tierwise.settings import Settings, get_settings, session_secret_problem
 
 log = logging.getLogger(__name__)
 
-OWN_ROUTERS = ("health", "score", "deals", "deal_decisions", "admin", "tiers", "events")
+OWN_ROUTERS = (
+    "health",
+    "score",
+    "deals",
+    "deal_decisions",
+    "registrations",
+    "admin",
+    "tiers",
+    "events",
+)
 # the weekly plan, review pages and the incentive ledger
 OTHER_ROUTERS = ("plans", "review", "review_partners", "incentives")
 

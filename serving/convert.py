@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from features import registry
 from rules.explain import checks_from
 from rules.model import Rulebook, TierState
+from rules.registrations import Eligibility
 from serving import schemas
 from serving.deal_scoring import DealResult
 from serving.recommend import PartnerRecommendation
@@ -81,12 +82,39 @@ def partner_score(
     )
 
 
+def eligibility(verdict: Eligibility | None) -> schemas.Eligibility:
+    """The eligibility answer (`verdict` None: the rulebook has no registration rules)."""
+    if verdict is None:
+        return schemas.Eligibility(eligible=True, assessed=False, reasons=[], checks=[])
+    checks = [
+        schemas.EligibilityCheck(
+            check=f.check, passed=f.passed, field=f.field, value=f.value, threshold=f.threshold
+        )
+        for f in verdict.findings
+    ]
+    reasons = [
+        schemas.EligibilityReason(**c.model_dump(), code=f.code, sentence=f.sentence)
+        for c, f in zip(checks, verdict.findings, strict=True)
+        if not f.passed
+    ]
+    return schemas.Eligibility(
+        eligible=verdict.eligible,
+        assessed=True,
+        reasons=reasons,
+        checks=checks,
+        protected_until=verdict.protected_until,
+        expires_at=verdict.expires_at,
+    )
+
+
 def deal_score(
     result: DealResult,
     *,
     request: schemas.DealScoreRequest,
     partner_exited: bool,
     versions: dict[str, Any],
+    verdict: Eligibility | None = None,
+    registered_at: datetime | None = None,
 ) -> schemas.DealScore:
     warnings = []
     if partner_exited:
@@ -102,6 +130,8 @@ def deal_score(
         routing=result.routing,
         bands=result.bands,
         reasons=[schemas.DealReason(**r.__dict__) for r in result.reasons],
+        registered_at=registered_at,
+        eligibility=eligibility(verdict),
         versions=versions_out(versions),
     )
 

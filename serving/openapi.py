@@ -29,6 +29,8 @@ OPERATION_IDS = {
     "score_partner": "scorePartner",
     "score_deal_registration": "scoreDealRegistration",
     "report_deal_decision": "reportDealDecision",
+    "get_deal_registration": "getDealRegistration",
+    "list_deal_registrations": "listDealRegistrations",
     "rules": "getRules",
     "models": "getModels",
     "reload": "reloadModels",

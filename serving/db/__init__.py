@@ -32,6 +32,7 @@ from serving.db.models import (
     TierOverride,
     WeeklyPlan,
 )
+from serving.db.registrations import ScoredRegistration
 
 __all__ = [
     "ACTION_STATUSES",
@@ -46,6 +47,7 @@ __all__ = [
     "Partner",
     "PlanAction",
     "ReviewSession",
+    "ScoredRegistration",
     "TierDecision",
     "TierOverride",
     "WebhookDelivery",

@@ -274,6 +274,11 @@ class DealScoreRequest(Strict):
     partner_id: Id | None = None
     partner_features: PartnerFeatures | None = None
     as_of: Moment | None = Field(None, description="As-of of inline partner features")
+    registered_at: Moment | None = Field(
+        None,
+        description="When the partner registered the deal (protection and expiry count from "
+        "it); default: when it is scored",
+    )
     deal: DealAttributes
 
     @model_validator(mode="after")
@@ -426,8 +431,50 @@ class DealReason(BaseModel):
     direction: Literal["raises", "lowers"]
 
 
+class EligibilityCheck(BaseModel):
+    """One eligibility rule as applied: the field it read, its value, the threshold."""
+
+    check: Literal["minimum_amount", "deal_kind", "channel_conflict"]
+    passed: bool
+    field: str
+    value: Any = None
+    threshold: Any = None
+
+
+class EligibilityReason(EligibilityCheck):
+    """Why a registration is refused: a stable code, a sentence, the value that decided it."""
+
+    code: Literal[
+        "below_minimum",
+        "kind_not_eligible",
+        "not_new_customer",
+        "not_an_expansion",
+        "channel_conflict",
+        "missing_information",
+    ]
+    sentence: str
+
+
+class Eligibility(BaseModel):
+    """The rulebook's `registrations:` rules applied to this registration."""
+
+    eligible: bool
+    assessed: bool = Field(
+        description="false when the rulebook has no `registrations:` rules (nothing checked)"
+    )
+    reasons: list[EligibilityReason] = Field(description="The refusals (empty when eligible)")
+    checks: list[EligibilityCheck] = Field(description="Every rule applied, passed or not")
+    protected_until: Utc | None = Field(
+        None, description="Eligible: the partner is protected on this deal until then"
+    )
+    expires_at: Utc | None = Field(
+        None, description="Eligible: without an outcome by then, the registration expires"
+    )
+
+
 class DealScore(BaseModel):
-    """A deal registration's acceptance likelihood, its top reasons and the routing band."""
+    """A deal registration's eligibility, acceptance likelihood, top reasons and routing
+    band (an ineligible registration is still scored: its answer is 200, not an error)."""
 
     deal_id: str | None = None
     customer_id: str | None = None
@@ -439,6 +486,11 @@ class DealScore(BaseModel):
     reasons: list[DealReason]
     partner_exited: bool = Field(False, description="The partner has left the program")
     warnings: list[str] = Field(default_factory=list)
+    registered_at: Utc | None = None
+    eligibility: Eligibility | None = None
+    stored: bool = Field(
+        False, description="Kept in the service database (registrations with a deal_id)"
+    )
     versions: Versions
 
 
