@@ -132,6 +132,15 @@ def test_rules_and_deal_scoring_through_the_client(generated: str, client: TestC
     )
     assert scored.status_code == 200, scored.content
     assert 0.0 <= scored.parsed.acceptance_likelihood <= 1.0
+    assert scored.parsed.eligibility.assessed and scored.parsed.stored
+    stored = mod("api.deal_registrations.get_deal_registration").sync_detailed(
+        deal.deal_id, client=gen
+    )
+    assert stored.status_code == 200, stored.content
+    assert type(stored.parsed).__name__ == "RegistrationOut"
+    assert stored.parsed.eligible == scored.parsed.eligibility.eligible
+    listed = mod("api.deal_registrations.list_deal_registrations").sync(client=gen, limit=5)
+    assert deal.deal_id in [r.deal_id for r in listed.registrations]
 
 
 def test_events_tiers_and_deal_decisions_through_the_client(
