@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -13,6 +14,15 @@ from tierwise.settings import get_settings
 
 log = logging.getLogger(__name__)
 console = Console()
+
+
+# The rulebook's registration expiry (days), for the KPI report. features/ does not import
+# rules/: the `tierwise` shell wires this to `rules.cli.registration_expiry_days`.
+def _no_rulebook() -> int | None:
+    return None
+
+
+rulebook_expiry_days: Callable[[], int | None] = _no_rulebook
 
 
 def parse_as_of(value: str) -> datetime:
@@ -141,16 +151,29 @@ def kpis(
     period_days: int = typer.Option(90, "--period-days", min=1, help="Days in the period"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for machines"),
     html: Path = typer.Option(None, "--html", help="Write a self-contained HTML report"),
+    expiry_days: int = typer.Option(
+        None,
+        "--expiry-days",
+        min=1,
+        help="Days an accepted registration may go without an outcome before it expires "
+        "[the rulebook's registrations.expiry_days, else 60]",
+    ),
 ) -> None:
     """The program KPI report: recruitment, success, enablement, profitability."""
     from features.io import load_tables
+    from features.kpi_metrics import DEFAULT_EXPIRY_DAYS
     from features.kpi_report import print_report, render_html
     from features.kpis import program_kpis
 
     tables = load_tables(data or get_settings().data_dir)
     when = parse_as_of(as_of) if as_of else datetime.now().astimezone()
+    expiry = expiry_days or rulebook_expiry_days() or DEFAULT_EXPIRY_DAYS
     report = program_kpis(
-        tables, as_of=parse_as_of(str(when)), quota=quota, period_days=period_days
+        tables,
+        as_of=parse_as_of(str(when)),
+        quota=quota,
+        period_days=period_days,
+        expiry_days=expiry,
     )
     if as_json:
         typer.echo(report.to_json())

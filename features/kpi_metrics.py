@@ -34,6 +34,7 @@ from features.kpi_frames import ALL_TABLES, DAY_NS, Flags, Floats, Frames, Ints,
 Family = Literal["recruitment", "success", "enablement", "profitability"]
 Value = float | int | None
 FAMILIES: tuple[Family, ...] = ("recruitment", "success", "enablement", "profitability")
+DEFAULT_EXPIRY_DAYS = 60  # a registration with no outcome this long after it expires
 _P, _D, _A, _S, _C = ALL_TABLES
 
 
@@ -143,6 +144,21 @@ _CATALOG = [
         "Amount of the partner deals won during the period",
     ),
     Kpi(
+        "registrations_expired_unworked",
+        "success",
+        "count",
+        (_D,),
+        "Accepted partner registrations whose expiry (registered + the rulebook's expiry "
+        "days) fell in the period with no outcome by then: protected, never worked",
+    ),
+    Kpi(
+        "expired_unworked_rate",
+        "success",
+        "ratio",
+        (_D,),
+        "Registrations expired unworked / accepted registrations whose expiry fell in the period",
+    ),
+    Kpi(
         "partners_registering_leads_30d",
         "success",
         "ratio",
@@ -239,11 +255,18 @@ _CATALOG = [
 KPIS: dict[str, Kpi] = {k.name: k for k in _CATALOG}
 
 
-def compute(frames: Frames, window: Window, *, quota: int | None) -> dict[str, Value]:
+def compute(
+    frames: Frames,
+    window: Window,
+    *,
+    quota: int | None,
+    expiry_days: int = DEFAULT_EXPIRY_DAYS,
+) -> dict[str, Value]:
     """Every KPI for one window, in catalog order; None where a needed table is absent."""
     values: dict[str, Value] = {
         **_recruitment(frames, window, quota),
         **_success(frames, window),
+        **_expired_unworked(frames, window, expiry_days),
         **_enablement(frames, window),
         **_profitability(frames, window),
     }
@@ -311,6 +334,19 @@ def _success(f: Frames, w: Window) -> dict[str, Value]:
         "partner_revenue_won": float(d.amount[won].sum()),
         "partners_registering_leads_30d": _lead_share(f, w.end, days=30),
         "partners_registering_leads_90d": _lead_share(f, w.end, days=90),
+    }
+
+
+def _expired_unworked(f: Frames, w: Window, expiry_days: int) -> dict[str, Value]:
+    """Accepted registrations reaching their expiry in the window, and those with no outcome
+    by then. Only facts before each expiry count (decided and closed before it)."""
+    d = f.deals
+    expiry = d.registered + expiry_days * DAY_NS
+    due = (d.pid >= 0) & d.accepted & w.holds(expiry) & (d.decided < expiry)
+    unworked = due & ~(d.closed < expiry)
+    return {
+        "registrations_expired_unworked": int(unworked.sum()),
+        "expired_unworked_rate": _ratio(int(unworked.sum()), int(due.sum())),
     }
 
 

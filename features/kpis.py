@@ -24,7 +24,7 @@ import pandas as pd
 
 from features import kpi_metrics
 from features.kpi_frames import ALL_TABLES, Frames, Window
-from features.kpi_metrics import FAMILIES, KPIS
+from features.kpi_metrics import DEFAULT_EXPIRY_DAYS, FAMILIES, KPIS
 from features.tables import Tables
 from tierwise.errors import InvalidInput
 
@@ -122,8 +122,12 @@ def program_kpis(
     quota: int | None = None,
     period_days: int = DEFAULT_PERIOD_DAYS,
     trend_months: int = DEFAULT_TREND_MONTHS,
+    expiry_days: int = DEFAULT_EXPIRY_DAYS,
 ) -> KpiReport:
-    """Every program KPI for the `period_days` before `as_of`; events at/after it are ignored."""
+    """Every program KPI for the `period_days` before `as_of`; events at/after it are ignored.
+
+    `expiry_days`: how long an accepted registration may go without an outcome before it
+    expires (the rulebook's `registrations.expiry_days`; the CLI reads it from there)."""
     end = _as_of(as_of)
     if quota is not None and quota < 0:
         raise InvalidInput(f"Recruitment quota has value {quota}. It must be 0 or more.")
@@ -131,9 +135,11 @@ def program_kpis(
         raise InvalidInput(f"Period has value {period_days} days. It must be 1 or more.")
     if trend_months < 1:
         raise InvalidInput(f"Trend has value {trend_months} months. It must be 1 or more.")
+    if expiry_days < 1:
+        raise InvalidInput(f"Expiry has value {expiry_days} days. It must be 1 or more.")
     frames = Frames.known_before(tables, end)
     window = Window(end - pd.Timedelta(days=period_days), end)
-    values = kpi_metrics.compute(frames, window, quota=quota)
+    values = kpi_metrics.compute(frames, window, quota=quota, expiry_days=expiry_days)
     present = tuple(sorted(tables.present()))
     return KpiReport(
         as_of=end,
@@ -143,8 +149,8 @@ def program_kpis(
         tables=present,
         values=values,
         channels=kpi_metrics.channel_breakdown(frames, window),
-        breakdowns={dim: _breakdown(frames, window, dim) for dim in BREAKDOWNS},
-        trend=_trend(frames, end, trend_months),
+        breakdowns={dim: _breakdown(frames, window, dim, expiry_days) for dim in BREAKDOWNS},
+        trend=_trend(frames, end, trend_months, expiry_days),
         missing_tables=tuple(n for n in ALL_TABLES if n not in present),
     )
 
@@ -156,7 +162,7 @@ def _as_of(as_of: datetime) -> pd.Timestamp:
     return ts.tz_convert("UTC")
 
 
-def _breakdown(frames: Frames, window: Window, dim: str) -> pd.DataFrame:
+def _breakdown(frames: Frames, window: Window, dim: str, expiry_days: int) -> pd.DataFrame:
     """One row per partner type (or region): every metric on that group's partners only.
 
     Direct deals and customers belong to no group, so the direct metrics are None here.
@@ -166,19 +172,19 @@ def _breakdown(frames: Frames, window: Window, dim: str) -> pd.DataFrame:
     labels = pd.Categorical(column, categories=groups).codes.astype(np.int64)
     parts = frames.partition(labels, len(groups))
     rows = {
-        str(group): kpi_metrics.compute(part, window, quota=None)
+        str(group): kpi_metrics.compute(part, window, quota=None, expiry_days=expiry_days)
         for group, part in zip(groups, parts, strict=True)
     }
     return _frame(rows, index_name=dim)
 
 
-def _trend(frames: Frames, end: pd.Timestamp, months: int) -> pd.DataFrame:
+def _trend(frames: Frames, end: pd.Timestamp, months: int, expiry_days: int) -> pd.DataFrame:
     """Every metric per calendar-month window, oldest first, the last window ending at `end`."""
     rows: dict[pd.Timestamp, dict[str, Value]] = {}
     for back in range(months - 1, -1, -1):
         stop = end - pd.DateOffset(months=back)
         window = Window(stop - pd.DateOffset(months=1), stop)
-        rows[stop] = kpi_metrics.compute(frames, window, quota=None)
+        rows[stop] = kpi_metrics.compute(frames, window, quota=None, expiry_days=expiry_days)
     return _frame(rows, index_name="period_end")
 
 

@@ -50,6 +50,18 @@ def _load(directory: Path | None) -> Rulebook:
         raise typer.Exit(code=1) from exc
 
 
+def registration_expiry_days() -> int | None:
+    """The active rulebook's `registrations.expiry_days` (None: no such rules, or a rulebook
+    that does not load — said on the log, the KPI report then uses its default)."""
+    path = get_settings().rules_dir
+    try:
+        rules = load_rulebook(path).registrations
+    except RulebookError as exc:
+        log.warning("rulebook %s does not load (%s): default registration expiry", path, exc)
+        return None
+    return None if rules is None else rules.expiry_days
+
+
 @rules_app.command("check")
 def check(
     directory: Path = DirArg,

@@ -126,6 +126,28 @@ def test_a_registered_lead_counts_without_a_deal() -> None:
     assert report.value("partner_churn_rate") == pytest.approx(1 / 3)
 
 
+@pytest.mark.parametrize(
+    ("expiry_days", "unworked", "due"),
+    [
+        # 60 days: D1 expires 06-04 (won 05-05), D2 06-30 (won 06-01): both worked in time
+        (60, 0, 2),
+        # 29 days: D1 expires 05-04, D2 05-30, before their outcomes: both expired unworked
+        (29, 2, 2),
+        # 10 days: D1 04-15, D2 05-11, and D5 06-30 (accepted 06-25, won 07-10 — too late)
+        (10, 3, 3),
+    ],
+)
+def test_registrations_expiring_unworked(expiry_days: int, unworked: int, due: int) -> None:
+    report = program_kpis(program(), as_of=AS_OF, expiry_days=expiry_days)
+    assert report.value("registrations_expired_unworked") == unworked
+    assert report.value("expired_unworked_rate") == pytest.approx(unworked / due)
+
+
+def test_the_expiry_defaults_to_sixty_days(report: KpiReport) -> None:
+    assert report.value("registrations_expired_unworked") == 0
+    assert report.value("expired_unworked_rate") == pytest.approx(0.0)
+
+
 # --- enablement ----------------------------------------------------------------------------
 
 
@@ -268,6 +290,7 @@ def test_as_of_must_be_timezone_aware() -> None:
         ({"quota": -1}, "quota has value -1"),
         ({"period_days": 0}, "Period has value 0"),
         ({"trend_months": 0}, "Trend has value 0"),
+        ({"expiry_days": 0}, "Expiry has value 0"),
     ],
 )
 def test_bad_parameters_are_named(kwargs: dict[str, int], message: str) -> None:

@@ -55,6 +55,35 @@ def test_cli_json_and_html(data_dir: Path, tmp_path: Path) -> None:
     assert len(svgs(out.read_text(encoding="utf-8"), "trend")) == TREND_METRICS
 
 
+def _unworked(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> int:
+    from tierwise import settings
+
+    settings.get_settings.cache_clear()
+    try:
+        args = ["kpis", "--data", str(data_dir), "--as-of", "2024-07-01", "--json", *extra]
+        result = CliRunner().invoke(app, args, env=env)
+    finally:
+        settings.get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    value = json.loads(result.stdout)["families"]["success"]["registrations_expired_unworked"]
+    return int(value["value"])
+
+
+def test_cli_reads_the_registration_expiry_from_the_rulebook(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    default = Path(__file__).resolve().parents[2] / "rules" / "default"
+    book = tmp_path / "book"
+    book.mkdir()
+    for f in default.glob("*.yaml"):
+        text = f.read_text().replace("expiry_days: 60", "expiry_days: 29")
+        (book / f.name).write_text(text.replace("protection_days: 90", "protection_days: 29"))
+    # the hand-built program (see test_kpis): 60 days → 0 unworked, 29 → 2, 10 → 3
+    assert _unworked(data_dir, env={"TIERWISE_RULES_DIR": str(default)}) == 0
+    assert _unworked(data_dir, env={"TIERWISE_RULES_DIR": str(book)}) == 2
+    assert _unworked(data_dir, "--expiry-days", "10", env={"TIERWISE_RULES_DIR": str(book)}) == 3
+
+
 def test_cli_without_optional_tables(data_dir: Path) -> None:
     for name in ("activities", "surveys", "customers"):
         (data_dir / f"{name}.parquet").unlink()

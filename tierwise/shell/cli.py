@@ -47,6 +47,7 @@ def _register() -> None:
 
     for module in (simulation_cli, features_cli, rules_cli, training_cli, serving_cli):
         module.register(app)
+    features_cli.rulebook_expiry_days = rules_cli.registration_expiry_days  # KPI expiry
 
 
 _register()
