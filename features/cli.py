@@ -156,7 +156,7 @@ def kpis(
         "--expiry-days",
         min=1,
         help="Days an accepted registration may go without an outcome before it expires "
-        "[the rulebook's registrations.expiry_days, else 60]",
+        "[the rulebook's registrations.expiry_days, else 90]",
     ),
 ) -> None:
     """The program KPI report: recruitment, success, enablement, profitability."""

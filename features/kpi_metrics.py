@@ -34,7 +34,7 @@ from features.kpi_frames import ALL_TABLES, DAY_NS, Flags, Floats, Frames, Ints,
 Family = Literal["recruitment", "success", "enablement", "profitability"]
 Value = float | int | None
 FAMILIES: tuple[Family, ...] = ("recruitment", "success", "enablement", "profitability")
-DEFAULT_EXPIRY_DAYS = 60  # a registration with no outcome this long after it expires
+DEFAULT_EXPIRY_DAYS = 90  # a registration with no outcome this long after it expires
 _P, _D, _A, _S, _C = ALL_TABLES
 
 

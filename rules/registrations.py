@@ -2,9 +2,9 @@
 
 ```yaml
 registrations:
-  protection_days: 90          # an accepted registration protects the partner this long
-  expiry_days: 60              # accepted, no outcome within this many days: it expires
-  minimum_amount: {default: 5000, enterprise_suite: 25000}   # per product, program currency
+  protection_days: 180         # an accepted registration protects the partner this long
+  expiry_days: 90              # accepted, no outcome within this many days: it expires
+  minimum_amount: {default: 2500, enterprise_suite: 10000}   # per product, program currency
   deal_kinds: {new: new_customer, cross_sell: expansion, upsell: expansion, renewal: never}
   channel_conflict: true       # refuse a customer with an open direct opportunity
   sentences: {below_minimum: "…{amount}… {minimum}…"}   # optional: override a sentence
@@ -67,8 +67,8 @@ class RegistrationsSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    protection_days: int = Field(90, ge=1, le=3650)
-    expiry_days: int = Field(60, ge=1, le=3650)
+    protection_days: int = Field(180, ge=1, le=3650)
+    expiry_days: int = Field(90, ge=1, le=3650)
     minimum_amount: dict[str, float] = Field(default_factory=lambda: {"default": 0.0})
     deal_kinds: dict[str, KindRule] = Field(default_factory=lambda: dict(DEFAULT_KINDS))
     channel_conflict: bool = True

@@ -43,6 +43,10 @@ MEDIAN_AMOUNT = 18_000.0
 DIRECT = 6  # row of the direct channel in PRODUCT_MIX
 DIRECT_RATE = 0.04  # direct deals per week, per partner in the program
 CONFLICT_TRY = 0.10  # share of partner new deals aimed at a prospect direct sales also chases
+# Accepted registrations the partner never works (more when it is disengaged): no outcome
+# until the vendor's clean-up closes them lost, UNWORKED_CLEANUP days after the decision.
+UNWORKED_LOGIT, UNWORKED_ENGAGEMENT = -2.6, -0.8
+UNWORKED_CLEANUP = (150.0, 240.0)
 STATUS_SUBMITTED, STATUS_ACCEPTED, STATUS_REJECTED = 0, 1, 2
 OUTCOME_OPEN, OUTCOME_WON, OUTCOME_LOST = 0, 1, 2
 NAT = np.iinfo(np.int64).min
@@ -156,6 +160,11 @@ def win_probability(d: Deals, rows: np.ndarray) -> np.ndarray:
         - 0.8 * d.conflict[rows]
     )
     return sigmoid(logit)
+
+
+def unworked_probability(d: Deals, rows: np.ndarray) -> np.ndarray:
+    """The true P(an accepted registration is never worked): disengaged partners sit on more."""
+    return sigmoid(UNWORKED_LOGIT + UNWORKED_ENGAGEMENT * d.engagement[rows])
 
 
 def _categorical(probs: np.ndarray, group: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -293,6 +302,10 @@ def _resolve(ctx: Context, d: Deals, rows: np.ndarray) -> None:
     )
     closed = decided + (cycle_days * DAY_NS).astype(np.int64)
     won = rng.random(n) < win_probability(d, rows)
+    stale = partner & (rng.random(n) < unworked_probability(d, rows))
+    cleanup = rng.uniform(*UNWORKED_CLEANUP, n) * DAY_NS
+    closed = np.where(stale, decided + cleanup.astype(np.int64), closed)
+    won &= ~stale
     open_ = pending | (accepted & (closed >= end))
     outcome = np.where(accepted, np.where(won, OUTCOME_WON, OUTCOME_LOST), OUTCOME_LOST)
     d.outcome[rows] = np.where(open_, OUTCOME_OPEN, outcome)

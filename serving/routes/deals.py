@@ -64,7 +64,7 @@ EXAMPLE_ANSWER: dict[str, Any] = {
                 "passed": True,
                 "field": "amount",
                 "value": 48000.0,
-                "threshold": 5000.0,
+                "threshold": 2500.0,
             },
             {
                 "check": "deal_kind",
@@ -81,8 +81,8 @@ EXAMPLE_ANSWER: dict[str, Any] = {
                 "threshold": None,
             },
         ],
-        "protected_until": "2027-02-21T09:00:00Z",
-        "expires_at": "2027-01-22T09:00:00Z",
+        "protected_until": "2027-05-22T09:00:00Z",
+        "expires_at": "2027-02-21T09:00:00Z",
     },
     "stored": True,
     "versions": {

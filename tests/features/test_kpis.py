@@ -131,6 +131,9 @@ def test_a_registered_lead_counts_without_a_deal() -> None:
     [
         # 60 days: D1 expires 06-04 (won 05-05), D2 06-30 (won 06-01): both worked in time
         (60, 0, 2),
+        # 90 days (the default): D1 and D2 expire in July, after the period; P4's D6
+        # (registered 01-15, won 03-01) expires 04-14, in it, worked in time
+        (90, 0, 1),
         # 29 days: D1 expires 05-04, D2 05-30, before their outcomes: both expired unworked
         (29, 2, 2),
         # 10 days: D1 04-15, D2 05-11, and D5 06-30 (accepted 06-25, won 07-10 — too late)
@@ -143,9 +146,9 @@ def test_registrations_expiring_unworked(expiry_days: int, unworked: int, due: i
     assert report.value("expired_unworked_rate") == pytest.approx(unworked / due)
 
 
-def test_the_expiry_defaults_to_sixty_days(report: KpiReport) -> None:
+def test_the_expiry_defaults_to_ninety_days(report: KpiReport) -> None:
     assert report.value("registrations_expired_unworked") == 0
-    assert report.value("expired_unworked_rate") == pytest.approx(0.0)
+    assert report.value("expired_unworked_rate") == pytest.approx(0.0)  # D6 only, worked
 
 
 # --- enablement ----------------------------------------------------------------------------

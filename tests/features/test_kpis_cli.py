@@ -76,9 +76,9 @@ def test_cli_reads_the_registration_expiry_from_the_rulebook(
     book = tmp_path / "book"
     book.mkdir()
     for f in default.glob("*.yaml"):
-        text = f.read_text().replace("expiry_days: 60", "expiry_days: 29")
-        (book / f.name).write_text(text.replace("protection_days: 90", "protection_days: 29"))
-    # the hand-built program (see test_kpis): 60 days → 0 unworked, 29 → 2, 10 → 3
+        text = f.read_text().replace("expiry_days: 90", "expiry_days: 29")
+        (book / f.name).write_text(text)
+    # the hand-built program (see test_kpis): 90 days → 0 unworked, 29 → 2, 10 → 3
     assert _unworked(data_dir, env={"TIERWISE_RULES_DIR": str(default)}) == 0
     assert _unworked(data_dir, env={"TIERWISE_RULES_DIR": str(book)}) == 2
     assert _unworked(data_dir, "--expiry-days", "10", env={"TIERWISE_RULES_DIR": str(book)}) == 3

@@ -68,8 +68,8 @@ def test_an_open_direct_opportunity_is_a_channel_conflict(book: Rulebook) -> Non
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"amount": 4_999.0}, ["below_minimum"]),
-        ({"amount": 20_000.0, "product": "enterprise_suite"}, ["below_minimum"]),
+        ({"amount": 2_499.0}, ["below_minimum"]),
+        ({"amount": 8_000.0, "product": "enterprise_suite"}, ["below_minimum"]),
         ({"deal_kind": "renewal", "customer_is_existing": True}, ["kind_not_eligible"]),
         ({"customer_is_existing": True}, ["not_new_customer"]),
         ({"deal_kind": "upsell"}, ["not_an_expansion"]),
@@ -90,10 +90,10 @@ def test_each_rule_refuses_with_its_code(
 
 def test_the_refusal_names_the_value_and_threshold_that_decided(book: Rulebook) -> None:
     assert book.registrations is not None
-    verdict = assess(book.registrations, clean(amount=3_000.0), registered_at=AT)
+    verdict = assess(book.registrations, clean(amount=2_000.0), registered_at=AT)
     (refusal,) = verdict.refusals
-    assert (refusal.value, refusal.threshold) == (3_000.0, book.registrations.minimum("core"))
-    assert refusal.sentence == "$3,000 is below the $5,000 minimum for a core registration"
+    assert (refusal.value, refusal.threshold) == (2_000.0, book.registrations.minimum("core"))
+    assert refusal.sentence == "$2,000 is below the $2,500 minimum for a core registration"
 
 
 def test_a_rulebook_without_the_section_checks_nothing(tmp_path: Path) -> None:

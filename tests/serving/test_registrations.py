@@ -112,7 +112,7 @@ def test_every_refusal_is_listed_with_the_value_that_decided(
         ("below_minimum", 900.0),
         ("kind_not_eligible", "renewal"),
     ]
-    assert got["reasons"][0]["threshold"] == 5000.0
+    assert got["reasons"][0]["threshold"] == 2500.0
 
 
 def test_a_scored_registration_is_stored_and_retrievable(
@@ -142,9 +142,9 @@ def test_the_stored_registration_joins_its_decision_and_outcome(
         "/v1/deal-registrations/R1/decision", json=decided, headers=headers("scorer")
     )
     assert report.status_code == 200, report.text
-    # registered 2026-11-02 with a 60-day expiry: unworked past 2027-01-01 → expired
+    # registered 2026-11-02 with a 90-day expiry: unworked past 2027-01-31 → expired
     now = datetime.now(UTC)
-    expected = "expired" if now >= REGISTERED + timedelta(days=60) else "accepted"
+    expected = "expired" if now >= REGISTERED + timedelta(days=90) else "accepted"
     got = client.get("/v1/deal-registrations/R1", headers=headers("scorer")).json()
     assert got["status"] == expected and got["decision"]["decision"] == "accepted"
     won = {**decided, "outcome": "won"}
@@ -181,7 +181,7 @@ def test_rescoring_updates_and_a_new_rulebook_appends(
     book_dir = tmp_path / "book"
     book_dir.mkdir()
     for f in Path(loaded.rulebook.source).glob("*.yaml"):
-        text = f.read_text().replace("expiry_days: 60", "expiry_days: 30")
+        text = f.read_text().replace("expiry_days: 90", "expiry_days: 30")
         (book_dir / f.name).write_text(text)
     stricter = dataclasses.replace(loaded, rulebook=load_rulebook(book_dir))
     state = ServiceState(client.app.state.settings)  # type: ignore[attr-defined]
