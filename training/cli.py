@@ -66,6 +66,13 @@ def train(
         "--validation-snapshots",
         help="Churn cut-offs in the validation period (N or auto: 3, fewer, held-out partners)",
     ),
+    registrations_db: str = typer.Option(
+        None,
+        "--registrations-db",
+        help="Service database URL: its stored registrations and reported decisions join the "
+        "deal model's examples (decisions as labels, decided registrations the data lacks "
+        "as new rows)",
+    ),
 ) -> None:
     """Train, evaluate, refit, log, register and gate the churn and/or deal-acceptance models.
 
@@ -86,6 +93,7 @@ def train(
             force=force,
             test_snapshots=_snapshots(test_snapshots, "--test-snapshots"),
             validation_snapshots=_snapshots(validation_snapshots, "--validation-snapshots"),
+            registrations_db=registrations_db,
         )
     except TierwiseError as exc:
         console.print(f"[red]training failed:[/] {exc}")

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -207,9 +208,13 @@ def train_all(
     test_snapshots: int | None = None,
     validation_snapshots: int | None = None,
     observable_oracle: bool = False,
+    registrations_db: str | None = None,
 ) -> dict[ModelKind, Trained]:
     """Train, evaluate, refit, log, register and gate each model; one MLflow run per model
     under a parent run (the MLproject's run when launched by `mlflow run`).
+
+    `registrations_db`: the service database whose stored registrations and reported
+    decisions join the deal model's examples (`training.stored_registrations`).
 
     The split fits the history (`training.split.plan_split`; the churn model's snapshot
     counts can be fixed). On simulated data (a `_truth/` folder) the oracle is evaluated too
@@ -221,6 +226,13 @@ def train_all(
     with timer.stage("load data"):
         tables, truth = load_data(data)
     truth = truth if oracle else None
+    deal_tables, stored = tables, None
+    if registrations_db is not None and "deal" in models:
+        from training.stored_registrations import load_stored, with_stored_decisions
+
+        stored = with_stored_decisions(tables.deals, load_stored(registrations_db))
+        deal_tables = dataclasses.replace(tables, deals=stored.deals)
+        log.info("stored registrations joined: %s", stored.params())
     uri = configure_tracking(settings)
     experiment_id = ensure_experiment(uri, settings)
     results: dict[ModelKind, Trained] = {}
@@ -235,7 +247,7 @@ def train_all(
             }
         )
         for kind in models:
-            if kind == "deal" and len(models) > 1 and not deals_decided_both_ways(tables):
+            if kind == "deal" and len(models) > 1 and not deals_decided_both_ways(deal_tables):
                 log.warning(
                     "deal model skipped: no registration in %s was rejected (e.g. a transaction "
                     "log), so there is no acceptance to learn; the service scores no deals",
@@ -244,9 +256,11 @@ def train_all(
                 continue
             # children always in our experiment, whose artifacts sit beside the store
             with mlflow.start_run(run_name=kind, nested=True, experiment_id=experiment_id) as run:
+                if kind == "deal" and stored is not None:
+                    mlflow.log_params(stored.params())
                 results[kind] = _train_one(
                     kind,
-                    tables,
+                    deal_tables if kind == "deal" else tables,
                     truth,
                     settings=settings,
                     uri=uri,
