@@ -8,11 +8,19 @@ from urllib.parse import urlsplit, urlunsplit
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from rules.registrations import content as registrations_content
 from serving.auth import Principal, require_role
 from serving.deps import LoadedDep, SettingsDep, StateDep
 from serving.etag import json_answer
 from serving.problems import responses
-from serving.schemas import ModelOut, ModelsOut, ReloadOut, RulesOut, RuleSummary
+from serving.schemas import (
+    ModelOut,
+    ModelsOut,
+    RegistrationRulesOut,
+    ReloadOut,
+    RulesOut,
+    RuleSummary,
+)
 from serving.webhooks import record_models
 
 router = APIRouter(prefix="/v1", tags=["rules and models"])
@@ -44,6 +52,19 @@ def _ok(example: Any) -> dict[int | str, dict[str, Any]]:
                 "actions": [{"id": "retention_call", "description": "Call a partner at risk"}],
                 "max_actions_per_partner": 3,
                 "deal_routing": {"fast_track": 0.75, "likely_reject": 0.3},
+                "registrations": {
+                    "protection_days": 180,
+                    "expiry_days": 90,
+                    "minimum_amount": {"default": 2500.0, "enterprise_suite": 10000.0},
+                    "deal_kinds": {
+                        "new": "new_customer",
+                        "cross_sell": "expansion",
+                        "upsell": "expansion",
+                        "renewal": "never",
+                    },
+                    "channel_conflict": True,
+                    "sentences": {"channel_conflict": "{customer} has an open direct …"},
+                },
             }
         ),
         **responses(401, 403, 503),
@@ -64,6 +85,11 @@ async def rules(request: Request, loaded: LoadedDep, _: Anyone) -> Response:
             "fast_track": book.deal_routing.fast_track,
             "likely_reject": book.deal_routing.likely_reject,
         },
+        registrations=(
+            None
+            if book.registrations is None
+            else RegistrationRulesOut(**registrations_content(book.registrations))
+        ),
     )
     return json_answer(request, answer)
 

@@ -531,6 +531,17 @@ class RuleSummary(BaseModel):
     description: str
 
 
+class RegistrationRulesOut(BaseModel):
+    """The rulebook's deal-registration eligibility rules (`registrations:`)."""
+
+    protection_days: int
+    expiry_days: int
+    minimum_amount: dict[str, float] = Field(description="product → minimum; `default`")
+    deal_kinds: dict[str, str] = Field(description="new_customer | expansion | any | never")
+    channel_conflict: bool
+    sentences: dict[str, str] = Field(description="refusal code → sentence template")
+
+
 class RulesOut(BaseModel):
     """The active rulebook: version, content hash and what it contains."""
 
@@ -542,6 +553,9 @@ class RulesOut(BaseModel):
     actions: list[RuleSummary]
     max_actions_per_partner: int
     deal_routing: dict[str, float]
+    registrations: RegistrationRulesOut | None = Field(
+        None, description="null: the rulebook has no deal-registration rules"
+    )
 
 
 class ModelOut(BaseModel):

@@ -35,6 +35,10 @@ def test_rules_and_models_describe_what_is_loaded(client: TestClient, loaded: Lo
     assert rules["content_hash"] == loaded.rulebook.content_hash
     assert [a["id"] for a in rules["actions"]] == [a.id for a in loaded.rulebook.actions]
     assert rules["max_actions_per_partner"] == loaded.rulebook.max_actions_per_partner
+    registrations = loaded.rulebook.registrations
+    assert registrations is not None
+    assert rules["registrations"]["expiry_days"] == registrations.expiry_days
+    assert rules["registrations"]["deal_kinds"]["renewal"] == "never"
     models = client.get("/v1/models", headers=headers("scorer")).json()["models"]
     assert [m["name"] for m in models] == ["tierwise-churn", "tierwise-deal-acceptance"]
     assert models[0]["features"] == loaded.models.churn.features
