@@ -235,3 +235,27 @@ def test_an_unknown_registration_is_404_and_managers_may_not_read(client: TestCl
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["errors"][0]["value"] == "NEVER-SCORED"
     assert client.get("/v1/deal-registrations/X", headers=headers("manager")).status_code == 403
+
+
+def test_a_rulebook_without_registration_rules_assesses_nothing(
+    make_client: MakeClient, loaded: Loaded, feature_frame: Frame, tmp_path: Path
+) -> None:
+    client = make_client(database_url=f"sqlite:///{tmp_path / 'regs.db'}")
+    state = ServiceState(client.app.state.settings)  # type: ignore[attr-defined]
+    state.current = dataclasses.replace(
+        loaded, rulebook=dataclasses.replace(loaded.rulebook, registrations=None)
+    )
+    older = make_client(state=state, database_url=f"sqlite:///{tmp_path / 'regs.db'}")
+    body = registration(feature_frame, customer_has_open_direct_deal=True)
+    got = older.post(SCORE, json=body, headers=headers("scorer")).json()
+    assert got["eligibility"] == {
+        "eligible": True,
+        "assessed": False,
+        "reasons": [],
+        "checks": [],
+        "protected_until": None,
+        "expires_at": None,
+    }
+    assert older.get("/v1/deal-registrations/R1", headers=headers("scorer")).json()["status"] == (
+        "pending"
+    )
