@@ -8,6 +8,7 @@ latent quality — which shows in its acceptance history — and engagement that
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import cast
 
 import numpy as np
 
@@ -43,9 +44,11 @@ MEDIAN_AMOUNT = 18_000.0
 DIRECT = 6  # row of the direct channel in PRODUCT_MIX
 DIRECT_RATE = 0.04  # direct deals per week, per partner in the program
 CONFLICT_TRY = 0.10  # share of partner new deals aimed at a prospect direct sales also chases
-# Accepted registrations the partner never works (more when it is disengaged): no outcome
-# until the vendor's clean-up closes them lost, UNWORKED_CLEANUP days after the decision.
-UNWORKED_LOGIT, UNWORKED_ENGAGEMENT = -2.6, -0.8
+# Accepted registrations the partner never works (among those it does not win; more when it
+# is disengaged): no outcome until the vendor's clean-up closes them lost, UNWORKED_CLEANUP
+# days after the decision. Drawn from a stream of their own, so the rest of the program (and
+# every other test's data) stays as it was.
+UNWORKED_LOGIT, UNWORKED_ENGAGEMENT = -1.5, -0.8
 UNWORKED_CLEANUP = (150.0, 240.0)
 STATUS_SUBMITTED, STATUS_ACCEPTED, STATUS_REJECTED = 0, 1, 2
 OUTCOME_OPEN, OUTCOME_WON, OUTCOME_LOST = 0, 1, 2
@@ -163,7 +166,8 @@ def win_probability(d: Deals, rows: np.ndarray) -> np.ndarray:
 
 
 def unworked_probability(d: Deals, rows: np.ndarray) -> np.ndarray:
-    """The true P(an accepted registration is never worked): disengaged partners sit on more."""
+    """The true P(an accepted registration the partner does not win is never worked):
+    disengaged partners sit on more."""
     return sigmoid(UNWORKED_LOGIT + UNWORKED_ENGAGEMENT * d.engagement[rows])
 
 
@@ -302,10 +306,11 @@ def _resolve(ctx: Context, d: Deals, rows: np.ndarray) -> None:
     )
     closed = decided + (cycle_days * DAY_NS).astype(np.int64)
     won = rng.random(n) < win_probability(d, rows)
-    stale = partner & (rng.random(n) < unworked_probability(d, rows))
-    cleanup = rng.uniform(*UNWORKED_CLEANUP, n) * DAY_NS
+    seeds = cast(np.random.SeedSequence, rng.bit_generator.seed_seq)
+    side = np.random.default_rng(seeds.spawn(1)[0])
+    stale = partner & accepted & ~won & (side.random(n) < unworked_probability(d, rows))
+    cleanup = side.uniform(*UNWORKED_CLEANUP, n) * DAY_NS
     closed = np.where(stale, decided + cleanup.astype(np.int64), closed)
-    won &= ~stale
     open_ = pending | (accepted & (closed >= end))
     outcome = np.where(accepted, np.where(won, OUTCOME_WON, OUTCOME_LOST), OUTCOME_LOST)
     d.outcome[rows] = np.where(open_, OUTCOME_OPEN, outcome)
