@@ -51,8 +51,7 @@ def plan_week(
     """
     decisions = tier_decisions(recs.decisions, previous)
     awards = incentive_awards(recs.incentives)
-    extra = decisions[["partner_id", "tier", "churn_risk"]]
-    actions = recs.actions.merge(extra, on="partner_id", how="left")
+    actions = plan_actions(recs.actions, decisions)
     plan = allocate_capacity(
         actions,
         owners=owners,
@@ -67,6 +66,12 @@ def plan_week(
         week=week, partners=len(recs.decisions), decisions=decisions, plan=both, awards=awards
     )
     return WeekPlan(decisions, awards, plan, summary)
+
+
+def plan_actions(actions: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
+    """The ranked actions with the partner's decided tier and churn risk (what a plan row shows)."""
+    extra = decisions[["partner_id", "tier", "churn_risk"]]
+    return actions.merge(extra, on="partner_id", how="left")
 
 
 def allocate_capacity(

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 
-from serving import weekly
+from serving import week_steps, weekly
 from serving.db import IncentiveAward, JobRun, PlanAction, TierDecision, get_engine, session_scope
 from serving.db.models import Accrual
 from serving.db.reviews import review_action
@@ -268,13 +268,13 @@ def test_a_run_that_fails_half_way_leaves_the_database_as_it_was(
     _run(settings, program, Recommender())
     engine = get_engine(settings.db_url)
     before = _plan(engine)
-    real_save = weekly.save_week
+    real_save = week_steps.save_week
 
     def save_then_die(session: Any, data: Any) -> Any:
         real_save(session, data)
         raise RuntimeError("killed after writing")
 
-    monkeypatch.setattr(weekly, "save_week", save_then_die)
+    monkeypatch.setattr(week_steps, "save_week", save_then_die)
     with pytest.raises(RuntimeError, match="killed"):
         _run(settings, program, Recommender(), week="2026-W49")
     assert _plan(engine, "2026-W49") == []

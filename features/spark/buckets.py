@@ -1,0 +1,179 @@
+"""The program's tables as Spark reads them, cut into partner-hash buckets.
+
+    tables = read_tables(spark, data="s3a://bucket/program/")       # <table>.parquet|csv
+    tables = read_tables(spark, table_prefix="prm.tierwise_")        # catalog tables
+    blobs = bucket_blobs(tables, buckets=64)                         # (bucket, table, payload)
+
+A bucket is CRC-32 of the partner id modulo the bucket count — `sf.crc32` in Spark and
+`zlib.crc32` in Python give the same number, so frames built on the driver (the stored tier
+states) join the right bucket. Rows without a partner (direct deals and customers) feed no
+partner feature and are left out. Each bucket's slice of each table is one Arrow IPC blob.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from features.schema import SCHEMAS, TABLE_NAMES
+from features.spark.frames import BLOB_SCHEMA, from_blob, to_blob
+from features.tables import Tables
+from features.validate import validate_tables
+from tierwise.errors import DataValidationError, Problem
+
+REQUIRED = tuple(name for name, schema in SCHEMAS.items() if schema.required)
+BOM = "\ufeff"
+
+
+def read_tables(
+    spark: Any, *, data: str | None = None, table_prefix: str | None = None
+) -> dict[str, Any]:
+    """Spark DataFrames of the contract tables present in a folder (local or any Hadoop URI:
+    `<table>.parquet` or `<table>.csv`, read as text like `tierwise validate` does) or in the
+    catalog (`<prefix><table>`). A missing required table is a `DataValidationError`."""
+    if (data is None) == (table_prefix is None):
+        raise DataValidationError(
+            "give either a data folder or a table prefix", [Problem("source", value=data)]
+        )
+    found = _from_catalog(spark, table_prefix) if table_prefix else _from_folder(spark, str(data))
+    label = table_prefix or str(data)
+    missing = [name for name in REQUIRED if name not in found]
+    if missing:
+        problems = [Problem("required table is missing", file=label, table=n) for n in missing]
+        raise DataValidationError(f"cannot read {label}", problems)
+    return found
+
+
+def _from_folder(spark: Any, data: str) -> dict[str, Any]:
+    local = "://" not in data
+    if local and not Path(data).is_dir():
+        problem = Problem("no such data directory", file=data)
+        raise DataValidationError(f"cannot read {data}", [problem])
+    found: dict[str, Any] = {}
+    problems = []
+    for name in TABLE_NAMES:
+        paths = {fmt: f"{data.rstrip('/')}/{name}.{fmt}" for fmt in ("parquet", "csv")}
+        present = [fmt for fmt, path in paths.items() if _exists(spark, path, local)]
+        if len(present) > 1:
+            problems.append(Problem(f"both {name}.parquet and {name}.csv: keep one", table=name))
+        elif present == ["parquet"]:
+            found[name] = spark.read.parquet(paths["parquet"])
+        elif present == ["csv"]:
+            frame = spark.read.csv(paths["csv"], header=True, inferSchema=False, encoding="UTF-8")
+            found[name] = frame.toDF(*[c.lstrip(BOM) for c in frame.columns])
+    if problems:
+        raise DataValidationError(f"cannot read {data}", problems)
+    return found
+
+
+def _exists(spark: Any, path: str, local: bool) -> bool:
+    if local:
+        return Path(path).exists()
+    jvm = spark.sparkContext._jvm  # Hadoop's FileSystem answers for any URI Spark can read
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    return bool(fs.exists(hadoop_path))
+
+
+def _from_catalog(spark: Any, prefix: str) -> dict[str, Any]:
+    return {
+        name: spark.table(f"{prefix}{name}")
+        for name in TABLE_NAMES
+        if spark.catalog.tableExists(f"{prefix}{name}")
+    }
+
+
+def table_rows(tables: Mapping[str, Any]) -> dict[str, int]:
+    """Rows per table (the weekly job's shrink guard compares them run to run)."""
+    return {name: int(frame.count()) for name, frame in tables.items()}
+
+
+def bucket_of(partner_ids: pd.Series, buckets: int) -> pd.Series:
+    """The bucket of each partner id, as Spark's `pmod(crc32(partner_id), buckets)` gives it."""
+    values = [zlib.crc32(str(p).encode("utf-8")) % buckets for p in partner_ids]
+    return pd.Series(values, index=partner_ids.index, dtype="int32")
+
+
+def bucket_column(buckets: int) -> Any:
+    from pyspark.sql import functions as sf
+
+    return sf.pmod(sf.crc32(sf.col("partner_id").cast("string")), sf.lit(buckets)).cast("int")
+
+
+def bucket_blobs(tables: Mapping[str, Any], *, buckets: int) -> Any:
+    """One row per (bucket, table): that bucket's rows of the table as an Arrow IPC blob."""
+    from pyspark.sql import functions as sf
+
+    blobs = None
+    for name, frame in tables.items():
+        keyed = frame.where(sf.col("partner_id").isNotNull()).withColumn(
+            "bucket", bucket_column(buckets)
+        )
+        part = keyed.groupBy("bucket").applyInArrow(_encoder(name), BLOB_SCHEMA)
+        blobs = part if blobs is None else blobs.unionByName(part)
+    return blobs
+
+
+def _encoder(name: str) -> Any:
+    def encode(table: pa.Table) -> pa.Table:
+        bucket = table.column("bucket")[0].as_py()
+        rows = table.drop_columns(["bucket"])
+        return blob_row(bucket, name, ipc_bytes(rows))
+
+    return encode
+
+
+def frames_blobs(spark: Any, frames: Mapping[str, pd.DataFrame], *, buckets: int) -> Any:
+    """Driver-side frames keyed by partner_id (e.g. the stored tier states) as bucket blobs."""
+    rows: list[tuple[int, str, bytes]] = []
+    for name, frame in frames.items():
+        keys = bucket_of(frame["partner_id"], buckets)
+        for bucket, part in frame.groupby(keys, sort=True):
+            rows.append((int(str(bucket)), name, to_blob(part)))
+    return spark.createDataFrame(rows, BLOB_SCHEMA)
+
+
+def ipc_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def blob_row(bucket: int, name: str, payload: bytes) -> pa.Table:
+    return pa.table(
+        {
+            "bucket": pa.array([bucket], pa.int32()),
+            "table": pa.array([name], pa.string()),
+            "payload": pa.array([payload], pa.binary()),
+        }
+    )
+
+
+def blobs_of(table: pa.Table) -> Iterator[tuple[str, pd.DataFrame]]:
+    """(name, frame) for each blob of one bucket's group."""
+    names = table.column("table").to_pylist()
+    for name, payload in zip(names, table.column("payload").to_pylist(), strict=True):
+        yield str(name), from_blob(payload)
+
+
+def bucket_tables(frames: Mapping[str, list[pd.DataFrame]], *, label: str) -> Tables:
+    """One bucket's contract tables, validated exactly as `load_tables` validates a folder
+    (problems name the table, column and value; rows are counted within the bucket)."""
+    raw = {n: pd.concat(f, ignore_index=True) for n, f in frames.items() if n in SCHEMAS}
+    for name in REQUIRED:
+        raw.setdefault(name, _empty(name))
+    report = validate_tables(raw, source=label)
+    # a bucket may hold no deal at all; the whole table's emptiness is checked by its count
+    report.findings = [f for f in report.findings if not f.message.endswith("is empty (no rows)")]
+    return report.raise_for_problems()
+
+
+def _empty(name: str) -> pd.DataFrame:
+    """A bucket without deals still has the table, with no rows."""
+    return pd.DataFrame({c.name: pd.Series(dtype="str") for c in SCHEMAS[name].columns})

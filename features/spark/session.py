@@ -1,0 +1,99 @@
+"""The Spark session Tierwise runs on: master and `spark.*` settings from the command line.
+
+    with spark_session(SparkOptions(master="local[2]", conf={"spark.executor.memory": "4g"})):
+        ...
+
+Python workers run this interpreter (`PYSPARK_PYTHON` = `sys.executable`: the project's
+venv, where pandas and LightGBM are), the session's time zone is UTC (timestamps cross the
+engine as UTC instants), logs are quiet (WARN) and the UI is off; a local master gets few
+shuffle partitions. Under `spark-submit` / on Databricks the session that exists is reused.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from tierwise.errors import ConfigurationError, InvalidInput, Problem
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MASTER = "local[*]"
+DEFAULTS = {
+    "spark.ui.enabled": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.execution.pythonUDF.arrow.enabled": "true",
+    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+}
+LOCAL_DEFAULTS = {"spark.sql.shuffle.partitions": "8", "spark.default.parallelism": "8"}
+
+
+@dataclass(frozen=True)
+class SparkOptions:
+    """Where to run: the master URL and any `spark.*` settings (they win over the defaults)."""
+
+    master: str = DEFAULT_MASTER
+    conf: Mapping[str, str] = field(default_factory=dict)
+    app_name: str = "tierwise"
+
+
+def parse_conf(items: Sequence[str]) -> dict[str, str]:
+    """`["spark.executor.memory=4g", ...]` → a dict; a bad item is named with its value."""
+    conf: dict[str, str] = {}
+    problems = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key.startswith("spark.") or not value.strip():
+            problems.append(Problem("expected spark.<name>=<value>", column="--conf", value=item))
+        else:
+            conf[key] = value.strip()
+    if problems:
+        raise InvalidInput(f"{len(problems)} bad --conf setting(s)", problems)
+    return conf
+
+
+def session_conf(options: SparkOptions) -> dict[str, str]:
+    local = options.master.startswith("local")
+    return {**DEFAULTS, **(LOCAL_DEFAULTS if local else {}), **options.conf}
+
+
+@contextmanager
+def spark_session(options: SparkOptions) -> Iterator[Any]:
+    """A started session (stopped on exit unless it was already running)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise ConfigurationError(
+            "the Spark engine needs pyspark: pip install -e '.[spark]' (make test installs it)",
+            [Problem("pyspark is not installed", value=str(exc))],
+        ) from exc
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    existing = SparkSession.getActiveSession()
+    if existing is not None:
+        yield existing
+        return
+    builder = SparkSession.builder.master(options.master).appName(options.app_name)
+    for key, value in session_conf(options).items():
+        builder = builder.config(key, value)
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # Java missing, a bad master URL …: say which and why
+        raise ConfigurationError(
+            f"cannot start Spark ({options.master}): {exc}",
+            [Problem("Spark did not start", column="--spark-master", value=options.master)],
+        ) from exc
+    spark.sparkContext.setLogLevel("WARN")
+    log.info("Spark %s on %s", spark.version, options.master)
+    try:
+        yield spark
+    finally:
+        spark.stop()
