@@ -3,12 +3,13 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.spark-installed
 DATA   ?= data
 PARTNERS ?= 2000
 YEARS  ?= 2
 SEED   ?= 7
 
-.PHONY: setup demo test test-fast lint typecheck bench lock clean browser serve
+.PHONY: setup demo test test-fast lint typecheck bench lock clean browser java serve
 
 setup: $(STAMP)
 
@@ -22,8 +23,20 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/python -m tierwise.shell.demo --data $(DATA) --partners $(PARTNERS) --years $(YEARS) --seed $(SEED)
 
-## test: lint, types and the whole suite (slow, PostgreSQL and browser tests included)
-test: $(STAMP) browser
+## spark: the optional Spark engine (pyspark extra, once) and Java 17 when `java` is missing
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,spark]'
+	touch $(SPARK_STAMP)
+
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "installing Debian openjdk-17-jre-headless for the Spark tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null) \
+	  || { if [ -n "$$TIERWISE_REQUIRE_SPARK" ]; then echo "error: could not install Java 17" >&2; exit 1; \
+	       else echo "warning: could not install Java 17; Spark tests will be skipped"; fi; }; }
+
+## test: lint, types and the whole suite (slow, PostgreSQL, browser and Spark tests included)
+test: $(STAMP) $(SPARK_STAMP) browser java
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

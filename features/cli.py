@@ -112,13 +112,32 @@ def features(
     ctx: typer.Context,
     data: str = typer.Option(None, "--data", help="Data directory or SQLAlchemy URL"),
     as_of: str = typer.Option(None, "--as-of", help="Snapshot date (events before it count)"),
-    out: Path = typer.Option(None, "--out", help="Output Parquet file"),
+    out: Path = typer.Option(None, "--out", help="Output Parquet file (Spark: a dataset folder)"),
+    engine: str = typer.Option("pandas", "--engine", help="pandas (one process) or spark"),
+    spark_master: str = typer.Option("local[*]", "--spark-master", help="Spark master URL"),
+    conf: list[str] = typer.Option(
+        [], "--conf", help="Any spark.<name>=<value> setting (repeatable)"
+    ),
+    table_prefix: str = typer.Option(
+        None, "--table-prefix", help="Spark: read catalog tables <prefix><table> (not --data)"
+    ),
+    buckets: int = typer.Option(0, "--buckets", min=0, help="Spark: partner buckets [auto]"),
 ) -> None:
     """Build the feature frame as of a date: `tierwise features --data DIR --as-of D --out F`."""
     if ctx.invoked_subcommand is not None:
         return
     if as_of is None or out is None:
         raise typer.BadParameter("--as-of and --out are required (or use `features list`)")
+    if engine == "spark":
+        _features_on_spark(
+            data or str(get_settings().data_dir),
+            as_of=parse_as_of(as_of),
+            out=out,
+            options=(spark_master, conf, table_prefix, buckets),
+        )
+        return
+    if engine != "pandas":
+        raise typer.BadParameter(f"--engine must be pandas or spark, not {engine!r}")
     from features.io import load_tables
     from features.snapshot import build_features
 
@@ -127,6 +146,25 @@ def features(
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out, index=False)
     console.print(f"{len(frame):,} partners x {frame.shape[1]} columns -> [bold]{out}[/]")
+
+
+def _features_on_spark(
+    data: str, *, as_of: datetime, out: Path, options: tuple[str, list[str], str | None, int]
+) -> None:
+    from features.spark.buckets import read_tables, table_rows
+    from features.spark.session import SparkOptions, buckets_for, parse_conf, spark_session
+    from features.spark.snapshot import build_features_spark
+
+    master, conf, prefix, buckets = options
+    settings = SparkOptions(master=master, conf=parse_conf(conf))
+    uri = str(out) if "://" in str(out) else str(out.resolve())
+    with spark_session(settings) as spark:
+        tables = read_tables(spark, data=None if prefix else data, table_prefix=prefix)
+        if buckets <= 0:
+            partners = table_rows({"partners": tables["partners"]})["partners"]
+            buckets = buckets_for(partners, dict(spark.sparkContext.getConf().getAll()))
+        rows, columns = build_features_spark(tables, as_of=as_of, out_uri=uri, buckets=buckets)
+    console.print(f"{rows:,} partners x {columns} columns -> [bold]{out}[/] ({buckets} parts)")
 
 
 @features_app.command("list")

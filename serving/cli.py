@@ -36,8 +36,22 @@ def weekly(
     allow_shrink: bool = typer.Option(
         False, "--allow-shrink", help="Plan even when a table shrank sharply since the last run"
     ),
+    engine: str = typer.Option("pandas", "--engine", help="pandas (one process) or spark"),
+    spark_master: str = typer.Option("local[*]", "--spark-master", help="Spark master URL"),
+    conf: list[str] = typer.Option(
+        [], "--conf", help="Any spark.<name>=<value> setting (repeatable)"
+    ),
+    table_prefix: str = typer.Option(
+        None, "--table-prefix", help="Spark: read catalog tables <prefix><table> (not --data)"
+    ),
+    buckets: int = typer.Option(0, "--buckets", min=0, help="Spark: partner buckets [auto]"),
+    sink: str = typer.Option(
+        "db", "--sink", help="db (one transaction, digest) or parquet (files in --out only)"
+    ),
 ) -> None:
-    """Plan a week: features → recommend → capacity per manager → one transaction; digest."""
+    """Plan a week: features → recommend → capacity per manager → one transaction; digest.
+
+    Writes plan.parquet into --out on either engine."""
     from datetime import UTC, datetime
 
     from serving.weekly import run_week
@@ -49,7 +63,42 @@ def weekly(
     settings = get_settings()
     source = data or str(settings.data_dir)
     out_dir = out or Path(source) / "digest"
-    run = run_week(settings, data_dir=source, week=week, out_dir=out_dir, allow_shrink=allow_shrink)
+    if engine == "pandas":
+        if table_prefix or conf or buckets:
+            raise typer.BadParameter("--table-prefix, --conf and --buckets need --engine spark")
+        run = run_week(
+            settings,
+            data_dir=source,
+            week=week,
+            out_dir=out_dir,
+            allow_shrink=allow_shrink,
+            sink=sink,  # type: ignore[arg-type]
+        )
+    elif engine == "spark":
+        from features.spark.session import SparkOptions, parse_conf, spark_session
+        from serving.spark_week import SparkWeek
+
+        options = SparkOptions(master=spark_master, conf=parse_conf(conf))
+        with spark_session(options) as spark:
+            spark_week = SparkWeek(
+                spark,
+                data=None if table_prefix else source,
+                table_prefix=table_prefix,
+                buckets=buckets,
+                sink=sink,
+                out_uri=str(out_dir.resolve()) if "://" not in str(out_dir) else str(out_dir),
+            )
+            run = run_week(
+                settings,
+                data_dir=source,
+                week=week,
+                out_dir=out_dir,
+                allow_shrink=allow_shrink,
+                engine=spark_week,
+                sink=sink,  # type: ignore[arg-type]
+            )
+    else:
+        raise typer.BadParameter(f"--engine must be pandas or spark, not {engine!r}")
     show_week(run, week=week, out_dir=out_dir)
 
 
@@ -86,6 +135,10 @@ def show_week(run: WeekRun, *, week: str, out_dir: Path) -> None:
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in run.timings.items())
     console.print(f"stages: {timings}")
     console.print(f"digest: {len(run.digest)} files in [bold]{out_dir / week}[/]")
+    if run.plan_file is not None:
+        console.print(f"plan: [bold]{run.plan_file}[/]")
+    for written in run.written:
+        console.print(f"wrote [bold]{written}[/]")
     ignored = s.get("overrides_ignored") or []
     if ignored:
         console.print(

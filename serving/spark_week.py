@@ -21,7 +21,7 @@ import hashlib
 import pickle
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,7 @@ from features.spark.buckets import (
     table_rows,
 )
 from features.spark.frames import concat_frames, from_blob, to_blob
+from features.spark.session import buckets_for
 from rules.model import Rulebook
 from serving.week_steps import WeekComputed, WeekContext, ledger_frame, usable_overrides
 from serving.weekly_plan import (
@@ -62,7 +63,7 @@ class SparkWeek:
     spark: Any
     data: str | None = None
     table_prefix: str | None = None
-    buckets: int = 16
+    buckets: int = 0  # 0: `features.spark.session.buckets_for` the partner count
     sink: str = "db"
     out_uri: str | None = None  # where executors write with sink="parquet"
     _tables: dict[str, Any] | None = None
@@ -74,13 +75,19 @@ class SparkWeek:
         return self._tables
 
     def table_rows(self) -> dict[str, int]:
-        return table_rows(self.tables())
+        rows = table_rows(self.tables())
+        if self.buckets <= 0:
+            conf = dict(self.spark.sparkContext.getConf().getAll())
+            self.buckets = buckets_for(rows["partners"], conf)
+        return rows
 
     def compute(self, ctx: WeekContext) -> WeekComputed:
         from pyspark import StorageLevel
         from pyspark.sql import functions as sf
 
         started = time.perf_counter()
+        if self.buckets <= 0:
+            self.table_rows()
         state = {PREVIOUS: ctx.state.previous, HISTORY: ctx.state.history}
         blobs = bucket_blobs(self.tables(), buckets=self.buckets).unionByName(
             frames_blobs(
@@ -98,7 +105,7 @@ class SparkWeek:
             no_previous=ctx.state.previous.iloc[:0],
             no_history=ctx.state.history.iloc[:0],
         )
-        out = blobs.groupBy("bucket").applyInArrow(per_bucket, OUT_SCHEMA)
+        out = blobs.groupBy("bucket").applyInArrow(_udf(per_bucket), OUT_SCHEMA)
         out = out.persist(StorageLevel.MEMORY_AND_DISK)
         try:
             per_manager = ManagerJob(
@@ -110,7 +117,7 @@ class SparkWeek:
                 keep_overflow=self.sink == "db",
             )
             actions = out.where(sf.col("kind") == "actions")
-            plans = actions.groupBy("manager_id").applyInArrow(per_manager, OUT_SCHEMA)
+            plans = actions.groupBy("manager_id").applyInArrow(_udf(per_manager), OUT_SCHEMA)
             kinds = [*(DRIVER_KINDS if self.sink == "db" else SLIM_KINDS), "ignored", "versions"]
             collected = out.where(sf.col("kind").isin([*kinds, "timing"])).unionByName(plans)
             found = _by_kind(collected.toArrow())
@@ -153,6 +160,15 @@ class SparkWeek:
             summary=summary,
             written=written,
         )
+
+
+def _udf(job: Callable[[pa.Table], pa.Table]) -> Callable[[pa.Table], pa.Table]:
+    """A plain one-argument function (Spark reads a callable object's arity as two)."""
+
+    def run(table: pa.Table) -> pa.Table:
+        return job(table)
+
+    return run
 
 
 def pickle_bytes(value: Any) -> bytes:
@@ -301,19 +317,10 @@ def _timing(bucket: int, seconds: float, partners: int, events: int) -> pd.DataF
 
 
 def _write_part(out_uri: str, name: str, bucket: int, frame: pd.DataFrame) -> None:
-    """`<out>/<name>.parquet/part-<bucket>.parquet` from the executor (local or any URI
-    pyarrow reaches: s3://, gs://, hdfs://). The name is fixed per bucket: a retried task
-    overwrites its own part."""
-    import pyarrow.fs as pafs
-    import pyarrow.parquet as pq
-
+    from features.spark.snapshot import write_part
     from serving.weekly import parquet_ready
 
-    fs, root = pafs.FileSystem.from_uri(out_uri)
-    folder = f"{root.rstrip('/')}/{name}.parquet"
-    fs.create_dir(folder, recursive=True)
-    table = pa.Table.from_pandas(parquet_ready(frame), preserve_index=False)
-    pq.write_table(table, f"{folder}/part-{bucket:05d}.parquet", filesystem=fs)
+    write_part(out_uri, bucket, parquet_ready(frame), name=name)
 
 
 def _by_kind(table: pa.Table) -> dict[str, list[Any]]:

@@ -122,10 +122,21 @@ def bucket_blobs(tables: Mapping[str, Any], *, buckets: int) -> Any:
 def _encoder(name: str) -> Any:
     def encode(table: pa.Table) -> pa.Table:
         bucket = table.column("bucket")[0].as_py()
-        rows = table.drop_columns(["bucket"])
+        rows = nanos_as_timestamps(name, table.drop_columns(["bucket"]))
         return blob_row(bucket, name, ipc_bytes(rows))
 
     return encode
+
+
+def nanos_as_timestamps(name: str, table: pa.Table) -> pa.Table:
+    """The contract's timestamp columns that Spark read as int64 nanoseconds (pandas' Parquet
+    timestamps; `spark.sql.legacy.parquet.nanosAsLong`) as UTC timestamps again."""
+    stamps = {c.name for c in SCHEMAS[name].columns if c.kind == "timestamp"}
+    for i, field in enumerate(table.schema):
+        if field.name in stamps and pa.types.is_integer(field.type):
+            column = table.column(i).cast(pa.int64()).cast(pa.timestamp("ns", tz="UTC"))
+            table = table.set_column(i, field.name, column)
+    return table
 
 
 def frames_blobs(spark: Any, frames: Mapping[str, pd.DataFrame], *, buckets: int) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,12 +27,17 @@ log = logging.getLogger(__name__)
 DEFAULT_MASTER = "local[*]"
 DEFAULTS = {
     "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
     "spark.sql.session.timeZone": "UTC",
+    # pandas writes nanosecond timestamps, which Spark reads only as int64 nanoseconds;
+    # `buckets` turns the contract's timestamp columns back into UTC timestamps
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.execution.pythonUDF.arrow.enabled": "true",
     "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
     "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
 }
+PARTNERS_PER_BUCKET = 20_000
 LOCAL_DEFAULTS = {"spark.sql.shuffle.partitions": "8", "spark.default.parallelism": "8"}
 
 
@@ -60,6 +66,13 @@ def parse_conf(items: Sequence[str]) -> dict[str, str]:
     return conf
 
 
+def buckets_for(partners: int, conf: Mapping[str, str]) -> int:
+    """How many partner buckets: ~20,000 partners each (a bucket's frames must fit a Python
+    worker), never fewer than the shuffle partitions so every core has work."""
+    floor = int(conf.get("spark.sql.shuffle.partitions", "8"))
+    return max(floor, -(-partners // PARTNERS_PER_BUCKET))
+
+
 def session_conf(options: SparkOptions) -> dict[str, str]:
     local = options.master.startswith("local")
     return {**DEFAULTS, **(LOCAL_DEFAULTS if local else {}), **options.conf}
@@ -75,6 +88,7 @@ def spark_session(options: SparkOptions) -> Iterator[Any]:
             "the Spark engine needs pyspark: pip install -e '.[spark]' (make test installs it)",
             [Problem("pyspark is not installed", value=str(exc))],
         ) from exc
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     existing = SparkSession.getActiveSession()
