@@ -38,7 +38,7 @@ from features.spark.buckets import (
     table_rows,
 )
 from features.spark.frames import concat_frames, from_blob, to_blob
-from features.spark.session import buckets_for
+from features.spark.session import buckets_for, worker_errors
 from rules.model import Rulebook
 from serving.week_steps import WeekComputed, WeekContext, ledger_frame, usable_overrides
 from serving.weekly_plan import (
@@ -120,7 +120,8 @@ class SparkWeek:
             plans = actions.groupBy("manager_id").applyInArrow(_udf(per_manager), OUT_SCHEMA)
             kinds = [*(DRIVER_KINDS if self.sink == "db" else SLIM_KINDS), "ignored", "versions"]
             collected = out.where(sf.col("kind").isin([*kinds, "timing"])).unionByName(plans)
-            found = _by_kind(collected.toArrow())
+            with worker_errors():
+                found = _by_kind(collected.toArrow())
         finally:
             out.unpersist()
             recommender.unpersist()

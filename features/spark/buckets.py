@@ -6,8 +6,7 @@
 
 A bucket is CRC-32 of the partner id modulo the bucket count — `sf.crc32` in Spark and
 `zlib.crc32` in Python give the same number, so frames built on the driver (the stored tier
-states) join the right bucket. Rows without a partner (direct deals and customers) feed no
-partner feature and are left out. Each bucket's slice of each table is one Arrow IPC blob.
+states) join the right bucket. Each bucket's slice of each table is one Arrow IPC blob.
 """
 
 from __future__ import annotations
@@ -99,21 +98,28 @@ def bucket_of(partner_ids: pd.Series, buckets: int) -> pd.Series:
     return pd.Series(values, index=partner_ids.index, dtype="int32")
 
 
-def bucket_column(buckets: int) -> Any:
+def bucket_column(buckets: int, spread: Any = None) -> Any:
+    """`pmod(crc32(partner_id), buckets)`; rows without a partner by `spread` instead."""
     from pyspark.sql import functions as sf
 
-    return sf.pmod(sf.crc32(sf.col("partner_id").cast("string")), sf.lit(buckets)).cast("int")
+    key = sf.col("partner_id").cast("string")
+    if spread is not None:
+        key = sf.coalesce(key, spread.cast("string"), sf.lit(""))
+    return sf.pmod(sf.crc32(key), sf.lit(buckets)).cast("int")
 
 
 def bucket_blobs(tables: Mapping[str, Any], *, buckets: int) -> Any:
-    """One row per (bucket, table): that bucket's rows of the table as an Arrow IPC blob."""
+    """One row per (bucket, table): that bucket's rows of the table as an Arrow IPC blob.
+
+    Rows without a partner (direct deals, customers won directly) feed no partner feature;
+    they are spread by their own key and still validated in whichever bucket they land."""
     from pyspark.sql import functions as sf
 
     blobs = None
     for name, frame in tables.items():
-        keyed = frame.where(sf.col("partner_id").isNotNull()).withColumn(
-            "bucket", bucket_column(buckets)
-        )
+        key = SCHEMAS[name].key
+        spread = sf.col(key) if key and key != "partner_id" and key in frame.columns else None
+        keyed = frame.withColumn("bucket", bucket_column(buckets, spread))
         part = keyed.groupBy("bucket").applyInArrow(_encoder(name), BLOB_SCHEMA)
         blobs = part if blobs is None else blobs.unionByName(part)
     return blobs

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import warnings
 from collections.abc import Sequence
 
 import pandas as pd
@@ -28,13 +29,21 @@ def to_blob(frame: pd.DataFrame) -> bytes:
     pickled = [str(c) for c in frame.columns if _holds_containers(frame[c])]
     if pickled:
         frame = frame.assign(**{c: [pickle.dumps(v) for v in frame[c]] for c in pickled})
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = arrow_table(frame)
     meta = {**(table.schema.metadata or {}), PICKLED: json.dumps(pickled).encode()}
     table = table.replace_schema_metadata(meta)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     return bytes(sink.getvalue().to_pybytes())
+
+
+def arrow_table(frame: pd.DataFrame) -> pa.Table:
+    """`pa.Table.from_pandas` as `DataFrame.to_parquet` calls it: pandas 3.1 warns when pyarrow
+    reads a tz-aware column's `.values`, and pandas silences that for its own writer too."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+        return pa.Table.from_pandas(frame, preserve_index=False)
 
 
 def from_blob(payload: bytes) -> pd.DataFrame:

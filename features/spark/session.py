@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,7 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from tierwise.errors import ConfigurationError, InvalidInput, Problem
+from tierwise import errors
+from tierwise.errors import ConfigurationError, InvalidInput, Problem, TierwiseError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ DEFAULTS = {
     "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
 }
 PARTNERS_PER_BUCKET = 20_000
+WORKER_ERROR = re.compile(r"^tierwise\.errors\.(\w+): (.*?)(?=\n\s*at |\n\n|\Z)", re.M | re.S)
 LOCAL_DEFAULTS = {"spark.sql.shuffle.partitions": "8", "spark.default.parallelism": "8"}
 
 
@@ -71,6 +74,33 @@ def buckets_for(partners: int, conf: Mapping[str, str]) -> int:
     worker), never fewer than the shuffle partitions so every core has work."""
     floor = int(conf.get("spark.sql.shuffle.partitions", "8"))
     return max(floor, -(-partners // PARTNERS_PER_BUCKET))
+
+
+@contextmanager
+def worker_errors() -> Iterator[None]:
+    """A Tierwise error raised in a Python worker comes back as itself, its message intact
+    (Spark wraps it in a `PythonException` holding the worker's traceback as text)."""
+    try:
+        yield
+    except TierwiseError:
+        raise
+    except Exception as exc:
+        found = worker_error(str(exc))
+        if found is None:
+            raise
+        raise found from exc
+
+
+def worker_error(text: str) -> TierwiseError | None:
+    """The last `tierwise.errors.<Class>: message` of a worker traceback, rebuilt."""
+    matches = list(WORKER_ERROR.finditer(text))
+    if not matches:
+        return None
+    name, message = matches[-1].group(1), matches[-1].group(2).strip()
+    cls = getattr(errors, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, TierwiseError)):
+        return None
+    return cls(message)
 
 
 def session_conf(options: SparkOptions) -> dict[str, str]:

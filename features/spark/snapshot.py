@@ -16,7 +16,8 @@ import pandas as pd
 import pyarrow as pa
 
 from features.spark.buckets import blob_row, blobs_of, bucket_blobs, bucket_tables
-from features.spark.frames import BLOB_SCHEMA, from_blob, to_blob
+from features.spark.frames import BLOB_SCHEMA, arrow_table, from_blob, to_blob
+from features.spark.session import worker_errors
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,9 @@ def build_features_spark(
         return job(table)
 
     shapes = bucket_blobs(tables, buckets=buckets).groupBy("bucket").applyInArrow(run, BLOB_SCHEMA)
-    frames = [from_blob(p) for p in shapes.toArrow().column("payload").to_pylist()]
+    with worker_errors():
+        payloads = shapes.toArrow().column("payload").to_pylist()
+    frames = [from_blob(p) for p in payloads]
     rows = sum(int(f["rows"].iloc[0]) for f in frames)
     return rows, max((int(f["columns"].iloc[0]) for f in frames), default=0)
 
@@ -65,5 +68,5 @@ def write_part(out_uri: str, bucket: int, frame: pd.DataFrame, name: str = "") -
     fs, root = pafs.FileSystem.from_uri(out_uri)
     folder = f"{root.rstrip('/')}/{name}.parquet" if name else root.rstrip("/")
     fs.create_dir(folder, recursive=True)
-    table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+    table = arrow_table(frame.reset_index(drop=True))
     pq.write_table(table, f"{folder}/part-{bucket:05d}.parquet", filesystem=fs)
