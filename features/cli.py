@@ -114,7 +114,9 @@ def features(
     as_of: str = typer.Option(None, "--as-of", help="Snapshot date (events before it count)"),
     out: Path = typer.Option(None, "--out", help="Output Parquet file (Spark: a dataset folder)"),
     engine: str = typer.Option("pandas", "--engine", help="pandas (one process) or spark"),
-    spark_master: str = typer.Option("local[*]", "--spark-master", help="Spark master URL"),
+    spark_master: str = typer.Option(
+        None, "--spark-master", help="Spark master URL [local[*]; spark-submit's]"
+    ),
     conf: list[str] = typer.Option(
         [], "--conf", help="Any spark.<name>=<value> setting (repeatable)"
     ),

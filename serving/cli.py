@@ -37,7 +37,9 @@ def weekly(
         False, "--allow-shrink", help="Plan even when a table shrank sharply since the last run"
     ),
     engine: str = typer.Option("pandas", "--engine", help="pandas (one process) or spark"),
-    spark_master: str = typer.Option("local[*]", "--spark-master", help="Spark master URL"),
+    spark_master: str = typer.Option(
+        None, "--spark-master", help="Spark master URL [local[*]; spark-submit's]"
+    ),
     conf: list[str] = typer.Option(
         [], "--conf", help="Any spark.<name>=<value> setting (repeatable)"
     ),

@@ -39,6 +39,7 @@ from features.spark.buckets import (
 )
 from features.spark.frames import concat_frames, from_blob, to_blob
 from features.spark.session import buckets_for, worker_errors
+from features.spark.snapshot import fresh_folder
 from rules.model import Rulebook
 from serving.week_steps import WeekComputed, WeekContext, ledger_frame, usable_overrides
 from serving.weekly_plan import (
@@ -94,6 +95,9 @@ class SparkWeek:
                 self.spark, {k: v for k, v in state.items() if len(v)}, buckets=self.buckets
             )
         )
+        if self.sink == "parquet" and self.out_uri:
+            for name in ("decisions", "awards"):
+                fresh_folder(f"{self.out_uri.rstrip('/')}/{name}.parquet")
         recommender = self.spark.sparkContext.broadcast(pickle_bytes(ctx.recommend))
         per_bucket = BucketJob(
             recommender=recommender,

@@ -46,9 +46,11 @@ LOCAL_DEFAULTS = {"spark.sql.shuffle.partitions": "8", "spark.default.parallelis
 
 @dataclass(frozen=True)
 class SparkOptions:
-    """Where to run: the master URL and any `spark.*` settings (they win over the defaults)."""
+    """Where to run: the master URL and any `spark.*` settings (they win over the defaults).
 
-    master: str = DEFAULT_MASTER
+    `master=None`: `local[*]`, or under `spark-submit` the master it was given."""
+
+    master: str | None = None
     conf: Mapping[str, str] = field(default_factory=dict)
     app_name: str = "tierwise"
 
@@ -104,8 +106,13 @@ def worker_error(text: str) -> TierwiseError | None:
 
 
 def session_conf(options: SparkOptions) -> dict[str, str]:
-    local = options.master.startswith("local")
+    local = (options.master or DEFAULT_MASTER).startswith("local") and not submitted()
     return {**DEFAULTS, **(LOCAL_DEFAULTS if local else {}), **options.conf}
+
+
+def submitted() -> bool:
+    """Running under `spark-submit` (its JVM started this Python and set the gateway)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
 @contextmanager
@@ -125,18 +132,21 @@ def spark_session(options: SparkOptions) -> Iterator[Any]:
     if existing is not None:
         yield existing
         return
-    builder = SparkSession.builder.master(options.master).appName(options.app_name)
+    builder = SparkSession.builder.appName(options.app_name)
+    if options.master or not submitted():
+        builder = builder.master(options.master or DEFAULT_MASTER)
     for key, value in session_conf(options).items():
         builder = builder.config(key, value)
     try:
         spark = builder.getOrCreate()
     except Exception as exc:  # Java missing, a bad master URL …: say which and why
+        master = options.master or DEFAULT_MASTER
         raise ConfigurationError(
-            f"cannot start Spark ({options.master}): {exc}",
-            [Problem("Spark did not start", column="--spark-master", value=options.master)],
+            f"cannot start Spark ({master}): {exc}",
+            [Problem("Spark did not start", column="--spark-master", value=master)],
         ) from exc
     spark.sparkContext.setLogLevel("WARN")
-    log.info("Spark %s on %s", spark.version, options.master)
+    log.info("Spark %s on %s", spark.version, spark.sparkContext.master)
     try:
         yield spark
     finally:

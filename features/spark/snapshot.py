@@ -47,6 +47,7 @@ def build_features_spark(
 ) -> tuple[int, int]:
     """Write the feature frame as of `as_of` to `out_uri`; (rows, columns) written."""
     job = FeatureJob(as_of, year_start, out_uri)
+    fresh_folder(out_uri)
 
     def run(table: pa.Table) -> pa.Table:
         return job(table)
@@ -57,6 +58,15 @@ def build_features_spark(
     frames = [from_blob(p) for p in payloads]
     rows = sum(int(f["rows"].iloc[0]) for f in frames)
     return rows, max((int(f["columns"].iloc[0]) for f in frames), default=0)
+
+
+def fresh_folder(out_uri: str) -> None:
+    """Empty `out_uri` (a re-run with fewer buckets must not leave an earlier run's parts)."""
+    import pyarrow.fs as pafs
+
+    fs, root = pafs.FileSystem.from_uri(out_uri)
+    if fs.get_file_info(root).type != pafs.FileType.NotFound:
+        fs.delete_dir_contents(root)
 
 
 def write_part(out_uri: str, bucket: int, frame: pd.DataFrame, name: str = "") -> None:
