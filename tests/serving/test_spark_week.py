@@ -262,3 +262,24 @@ def test_spark_hands_the_tables_over_as_pandas_reads_them(
     stamps = concat_frames(got["partners"])["joined_at"]
     assert isinstance(stamps.dtype, pd.DatetimeTZDtype) and str(stamps.dt.tz) == "UTC"
     assert concat_frames(got["partners"])["customer_count"].isna().sum() == 5
+
+
+def test_features_on_spark_are_the_pandas_feature_frame(
+    spark: Any, program: Path, tmp_path: Path
+) -> None:
+    from features.io import load_tables
+    from features.snapshot import build_features
+    from features.spark.buckets import read_tables
+    from features.spark.snapshot import build_features_spark
+
+    as_of = datetime(2026, 11, 23, tzinfo=UTC)
+    out = tmp_path / "features.parquet"
+    (out / "part-00099.parquet").parent.mkdir(parents=True)
+    (out / "part-00099.parquet").write_bytes(b"left over from an earlier run")
+    tables = read_tables(spark, data=str(program))
+    rows, columns = build_features_spark(tables, as_of=as_of, out_uri=str(out), buckets=3)
+    want = build_features(load_tables(program), as_of=as_of)
+    got = pd.read_parquet(out).sort_values("partner_id", ignore_index=True)
+    assert (rows, columns) == want.shape
+    assert sorted(p.name for p in out.iterdir()) == [f"part-{b:05d}.parquet" for b in range(3)]
+    pd.testing.assert_frame_equal(got, want.sort_values("partner_id", ignore_index=True))
