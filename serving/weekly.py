@@ -1,9 +1,12 @@
 """The weekly job: load the program, recommend, plan the week, persist it in one transaction.
 
 `run_week` is the I/O around the pure core: the ISO-week calendar is `serving.weeks`, the
-plan itself (`Recommendations` in, `WeekPlan` out) is `serving.weekly_plan.plan_week`.
-Re-running a week is idempotent; a failed run leaves the database as it was and a
-`job_runs` row saying why. Per-manager digests are written after the commit.
+plan itself (`Recommendations` in, `WeekPlan` out) is `serving.weekly_plan.plan_week`. It runs
+in two steps (`serving.week_steps`): an engine computes the week — `PandasWeek` here, in one
+process, or `serving.spark_week.SparkWeek` per partner bucket — and `persist_week` writes it
+the same way for both. Re-running a week is idempotent; a failed run leaves the database as
+it was and a `job_runs` row saying why. `plan.parquet` and the per-manager digests are
+written after the commit.
 """
 
 from __future__ import annotations
