@@ -169,18 +169,22 @@ def _tree_rss(process: Any) -> int:
 def estimate_cluster(result: dict[str, Any], *, cores: int, executors: int = 16) -> str:
     """Wall time on `executors` single-core executors from the measured bucket timings.
 
-    What ran outside the buckets (reading, counting, shuffles, the driver's collection and
-    persist) is taken as the wall time minus the bucket work spread over `cores`; it is
-    kept as it is (pessimistic: the shuffles spread too). The bucket work is spread over
-    `executors`, but no run is shorter than its longest bucket (more buckets shorten it)."""
+    The bucket work (features, models, rules per bucket: measured in the workers) is spread
+    over `executors`, but no run is shorter than its longest bucket (more buckets shorten
+    it). What ran outside the buckets (session start, reading, counting, the per-table
+    shuffles, the driver's collection) is the wall time minus the bucket work spread over the
+    local `cores`: kept as measured it gives the upper figure; spread over the executors like
+    the buckets (its shuffles are per partition too) it gives the lower one."""
     seconds = result["buckets"]["seconds"]
     work = sum(seconds)
     outside = max(0.0, result["total"] - work / cores)
     spread = max(work / executors, max(seconds))
+    low = outside * cores / executors + spread
     return (
-        f"{outside + spread:.0f} s = outside the buckets {outside:.0f} s + bucket work "
-        f"{work:.0f} s / {executors} (longest bucket {max(seconds):.1f} s, "
-        f"median {statistics.median(seconds):.1f} s over {len(seconds)} buckets)"
+        f"{low:.0f}-{outside + spread:.0f} s: bucket work {work:.0f} s / {executors} "
+        f"(longest bucket {max(seconds):.1f} s, median {statistics.median(seconds):.1f} s over "
+        f"{len(seconds)} buckets) + outside the buckets {outside:.0f} s measured on {cores} "
+        f"cores (upper) or spread over the executors too (lower)"
     )
 
 
