@@ -38,6 +38,25 @@ def sim_dir(sim: Simulation, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_simulation(sim, tmp_path_factory.mktemp("sim"))
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make `--dist loadgroup` group again: pytest-xdist tags a grouped test's id with
+    `@<group>` by setting `item._nodeid`, which pytest 9.2 no longer reads (its id is the
+    structured `item._id`), so `xdist_group` tests were spread over every worker."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        marks = item.iter_markers("xdist_group")
+        names = sorted(
+            {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks}
+        )
+        suffix = "@" + "_".join(names)
+        if names and not item.nodeid.endswith(suffix):
+            item._id = NodeId.parse(item.nodeid + suffix)  # type: ignore[attr-defined]
+
+
 def missing(component: str, why: str) -> None:
     """Skip a test whose component is absent, or fail it when CI requires the component.
 
