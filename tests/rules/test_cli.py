@@ -19,7 +19,7 @@ def run(*args: str):  # type: ignore[no-untyped-def]
 def test_check_default_rulebook_passes() -> None:
     result = run("check", str(DEFAULT_DIR))
     assert result.exit_code == 0, result.output
-    assert "ok rulebook 2025.1" in result.output and "9 actions" in result.output
+    assert "ok rulebook 2026.1" in result.output and "9 actions" in result.output
 
 
 @pytest.mark.parametrize(
@@ -156,4 +156,4 @@ def test_explain_from_program_data(sim_dir: Path) -> None:
     partner = str(pd.read_parquet(sim_dir / "partners.parquet")["partner_id"].iloc[0])
     result = run("explain", "--data", str(sim_dir), "--partner", partner, "--as-of", "2026-11-01")
     assert result.exit_code == 0, result.output
-    assert "rulebook 2025.1" in result.output and "incentives:" in result.output
+    assert "rulebook 2026.1" in result.output and "incentives:" in result.output

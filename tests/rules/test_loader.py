@@ -127,7 +127,7 @@ def test_bad_values_are_carried() -> None:
 
 def test_default_rulebook_loads_with_version_and_hash() -> None:
     book = load_rulebook(DEFAULT_DIR)
-    assert book.version == "2025.1"
+    assert book.version == "2026.1"
     assert len(book.content_hash) == 64
     assert {t.id for t in book.tracks} == {"resell", "referral"}
     resell = book.track("resell")
