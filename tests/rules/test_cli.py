@@ -82,7 +82,7 @@ def test_explain_from_a_saved_frame(tmp_path: Path) -> None:
         partner_id="P42",
         revenue_won_365d=108_000.0,
         deals_won_365d=5.0,
-        certified_staff=2.0,
+        certified_people=2.0,
         satisfaction_avg_365d=6.5,
     )
     pd.DataFrame([row]).drop(columns=["as_of"]).to_parquet(path)
@@ -108,7 +108,7 @@ def test_simulate_writes_movers(tmp_path: Path) -> None:
     frame = tmp_path / "frame.parquet"
     partners = random_frame(300, seed=9).drop(columns=["as_of"])
     # ten partners Silver only under the candidate's lower revenue threshold (not by chance)
-    partners.loc[:9, ["revenue_won_365d", "deals_won_365d", "certified_staff"]] = [30_000, 3, 1]
+    partners.loc[:9, ["revenue_won_365d", "deals_won_365d", "certified_people"]] = [30_000, 3, 1]
     partners.loc[:9, "partner_type"] = "VAR"
     partners.to_parquet(frame)
     out = tmp_path / "movers.csv"

@@ -23,12 +23,12 @@ def candidate(tmp_path_factory: pytest.TempPathFactory) -> Rulebook:
 def frame():  # type: ignore[no-untyped-def]
     import pandas as pd
 
-    gold_now = dict(revenue_won_365d=200_000.0, deals_won_365d=6.0, certified_staff=3.0)
+    gold_now = dict(revenue_won_365d=200_000.0, deals_won_365d=6.0, certified_people=3.0)
     gold_later = dict(
         revenue_won_365d=120_000.0,
         revenue_won_qtd=120_000.0,
         deals_won_365d=6.0,
-        certified_staff=3.0,
+        certified_people=3.0,
     )
     return pd.DataFrame(
         [
