@@ -50,7 +50,8 @@ def index_certifications(frame: pd.DataFrame, partner: IntArray, n: int) -> Cert
     ok = (partner >= 0) & (start != NAT) & (end > start)
     partner, start, end = partner[ok], start[ok], end[ok]
     person = frame["person_id"].astype("str").to_numpy(dtype=object)[ok]
-    special = frame["specialisation"].astype("str").to_numpy(dtype=object, na_value=None)[ok]
+    text = frame["specialisation"].astype("str")
+    special = np.asarray(text.astype(object).where(text.notna(), None), dtype=object)[ok]
     has_special = np.array([s is not None and s.strip() != "" for s in special], dtype=bool)
     return CertificationStreams(
         people=_coverage(partner, person, start, end, n),

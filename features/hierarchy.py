@@ -18,8 +18,7 @@ FOLLOWS = "refers to a bad row of partners (set aside)"
 
 def parent_problems(partner_ids: pd.Series, parents: pd.Series) -> dict[str, np.ndarray]:
     """{message: row mask} for parents that are the partner itself, unknown, or in a cycle."""
-    ids = partner_ids.astype("str").to_numpy(dtype=object, na_value=None)
-    up = parents.astype("str").to_numpy(dtype=object, na_value=None)
+    ids, up = texts(partner_ids), texts(parents)
     has = np.array([p is not None for p in up], dtype=bool)
     self_ref = has & (up == ids)
     known = set(i for i in ids if i is not None)
@@ -48,8 +47,7 @@ def in_cycle(ids: np.ndarray, parents: np.ndarray) -> np.ndarray:
 
 def following(partner_ids: pd.Series, parents: pd.Series, bad: np.ndarray) -> np.ndarray:
     """Rows (not bad themselves) whose parent chain reaches a bad row: they follow it aside."""
-    ids = partner_ids.astype("str").to_numpy(dtype=object, na_value=None)
-    up = parents.astype("str").to_numpy(dtype=object, na_value=None)
+    ids, up = texts(partner_ids), texts(parents)
     out = np.zeros(len(ids), dtype=bool)
     aside = set(ids[bad].tolist())
     while True:
@@ -58,3 +56,9 @@ def following(partner_ids: pd.Series, parents: pd.Series, bad: np.ndarray) -> np
             return out
         out |= new
         aside |= set(ids[new].tolist())
+
+
+def texts(values: pd.Series) -> np.ndarray:
+    """Values as an object array of str, None where missing."""
+    text = values.astype("str")
+    return np.asarray(text.astype(object).where(text.notna(), None), dtype=object)

@@ -15,7 +15,10 @@ AS_OF = pd.Timestamp("2026-03-02", tz="UTC")
 DAY = pd.Timedelta(days=1)
 
 
-def planted(tables: Tables, rows: list[tuple[str, str, str | None, pd.Timestamp, object]]) -> Tables:
+Row = tuple[str, str, str | None, pd.Timestamp, object]
+
+
+def planted(tables: Tables, rows: list[Row]) -> Tables:
     """The simulated program with one partner's certifications replaced by `rows`
     (person, certification, specialisation, passed_at, expires_at)."""
     assert tables.certifications is not None
@@ -94,9 +97,11 @@ def test_simulated_counts_match_a_direct_count(tables: Tables) -> None:
                          (certs["expires_at"].isna() | (certs["expires_at"] > as_of))]  # fmt: skip
         frame = build_features(tables, as_of=as_of).set_index("partner_id")
         people = in_force.groupby("partner_id")["person_id"].nunique()
-        special = in_force.dropna(subset=["specialisation"]).groupby("partner_id")[
-            "specialisation"
-        ].nunique()
+        special = (
+            in_force.dropna(subset=["specialisation"])
+            .groupby("partner_id")["specialisation"]
+            .nunique()
+        )
         expected = people.reindex(frame.index, fill_value=0).astype(float)
         pd.testing.assert_series_equal(frame["certified_people"], expected, check_names=False)
         got = frame["specialisations"]

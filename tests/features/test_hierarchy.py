@@ -53,9 +53,10 @@ def test_a_cycle_is_refused_on_every_partner_in_it(tables: Tables) -> None:
     rows = problems(report, "parent_partner_id")
     assert [r for r, _ in rows] == [11, 12, 13]
     assert all(m.startswith("parent chain loops back") for _, m in rows)
-    assert report.tables is not None and not report.tables.partners["partner_id"].isin(
-        ids[10:13]
-    ).any()
+    assert (
+        report.tables is not None
+        and not report.tables.partners["partner_id"].isin(ids[10:13]).any()
+    )
 
 
 def test_children_of_a_partner_set_aside_follow_it(tables: Tables) -> None:

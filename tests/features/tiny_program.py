@@ -353,7 +353,9 @@ def plant_future(tables: Tables, as_of: pd.Timestamp, seed: int) -> Tables:
         later = _future(d["registered_at"], as_of)
         d.loc[later, "arr"] = d.loc[later, "arr"] * 3 + 1
         d.loc[d["deal_id"].str.startswith("F"), ["revenue_type", "arr", "attribution"]] = [
-            "recurring", 5000.0, "influenced"
+            "recurring",
+            5000.0,
+            "influenced",
         ]
     if "parent_partner_id" in p.columns:  # resellers joining later under existing partners
         late_joiners = p.iloc[rng.integers(0, len(p), 3)].copy()

@@ -224,8 +224,13 @@ def test_default_rulebook_calendar_and_pool() -> None:
         "mdf",
         250_000,
         "quarter",
-        {"Gold": 15_000, "Premier": 20_000, "Expert": 30_000, "Platinum": 50_000,
-         "Strategic": 60_000},
+        {
+            "Gold": 15_000,
+            "Premier": 20_000,
+            "Expert": 30_000,
+            "Platinum": 50_000,
+            "Strategic": 60_000,
+        },
     )
     periods = {i.id: i.period for i in book.incentives}
     assert periods["first_deal_bonus"] == "once" and periods["commission_gold"] == "quarter"
