@@ -6,7 +6,7 @@ All point in time, on the same won-deal clock as `revenue_won_*` (a deal counts 
 `closed_at`). A feature whose column the data leaves empty is missing (NaN), not 0.
 
     arr_won_365d             ARR of recurring deals won in the last 365 days
-    arr_growth               that ARR over the ARR won in the 365 days before, minus 1
+    arr_trend                its growth: that ARR / the ARR won in the 365 days before (1 = flat)
     recurring_share_365d     recurring revenue / revenue won, last 365 days
     sourced_revenue_365d     revenue won on deals the partner sourced …
     influenced_revenue_365d  … and on deals it influenced
@@ -91,9 +91,7 @@ def channel_columns(streams: ChannelStreams, p: IntArray, t: IntArray) -> Column
     arr = won.total("arr", YEAR)
     cols: Columns = {
         "arr_won_365d": arr if streams.has_arr else missing,
-        "arr_growth": ratio(arr, won.total("arr", YEAR, shift=YEAR)) - 1
-        if streams.has_arr
-        else missing,
+        "arr_trend": ratio(arr, won.total("arr", YEAR, shift=YEAR)) if streams.has_arr else missing,
         "recurring_share_365d": ratio(won.total("recurring", YEAR), won.total("revenue", YEAR))
         if streams.has_revenue_type
         else missing,

@@ -222,7 +222,7 @@ DEALS = TableSchema(
             optional=True,
             min=0,
             description="annual recurring revenue the deal brings (0 for one-time revenue)",
-            feeds=("features arr_won_365d, arr_growth",),
+            feeds=("features arr_won_365d, arr_trend",),
         ),
         Column(
             "attribution",

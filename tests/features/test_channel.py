@@ -35,8 +35,8 @@ def test_arr_recurring_share_and_attribution_match_the_deals(tables: Tables) -> 
     arr = per_partner(year.groupby("partner_id")["arr"].sum(), f.index)
     arr_before = per_partner(before.groupby("partner_id")["arr"].sum(), f.index)
     np.testing.assert_allclose(f["arr_won_365d"], arr)
-    growth = (arr / arr_before.where(arr_before > 0)) - 1
-    np.testing.assert_allclose(f["arr_growth"], growth)
+    growth = arr / arr_before.where(arr_before > 0)
+    np.testing.assert_allclose(f["arr_trend"], growth)
     recurring = year[year["revenue_type"] == "recurring"].groupby("partner_id")["amount"].sum()
     total = year.groupby("partner_id")["amount"].sum()
     share = per_partner(recurring, f.index) / per_partner(total, f.index).replace(0, np.nan)
@@ -101,7 +101,7 @@ def test_older_data_without_the_columns_has_missing_features(tables: Tables) -> 
         deals=tables.deals.drop(columns=["revenue_type", "arr", "attribution"]),
     )
     f = frame(older)
-    new = ["arr_won_365d", "arr_growth", "recurring_share_365d", "sourced_revenue_365d",
+    new = ["arr_won_365d", "arr_trend", "recurring_share_365d", "sourced_revenue_365d",
            "influenced_revenue_365d", "sub_resellers", "sell_through_365d"]  # fmt: skip
     assert f[new].isna().all().all()
     assert f["revenue_won_365d"].notna().all()
