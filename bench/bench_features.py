@@ -7,6 +7,8 @@ the Parquet tables + building) and prints medians.
 
     .venv/bin/python bench/bench_features.py                       # 100k partners, ~10M events
     .venv/bin/python bench/bench_features.py --partners 10000 --repeats 1   # quick look
+    .venv/bin/python bench/bench_features.py --compare-older   # with vs without issue 15's
+        certifications table and revenue-mix / parent columns, alternating, same program
 """
 
 from __future__ import annotations
@@ -31,7 +33,12 @@ from features.schema import ACTIVITY_KINDS  # noqa: E402
 from features.tables import Tables  # noqa: E402
 
 END = pd.Timestamp("2025-01-01", tz="UTC")
-TABLES = ("partners", "deals", "activities", "surveys", "customers")
+TABLES = ("partners", "deals", "activities", "surveys", "customers", "certifications")
+# what an export from before issue 15 lacks (`--compare-older` drops it when reading)
+ISSUE15_COLUMNS = {
+    "partners": ["parent_partner_id"],
+    "deals": ["revenue_type", "arr", "attribution"],
+}
 
 
 def synthetic(partners: int, years: float, seed: int, events_per_partner: float) -> Tables:
@@ -159,21 +166,24 @@ def write(tables: Tables, directory: Path) -> None:
         frame.to_parquet(directory / f"{name}.parquet", index=False)
 
 
-def read(directory: Path) -> Tables:
+def read(directory: Path, older: bool = False) -> Tables:
     frames = {
         name: pd.read_parquet(directory / f"{name}.parquet")
         for name in TABLES
-        if (directory / f"{name}.parquet").exists()
+        if (directory / f"{name}.parquet").exists() and not (older and name == "certifications")
     }
+    if older:
+        for name, columns in ISSUE15_COLUMNS.items():
+            frames[name] = frames[name].drop(columns=columns, errors="ignore")
     return Tables(**frames)
 
 
-def measure(task: str, directory: Path) -> dict[str, float]:
+def measure(task: str, directory: Path, older: bool = False) -> dict[str, float]:
     """One measurement (runs in a child process): seconds to build + peak RSS of the process."""
     from features.deal_features import build_deal_features
     from features.snapshot import build_features, build_snapshots
 
-    tables = read(directory)
+    tables = read(directory, older)
     rows = 0
     started, cpu_started = time.perf_counter(), time.process_time()
     if task == "snapshot":
@@ -189,8 +199,9 @@ def measure(task: str, directory: Path) -> dict[str, float]:
     return {"seconds": seconds, "cpu": cpu, "peak_mb": peak_mb, "rows": rows}
 
 
-def child(task: str, directory: Path) -> dict[str, float]:
+def child(task: str, directory: Path, older: bool = False) -> dict[str, float]:
     cmd = [sys.executable, __file__, "--child", task, "--dir", str(directory)]
+    cmd += ["--older"] if older else []
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -210,10 +221,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--tasks", default="snapshot,monthly12,deals")
+    parser.add_argument("--compare-older", action="store_true")
+    parser.add_argument("--older", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child, args.dir)))
+        print(json.dumps(measure(args.child, args.dir, args.older)))
         return
     source = args.source or default_source()
     name = f"tierwise-bench-{source}-{args.partners}-{args.years}-{args.seed}"
@@ -233,15 +246,26 @@ def main() -> None:
     print(f"program: {sizes['partners']:,} partners, {events:,} events  {sizes}")
     print(f"baseline peak RSS of loading the tables: {child('load', directory)['peak_mb']:,.0f} MB")
     for task in args.tasks.split(","):
-        runs = [child(task, directory) for _ in range(args.repeats)]
-        secs = statistics.median(r["seconds"] for r in runs)
-        cpu = statistics.median(r["cpu"] for r in runs)
-        peak = statistics.median(r["peak_mb"] for r in runs)
-        each = ", ".join(f"{r['seconds']:.2f}" for r in runs)
-        print(
-            f"{task:<10} rows {int(runs[0]['rows']):>10,}  median wall {secs:6.2f}s  "
-            f"cpu {cpu:6.2f}s  peak RSS {peak:,.0f} MB  ({args.repeats} runs: {each})"
-        )
+        if args.compare_older:  # alternate the two, so the machine's load hits both alike
+            pairs = [
+                (child(task, directory), child(task, directory, older=True))
+                for _ in range(args.repeats)
+            ]
+            results = [
+                (f"{task} (with issue 15)", [a for a, _ in pairs]),
+                (f"{task} (older export)", [b for _, b in pairs]),
+            ]
+        else:
+            results = [(task, [child(task, directory) for _ in range(args.repeats)])]
+        for label, runs in results:
+            secs = statistics.median(r["seconds"] for r in runs)
+            cpu = statistics.median(r["cpu"] for r in runs)
+            peak = statistics.median(r["peak_mb"] for r in runs)
+            each = ", ".join(f"{r['seconds']:.2f}" for r in runs)
+            print(
+                f"{label:<10} rows {int(runs[0]['rows']):>10,}  median wall {secs:6.2f}s  "
+                f"cpu {cpu:6.2f}s  peak RSS {peak:,.0f} MB  ({args.repeats} runs: {each})"
+            )
     cmd = " ".join(["bench/bench_features.py", *sys.argv[1:]])
     print(f"reproduce: .venv/bin/python {cmd}")
 

@@ -36,6 +36,13 @@ FEATURE_COLUMNS = {
     "win_rate_*": ("deals", "closed_at"),
     "avg_sales_cycle_days_*": ("deals", "closed_at"),
     "expansion_share_*": ("deals", "deal_kind"),
+    "arr_*": ("deals", "arr"),
+    "recurring_share_365d": ("deals", "revenue_type"),
+    "sourced_revenue_365d": ("deals", "attribution"),
+    "influenced_revenue_365d": ("deals", "attribution"),
+    "sub_resellers": ("partners", "parent_partner_id"),
+    "sell_through_365d": ("partners", "parent_partner_id"),
+    "specialisations": ("certifications", "specialisation"),
 }
 
 

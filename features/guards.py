@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.schema import Column, TableSchema
+from features.schema import Column, TableSchema, is_scheduled
 
 SHOWN_CHARS = 40  # of an oversized value, in messages
 FUTURE_TOLERANCE = pd.Timedelta(days=366)
@@ -96,9 +96,9 @@ def data_end(frames: Mapping[str, pd.DataFrame], as_of: pd.Timestamp | None) -> 
         return DataEnd(as_of, f"--as-of {as_of.isoformat()}")
     stamps = [
         frame[c].dropna().to_numpy(dtype="datetime64[ns]")
-        for frame in frames.values()
+        for name, frame in frames.items()
         for c in frame.columns
-        if isinstance(frame[c].dtype, pd.DatetimeTZDtype)
+        if isinstance(frame[c].dtype, pd.DatetimeTZDtype) and not is_scheduled(name, c)
     ]
     every = np.concatenate(stamps) if stamps else np.empty(0, dtype="datetime64[ns]")
     if not every.size:

@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from features.certifications import CertificationStreams, index_certifications
+from features.channel import ChannelStreams, column, index_channel
 from features.schema import ACTIVITY_KINDS
 from features.tables import Tables
 from features.windows import DAY_NS, NAT, EventIndex, IntArray, to_ns
@@ -57,6 +59,14 @@ NEEDED_COLUMNS = {
     "activities": ("partner_id", "occurred_at", "kind"),
     "surveys": ("partner_id", "answered_at", "score"),
     "customers": ("customer_id", "source", "partner_id", "acquired_at", "churned_at"),
+    "certifications": (
+        "person_id",
+        "partner_id",
+        "certification",
+        "specialisation",
+        "passed_at",
+        "expires_at",
+    ),
 }
 
 
@@ -140,6 +150,8 @@ class PartnerHistory:
     surveys: EventIndex | None
     customers: CustomerStreams | None
     signs: EventIndex  # every sign of life: registrations + partner activities
+    channel: ChannelStreams  # revenue mix (ARR, attribution) and sub-resellers
+    certifications: CertificationStreams | None
 
     def codes(self, partner_ids: pd.Series) -> IntArray:
         """Partner code of each id; -1 for null or unknown ids."""
@@ -172,15 +184,23 @@ def index_history(tables: Tables) -> PartnerHistory:
         raise DataValidationError("partner ids are not unique", problems)
     n = len(ids)
     deal_codes = partner_codes(ids, tables.deals["partner_id"])
+    deals = index_deals(tables.deals, deal_codes, n)
+    won_at = np.where(deals.is_won, deals.closed_at, NAT)
+    parents = partner_codes(ids, column(partners, "parent_partner_id"))
+    certs = tables.certifications
     return PartnerHistory(
         partners=partners,
         ids=ids,
         joined=to_ns(partners["joined_at"]),
-        deals=index_deals(tables.deals, deal_codes, n),
+        deals=deals,
         activities=_index_activities(tables.activities, ids),
         surveys=_index_surveys(tables.surveys, ids),
         customers=_index_customers(tables.customers, ids),
         signs=_index_signs(tables, ids, deal_codes),
+        channel=index_channel(partners, tables.deals, deal_codes, parents, won_at),
+        certifications=None
+        if certs is None
+        else index_certifications(certs, partner_codes(ids, certs["partner_id"]), n),
     )
 
 

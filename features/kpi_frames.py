@@ -314,7 +314,7 @@ def _check(tables: Tables) -> None:
     """Every column the metrics read is there, and every timestamp is tz-aware."""
     problems: list[Problem] = []
     for name, frame in tables.items():
-        for col in _USED[name][1]:
+        for col in _USED[name][1] if name in _USED else ():
             if col not in frame.columns:
                 problems.append(Problem("column is missing", table=name, column=col))
             elif SCHEMAS[name].column(col).kind == "timestamp" and not isinstance(

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from features.certifications import certification_columns
+from features.channel import channel_columns
 from features.history import CustomerStreams, DealStreams, PartnerHistory
 from features.periods import period_columns
 from features.registry import WINDOWS
@@ -40,12 +42,15 @@ def event_columns(
     """The columns of each event family in turn (absent tables yield nothing)."""
     yield from deal_columns(history.deals, codes, times)
     yield period_columns(history.deals, codes, times, year_start)
+    yield channel_columns(history.channel, codes, times)
     if history.activities is not None:
         yield from activity_columns(history.activities, codes, times)
     if history.surveys is not None:
         yield survey_columns(history.surveys, codes, times)
     if history.customers is not None:
         yield customer_columns(history.customers, codes, times)
+    if history.certifications is not None:
+        yield certification_columns(history.certifications, codes, times)
 
 
 def trend(probe: Probe, name: str | None = None) -> np.ndarray:

@@ -73,6 +73,20 @@ _DEALS = [
     Feature("open_pipeline", "number", "USD", "deals",
             "Amount of accepted registrations still open"),
     Feature("deals_won_total", "number", "count", "deals", "Deals won since joining"),
+    Feature("arr_won_365d", "number", "USD", "deals",
+            "Annual recurring revenue of deals won in the last 365 days"),
+    Feature("arr_trend", "number", "ratio", "deals",
+            "ARR won in the last 365 days / the 365 before (1 = flat; missing if those had none)"),
+    Feature("recurring_share_365d", "number", "ratio", "deals",
+            "Share of the revenue won in 365 days that is recurring (missing when none won)"),
+    Feature("sourced_revenue_365d", "number", "USD", "deals",
+            "Revenue won in 365 days on deals the partner sourced"),
+    Feature("influenced_revenue_365d", "number", "USD", "deals",
+            "Revenue won in 365 days on deals the partner influenced"),
+    Feature("sub_resellers", "number", "count", "partners",
+            "Resellers under this partner (parent_partner_id) in the program at as_of"),
+    Feature("sell_through_365d", "number", "USD", "deals",
+            "Revenue the sub-resellers won in the last 365 days (a distributor's sell-through)"),
     Feature("days_since_last_deal", "number", "days", "deals",
             "Days since the last registration (missing when none)"),
     Feature("deals_registered_trend", "number", "ratio", "deals",
@@ -107,6 +121,15 @@ _ACTIVITIES = [
             "Activities in the last 90 days / the 90 before (missing if those had none)"),
     Feature("leads_trend", "number", "ratio", "activities",
             "Leads in the last 90 days / the 90 before (missing if those had none)"),
+]
+
+_CERTIFICATIONS = [
+    Feature("certified_people", "number", "count", "certifications",
+            "People with a certification in force at as_of (expired ones do not count)"),
+    Feature("specialisations", "number", "count", "certifications",
+            "Distinct specialisations with a certification in force at as_of"),
+    Feature("certifications_active", "number", "count", "certifications",
+            "Certifications in force at as_of (one person's two count twice)"),
 ]
 
 _SURVEYS = [
@@ -146,7 +169,16 @@ _LIFECYCLE = [
 # fmt: on
 
 FEATURES: dict[str, Feature] = {
-    f.name: f for f in (*_PROFILE, *_LIFECYCLE, *_DEALS, *_ACTIVITIES, *_SURVEYS, *_CUSTOMERS)
+    f.name: f
+    for f in (
+        *_PROFILE,
+        *_LIFECYCLE,
+        *_DEALS,
+        *_ACTIVITIES,
+        *_SURVEYS,
+        *_CUSTOMERS,
+        *_CERTIFICATIONS,
+    )
 }
 
 

@@ -1,4 +1,4 @@
-"""The data contract: the five tables a partner program exports from its PRM/CRM.
+"""The data contract: the six tables a partner program exports from its PRM/CRM.
 
 Only `partners` and `deals` are required, and in them only what is essential: identities, the
 partner's type, manager and joined date; the deal's ids, partner, customer, amount, dates and
@@ -36,6 +36,8 @@ ACTIVITY_KINDS = (
     "manager_contact",
 )
 CUSTOMER_SOURCES = ("partner", "direct")
+REVENUE_TYPES = ("one_time", "recurring")
+ATTRIBUTIONS = ("sourced", "influenced")
 LIST_SEPARATOR = "|"
 # where an imported row came from (`features.mapping_apply`): kept beside bad rows, not loaded
 PROVENANCE_COLUMNS = ("source", "source_row")
@@ -54,6 +56,7 @@ class Column:
     optional: bool = False  # the column may be absent from an export (loads as nulls)
     feeds: tuple[str, ...] = ()  # features / KPIs that are empty without it
     default: str | None = None  # fills null cells: a constant, or "=<column>" to copy one
+    scheduled: bool = False  # a date planned ahead (an expiry): may lie after the data's end
 
     @property
     def max_length(self) -> int | None:
@@ -149,6 +152,14 @@ PARTNERS = TableSchema(
             feeds=("feature recruited_via", "KPI recruitment by channel"),
         ),
         _profile("recruit_cost", "number", min=0, feeds=("KPI avg_recruit_cost",)),
+        Column(
+            "parent_partner_id",
+            "id",
+            nullable=True,
+            optional=True,
+            description="the distributor a reseller buys through (two-tier distribution)",
+            feeds=("features sub_resellers, sell_through_*",),
+        ),
     ),
     time_order=(("joined_at", "onboarded_at"), ("joined_at", "exited_at")),
 )
@@ -196,6 +207,32 @@ DEALS = TableSchema(
             optional=True,
             feeds=("features deals_won_*, revenue_won_*, win_rate_*", "the churn label"),
         ),
+        Column(
+            "revenue_type",
+            "category",
+            nullable=True,
+            optional=True,
+            allowed=REVENUE_TYPES,
+            feeds=("features recurring_share_365d",),
+        ),
+        Column(
+            "arr",
+            "number",
+            nullable=True,
+            optional=True,
+            min=0,
+            description="annual recurring revenue the deal brings (0 for one-time revenue)",
+            feeds=("features arr_won_365d, arr_trend",),
+        ),
+        Column(
+            "attribution",
+            "category",
+            nullable=True,
+            optional=True,
+            allowed=ATTRIBUTIONS,
+            description="sourced (the partner found the deal) or influenced (it helped close it)",
+            feeds=("features sourced_revenue_365d, influenced_revenue_365d",),
+        ),
     ),
     time_order=(("registered_at", "decided_at"), ("registered_at", "closed_at")),
 )
@@ -232,7 +269,41 @@ CUSTOMERS = TableSchema(
     time_order=(("acquired_at", "churned_at"),),
 )
 
+CERTIFICATIONS = TableSchema(
+    name="certifications",
+    columns=(
+        Column("person_id", "id", description="the certified person (staff of the partner)"),
+        Column("partner_id", "id", references=("partners", "partner_id")),
+        Column("certification", "category", description="what was passed, e.g. admin-pro"),
+        Column(
+            "specialisation",
+            "category",
+            nullable=True,
+            optional=True,
+            description="the specialisation it counts toward, e.g. security",
+            feeds=("feature specialisations",),
+        ),
+        Column("passed_at", "timestamp"),
+        Column(
+            "expires_at",
+            "timestamp",
+            nullable=True,
+            optional=True,
+            scheduled=True,
+            description="null = never expires",
+            feeds=("expiry of features certified_people, specialisations",),
+        ),
+    ),
+    time_order=(("passed_at", "expires_at"),),
+)
+
 SCHEMAS: dict[str, TableSchema] = {
-    s.name: s for s in (PARTNERS, DEALS, ACTIVITIES, SURVEYS, CUSTOMERS)
+    s.name: s for s in (PARTNERS, DEALS, ACTIVITIES, SURVEYS, CUSTOMERS, CERTIFICATIONS)
 }
 TABLE_NAMES = tuple(SCHEMAS)
+
+
+def is_scheduled(table: str, column: str) -> bool:
+    """A date planned ahead (an expiry): it says nothing about where the data ends."""
+    schema = SCHEMAS.get(table)
+    return bool(schema and column in schema.column_names and schema.column(column).scheduled)

@@ -1,4 +1,4 @@
-"""`Tables`: the five contract tables held together in memory."""
+"""`Tables`: the contract tables held together in memory."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ class Tables:
     activities: pd.DataFrame | None = None
     surveys: pd.DataFrame | None = None
     customers: pd.DataFrame | None = None
+    certifications: pd.DataFrame | None = None
 
     def items(self) -> Iterator[tuple[str, pd.DataFrame]]:
         """(name, frame) for every table that is present."""

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import guards
+from features import guards, hierarchy
 from features.coerce import coerce_column, plain
 from features.schema import PROVENANCE_COLUMNS, SCHEMAS, Column, TableSchema
 from features.tables import Tables
@@ -181,6 +181,7 @@ def validate_tables(
         notes.append(f"ignored tables outside the contract: {', '.join(unknown)}")
     stamp = None if as_of is None else pd.Timestamp(as_of).tz_convert("UTC")
     findings += _check_future(coerced, raw, guards.data_end(coerced, stamp))
+    findings += _check_parents(coerced, raw, findings)
     # References last: a row pointing at a bad partner follows it into quarantine.
     for name in sorted(coerced, key=lambda n: _references_anything(SCHEMAS[n])):
         findings += _check_references(SCHEMAS[name], coerced, findings)
@@ -265,7 +266,7 @@ def _check_future(
     out = []
     for name, frame in coerced.items():
         for col in SCHEMAS[name].columns:
-            if col.kind != "timestamp" or col.name not in raw[name].columns:
+            if col.kind != "timestamp" or col.scheduled or col.name not in raw[name].columns:
                 continue
             later = guards.after_end(frame, col.name, end)
             message = f"later than {end.at:%Y-%m-%d} ({end.why})"
@@ -307,6 +308,29 @@ def _check_time_order(schema: TableSchema, frame: pd.DataFrame, raw: pd.DataFram
             )
         )
     return out
+
+
+def _check_parents(
+    coerced: Mapping[str, pd.DataFrame], raw: Mapping[str, pd.DataFrame], findings: list[Finding]
+) -> list[Finding]:
+    """partners.parent_partner_id: another known partner, no cycles; children of a partner
+    set aside follow it (before the other tables' references look at partners)."""
+    if "partners" not in coerced or "parent_partner_id" not in raw["partners"].columns:
+        return []
+    frame = coerced["partners"]
+    ids, parents = frame["partner_id"], frame["parent_partner_id"]
+    shown = raw["partners"]["parent_partner_id"].reset_index(drop=True)
+    column = "parent_partner_id"
+    out = [
+        _finding("partners", column, message, mask, shown)
+        for message, mask in hierarchy.parent_problems(ids, parents).items()
+    ]
+    out = [f for f in out if f.count]
+    bad = np.zeros(len(frame), dtype=bool)
+    bad[_bad_positions([*findings, *out], "partners", len(frame))] = True
+    follows = hierarchy.following(ids, parents, bad)
+    out.append(_finding("partners", column, hierarchy.FOLLOWS, follows, shown))
+    return [f for f in out if f.count]
 
 
 def _references_anything(schema: TableSchema) -> bool:

@@ -394,3 +394,22 @@ def _pre_window_customers(ctx: Context, ids: IdCounter) -> Customers:
         cost=cost,
         churned=_churn_times(ctx, owner, acquired),
     )
+
+
+# Revenue model per owner type (VAR, MSP, SI, referral, reseller, distributor, direct): the
+# chance a deal is a subscription, and that the partner influenced rather than sourced it.
+TYPE_RECURRING = np.array([0.35, 0.85, 0.30, 0.45, 0.30, 0.40, 0.50])
+TYPE_INFLUENCED = np.array([0.10, 0.10, 0.60, 0.15, 0.10, 0.05, 0.0])
+RENEWAL = DEAL_KINDS.index("renewal")
+
+
+def revenue_columns(d: Deals, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """revenue_type (0 one_time, 1 recurring), arr and attribution (0 sourced, 1 influenced,
+    -1 none: a direct deal) of each deal, in `d`'s row order. Renewals are always recurring;
+    a subscription's ARR is its amount less one-off services (0-20%)."""
+    n = d.owner.size
+    recurring = (rng.random(n) < TYPE_RECURRING[d.type_idx]) | (d.kind == RENEWAL)
+    arr = np.where(recurring, np.round(d.amount * rng.uniform(0.8, 1.0, n), -1), 0.0)
+    influenced = rng.random(n) < TYPE_INFLUENCED[d.type_idx]
+    attribution = np.where(d.owner < 0, -1, influenced.astype(np.int64))
+    return {"revenue_type": recurring.astype(np.int64), "arr": arr, "attribution": attribution}

@@ -187,7 +187,7 @@ def apply_done(world: World, done: pd.DataFrame) -> None:
             world.protection.loc[pids, "weeks"] = weeks
         column, step = {
             "reengage_dormant": ("days_since_last_activity", None),
-            "push_certification": ("certified_staff", 1.0),
+            "push_certification": ("certified_people", 1.0),
             "send_enablement": ("materials_downloaded_90d", 3.0),
             "invite_jbp": ("business_reviews_365d", 1.0),
         }.get(action, (None, None))

@@ -31,11 +31,14 @@ import numpy as np
 import pandas as pd
 
 from features.tables import Tables
-from simulation.deals import Context, simulate_deals
+from simulation.certifications import certifications_frame
+from simulation.deals import Context, revenue_columns, simulate_deals
+from simulation.distribution import assign_parents
 from simulation.dynamics import DAY_NS, EXIT_DELAY_DAYS, KINDS, WEEK_NS
 from simulation.partners import draw_profiles
 from simulation.tables import (
     activities_frame,
+    cert_passes,
     customers_frame,
     deals_frame,
     id_width,
@@ -85,8 +88,9 @@ def simulate(*, partners: int, years: float, seed: int, end: datetime | None = N
     end_ns = int(end_ts.as_unit("ns").value)
     weeks = max(1, round(years * WEEKS_PER_YEAR))
     start_ns = end_ns - weeks * WEEK_NS
-    rng_profiles, rng_weeks, rng_deals, rng_tables = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
+    # spawn(n) children are fixed by their index: streams added later leave the first ones be
+    rng_profiles, rng_weeks, rng_deals, rng_tables, rng_channel, rng_certs = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)
     )
 
     profiles = draw_profiles(partners, start_ns=start_ns, weeks=weeks, rng=rng_profiles)
@@ -118,20 +122,22 @@ def simulate(*, partners: int, years: float, seed: int, end: datetime | None = N
     customer_width = id_width(
         7, int(max(deals.customer.max(initial=0), customers.customer.max(initial=0)))
     )
-    deal_table, order = deals_frame(deals, partner_ids, customer_width)
+    revenue = revenue_columns(deals, rng_channel)
+    deal_table, order = deals_frame(deals, partner_ids, customer_width, revenue)
+    passes = cert_passes(events, when, profiles, start_ns=start_ns, rng=rng_tables)
     tables = Tables(
         partners=partners_frame(
             profiles,
             partner_ids,
             onboarded_ns=np.where(onboarded, profiles.onboarded_ns, NAT),
             exited_ns=np.where(exit_ns < end_ns, exit_ns, NAT),
+            parent_idx=assign_parents(profiles, rng_channel),
         ),
         deals=deal_table,
-        activities=activities_frame(
-            events, when, profiles, partner_ids, start_ns=start_ns, rng=rng_tables
-        ),
+        activities=activities_frame(events, when, passes, partner_ids),
         surveys=surveys_frame(events, partner_ids, start_ns=start_ns, rng=rng_tables),
         customers=customers_frame(customers, partner_ids, customer_width),
+        certifications=certifications_frame(passes, profiles, partner_ids, rng_certs),
     )
     is_partner = deals.owner[order] >= 0
     acceptance = pd.Series(
@@ -162,7 +168,7 @@ def simulate(*, partners: int, years: float, seed: int, end: datetime | None = N
 def write_simulation(
     sim: Simulation, directory: str | Path, fmt: Literal["parquet", "csv"] = "parquet"
 ) -> Path:
-    """Write the five tables as `<table>.parquet` (or .csv) and the truth under `_truth/`."""
+    """Write the tables as `<table>.parquet` (or .csv) and the truth under `_truth/`."""
     if fmt not in ("parquet", "csv"):
         raise InvalidInput(f"unknown format {fmt!r}: use 'parquet' or 'csv'")
     out = Path(directory)

@@ -5,6 +5,7 @@
     Lead.csv         lead registrations (PartnerAccountId)
     Task.csv         calls, content downloads, certification attempts and passes (WhatId)
     Event.csv        trainings, partner events, business reviews (WhatId)
+    Certification__c.csv  certifications held by partner contacts (a custom object)
 
 The picklist values (Type, StageName, AccountSource, Industry) are the ones
 `mappings/salesforce-prm.yaml` maps back; importing these files with it gives the simulated
@@ -66,15 +67,19 @@ EVENT_TYPES = {
     "event": "Partner Event",
     "business_review": "Business Review",
 }
+REVENUE_TYPES = {"one_time": "One-Time", "recurring": "Recurring"}
+ATTRIBUTIONS = {"sourced": "Partner Sourced", "influenced": "Partner Influenced"}
 OPEN_STAGE = "Negotiation/Review"
 EXPECTED_CLOSE_DAYS = 90  # CloseDate of an open opportunity: its expected close
 
 
 def salesforce_objects(tables: Tables) -> dict[str, pd.DataFrame]:
-    """The five object exports, as Salesforce's data export writes them (text cells)."""
+    """The object exports, as Salesforce's data export writes them (text cells)."""
     objects = {"Account": accounts(tables), "Opportunity": opportunities(tables.deals)}
     if tables.activities is not None:
         objects.update(activity_objects(tables.activities))
+    if tables.certifications is not None:
+        objects["Certification__c"] = certification_objects(tables.certifications)
     return objects
 
 
@@ -116,6 +121,7 @@ def accounts(tables: Tables) -> pd.DataFrame:
             "AccountSource": p["recruited_via"].map(ACCOUNT_SOURCES),
             "OwnerId": p["manager_id"],
             "CreatedDate": datetime_text(p["joined_at"]),
+            "ParentId": p.get("parent_partner_id"),
         }
     )
     d = tables.deals
@@ -158,6 +164,33 @@ def opportunities(deals: pd.DataFrame) -> pd.DataFrame:
             "Type": deals["deal_kind"].map(OPPORTUNITY_TYPES),
             "CreatedDate": datetime_text(deals["registered_at"]),
             "CloseDate": date_text(deals["closed_at"].where(closed, expected)),
+            **_revenue_fields(deals),
+        }
+    )
+
+
+def _revenue_fields(deals: pd.DataFrame) -> dict[str, pd.Series]:
+    """Custom fields for the revenue mix (no standard Opportunity field holds it)."""
+    if "revenue_type" not in deals:
+        return {}
+    return {
+        "Revenue_Type__c": deals["revenue_type"].map(REVENUE_TYPES),
+        "ARR__c": deals["arr"],
+        "Attribution__c": deals["attribution"].map(ATTRIBUTIONS),
+    }
+
+
+def certification_objects(certs: pd.DataFrame) -> pd.DataFrame:
+    """Certification__c: one record per certification a partner contact passed."""
+    return pd.DataFrame(
+        {
+            "Id": [f"a0C{i:012d}" for i in range(1, len(certs) + 1)],
+            "Contact__c": certs["person_id"].to_numpy(),
+            "Account__c": certs["partner_id"].to_numpy(),
+            "Name": certs["certification"].to_numpy(),
+            "Specialization__c": certs["specialisation"].to_numpy(),
+            "Passed_Date__c": datetime_text(certs["passed_at"]).to_numpy(),
+            "Expiration_Date__c": datetime_text(certs["expires_at"]).to_numpy(),
         }
     )
 

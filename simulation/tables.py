@@ -6,11 +6,13 @@ import numpy as np
 import pandas as pd
 
 from features.schema import (
+    ATTRIBUTIONS,
     DEAL_KINDS,
     DEAL_OUTCOMES,
     DEAL_STATUSES,
     PARTNER_TYPES,
     RECRUITMENT_CHANNELS,
+    REVENUE_TYPES,
 )
 from simulation.deals import PRODUCTS, Customers, Deals
 from simulation.dynamics import KINDS, WEEK_NS
@@ -43,7 +45,12 @@ def labels(values: tuple[str, ...] | pd.Series, idx: np.ndarray) -> pd.Series:
 
 
 def partners_frame(
-    prof: Profiles, partner_ids: pd.Series, *, onboarded_ns: np.ndarray, exited_ns: np.ndarray
+    prof: Profiles,
+    partner_ids: pd.Series,
+    *,
+    onboarded_ns: np.ndarray,
+    exited_ns: np.ndarray,
+    parent_idx: np.ndarray | None = None,
 ) -> pd.DataFrame:
     managers = manager_ids(int(prof.manager_idx.max()) + 1)
     return pd.DataFrame(
@@ -63,12 +70,18 @@ def partners_frame(
             "portfolio_fit": prof.fit.astype(np.float64),
             "recruited_via": labels(RECRUITMENT_CHANNELS, prof.channel_idx),
             "recruit_cost": np.round(prof.recruit_cost, 2).astype(np.float64),
+            "parent_partner_id": labels(
+                partner_ids, np.full(prof.n, -1) if parent_idx is None else parent_idx
+            ),
         }
     )
 
 
 def deals_frame(
-    deals: Deals, partner_ids: pd.Series, customer_width: int
+    deals: Deals,
+    partner_ids: pd.Series,
+    customer_width: int,
+    revenue: dict[str, np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The deals table ordered by registration (ids D0000001… in that order), and the order."""
     order = np.argsort(deals.registered, kind="stable")
@@ -89,21 +102,18 @@ def deals_frame(
             "closed_at": times(deals.closed[order]),
         }
     )
+    if revenue is not None:  # `simulation.deals.revenue_columns`
+        frame["revenue_type"] = labels(REVENUE_TYPES, revenue["revenue_type"][order])
+        frame["arr"] = revenue["arr"][order].astype(np.float64)
+        frame["attribution"] = labels(ATTRIBUTIONS, revenue["attribution"][order])
     return frame, order
 
 
-def activities_frame(
-    events: Events,
-    when: np.ndarray,
-    prof: Profiles,
-    partner_ids: pd.Series,
-    *,
-    start_ns: int,
-    rng: np.random.Generator,
-) -> pd.DataFrame:
-    """Every activity but deal registrations; certification passes follow their attempt within
-    the hour (same week); passes from before the window are back-dated after the join."""
-    keep = events.kind != KINDS.index("deal")
+def cert_passes(
+    events: Events, when: np.ndarray, prof: Profiles, *, start_ns: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """(partner, time) of every certification passed: in the window, within the hour after
+    its attempt (same week); before the window, back-dated after the join."""
     attempt_at = when[events.pass_of]
     room = start_ns + (events.week[events.pass_of] + 1) * WEEK_NS - 1 - attempt_at
     pass_at = attempt_at + (rng.random(attempt_at.size) * np.minimum(room, 3_600 * 10**9)).astype(
@@ -112,10 +122,22 @@ def activities_frame(
     early = np.repeat(np.arange(prof.n), events.initial_certs)
     span = np.maximum(start_ns - prof.joined_ns[early], 1)
     early_at = prof.joined_ns[early] + (rng.random(early.size) * span).astype(np.int64)
+    partner = np.concatenate([events.partner[events.pass_of], early])
+    return partner, np.concatenate([pass_at, early_at])
+
+
+def activities_frame(
+    events: Events,
+    when: np.ndarray,
+    passes: tuple[np.ndarray, np.ndarray],
+    partner_ids: pd.Series,
+) -> pd.DataFrame:
+    """Every activity but deal registrations, and the certification passes (`cert_passes`)."""
+    keep = events.kind != KINDS.index("deal")
     kinds = (*KINDS, "cert_pass")
-    partner = np.concatenate([events.partner[keep], events.partner[events.pass_of], early])
-    at = np.concatenate([when[keep], pass_at, early_at])
-    kind = np.concatenate([events.kind[keep], np.full(pass_at.size + early.size, len(KINDS))])
+    partner = np.concatenate([events.partner[keep], passes[0]])
+    at = np.concatenate([when[keep], passes[1]])
+    kind = np.concatenate([events.kind[keep], np.full(passes[0].size, len(KINDS))])
     order = np.argsort(at, kind="stable")
     return pd.DataFrame(
         {

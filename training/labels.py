@@ -22,6 +22,7 @@ from typing import Final
 
 import pandas as pd
 
+from features.schema import is_scheduled
 from features.tables import Tables
 from tierwise.errors import InvalidInput
 
@@ -41,8 +42,10 @@ def data_window(tables: Tables) -> tuple[pd.Timestamp, pd.Timestamp]:
     if deals.empty:
         raise InvalidInput("no deal registrations: cannot place training examples in time")
     ends: list[pd.Timestamp] = []
-    for _, frame in tables.items():
+    for name, frame in tables.items():
         for col in frame.columns:
+            if is_scheduled(name, col):
+                continue  # an expiry planned ahead is not where the data ends
             if isinstance(frame[col].dtype, pd.DatetimeTZDtype) and frame[col].notna().any():
                 ends.append(_ts(frame[col].max()))
     return _ts(deals["registered_at"].min()), max(ends)

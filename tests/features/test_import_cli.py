@@ -99,7 +99,7 @@ def test_one_file_or_a_csv_url_feeds_a_one_source_mapping(tmp_path: Path) -> Non
 
 def test_a_many_source_mapping_needs_a_directory(tmp_path: Path) -> None:
     (tmp_path / "Account.csv").write_text("Id\n1\n", encoding="utf-8")
-    with pytest.raises(MappingError, match="reads 5 sources"):
+    with pytest.raises(MappingError, match="reads 6 sources"):
         import_source("salesforce-prm", tmp_path / "Account.csv")
 
 
@@ -122,7 +122,8 @@ def test_simulate_salesforce_then_import(env: Path) -> None:
     )  # fmt: skip
     assert made.exit_code == 0, made.output
     assert sorted(p.name for p in export.iterdir()) == [
-        "Account.csv", "Event.csv", "Lead.csv", "Opportunity.csv", "Task.csv"
+        "Account.csv", "Certification__c.csv", "Event.csv", "Lead.csv", "Opportunity.csv",
+        "Task.csv",
     ]  # fmt: skip
     args = ["import", "--mapping", "salesforce-prm", "--source", str(export), "--out", str(out)]
     imported = runner.invoke(app, args)

@@ -349,4 +349,35 @@ def plant_future(tables: Tables, as_of: pd.Timestamp, seed: int) -> Tables:
     no_churn = pd.Series(pd.NaT, index=new_customers.index, dtype=c["churned_at"].dtype)
     new_customers["churned_at"] = no_churn
     c = pd.concat([c, new_customers], ignore_index=True)
-    return Tables(p, d, a, s, c)
+    if "arr" in d.columns:  # the revenue mix of late deals changes too
+        later = _future(d["registered_at"], as_of)
+        d.loc[later, "arr"] = d.loc[later, "arr"] * 3 + 1
+        d.loc[d["deal_id"].str.startswith("F"), ["revenue_type", "arr", "attribution"]] = [
+            "recurring",
+            5000.0,
+            "influenced",
+        ]
+    if "parent_partner_id" in p.columns:  # resellers joining later under existing partners
+        late_joiners = p.iloc[rng.integers(0, len(p), 3)].copy()
+        late_joiners["partner_id"] = [f"LATE{i}" for i in range(3)]
+        late_joiners["parent_partner_id"] = rng.choice(pids, 3)
+        late_joiners["joined_at"] = _later(3, as_of, rng).to_numpy()
+        p = pd.concat([p, late_joiners], ignore_index=True)
+    return Tables(p, d, a, s, c, _plant_certifications(tables.certifications, pids, as_of, rng))
+
+
+def _plant_certifications(
+    certs: pd.DataFrame | None, pids: np.ndarray, as_of: pd.Timestamp, rng: np.random.Generator
+) -> pd.DataFrame | None:
+    """Passes at or after as_of dropped or added (an expiry is known when the pass is)."""
+    if certs is None:
+        return None
+    kept = certs[~(_future(certs["passed_at"], as_of) & (rng.random(len(certs)) < 0.5))]
+    n = 15
+    passed = _later(n, as_of, rng)
+    new = pd.DataFrame(dict(
+        person_id=[f"X{i}" for i in range(n)], partner_id=rng.choice(pids, n),
+        certification="core-admin", specialisation="planted", passed_at=passed,
+        expires_at=passed + pd.Timedelta(days=365),
+    ))  # fmt: skip
+    return pd.concat([kept, new], ignore_index=True)

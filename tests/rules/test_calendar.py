@@ -16,7 +16,7 @@ from tierwise.errors import RulebookError
 from .conftest import BROKEN_DIR, DEFAULT_DIR, base_features
 
 PROGRAM = BROKEN_DIR / "program"
-GOLD = {"revenue_won_365d": 200_000.0, "deals_won_365d": 6.0, "certified_staff": 3.0}
+GOLD = {"revenue_won_365d": 200_000.0, "deals_won_365d": 6.0, "certified_people": 1.0}
 
 
 def utc(day: str) -> datetime:
@@ -224,7 +224,13 @@ def test_default_rulebook_calendar_and_pool() -> None:
         "mdf",
         250_000,
         "quarter",
-        {"Gold": 15_000, "Platinum": 50_000},
+        {
+            "Gold": 15_000,
+            "Premier": 20_000,
+            "Expert": 30_000,
+            "Platinum": 50_000,
+            "Strategic": 60_000,
+        },
     )
     periods = {i.id: i.period for i in book.incentives}
     assert periods["first_deal_bonus"] == "once" and periods["commission_gold"] == "quarter"

@@ -19,7 +19,7 @@ def run(*args: str):  # type: ignore[no-untyped-def]
 def test_check_default_rulebook_passes() -> None:
     result = run("check", str(DEFAULT_DIR))
     assert result.exit_code == 0, result.output
-    assert "ok rulebook 2025.1" in result.output and "9 actions" in result.output
+    assert "ok rulebook 2026.1" in result.output and "9 actions" in result.output
 
 
 @pytest.mark.parametrize(
@@ -80,16 +80,16 @@ def test_explain_from_a_saved_frame(tmp_path: Path) -> None:
     path = tmp_path / "frame.parquet"
     row = base_features(
         partner_id="P42",
-        revenue_won_365d=108_000.0,
-        deals_won_365d=5.0,
-        certified_staff=2.0,
+        revenue_won_365d=30_000.0,
+        deals_won_365d=3.0,
+        certified_people=0.0,
         satisfaction_avg_365d=6.5,
     )
     pd.DataFrame([row]).drop(columns=["as_of"]).to_parquet(path)
     result = run("explain", "--features", str(path), "--partner", "P42", "--as-of", "2025-06-30")
     assert result.exit_code == 0, result.output
     assert "track resell: tier Silver" in result.output
-    assert "$42,000 more revenue_won_365d" in result.output
+    assert "$30,000 more revenue_won_365d" in result.output
 
 
 def test_explain_unknown_partner(tmp_path: Path) -> None:
@@ -103,12 +103,12 @@ def test_simulate_writes_movers(tmp_path: Path) -> None:
     shutil.copytree(DEFAULT_DIR, tmp_path / "cand")
     tiers = tmp_path / "cand" / "tiers.yaml"
     tiers.write_text(
-        tiers.read_text().replace("revenue_won_365d >= 40000", "revenue_won_365d >= 20000")
+        tiers.read_text().replace("revenue_won_365d >= 20000\n", "revenue_won_365d >= 10000\n")
     )
     frame = tmp_path / "frame.parquet"
     partners = random_frame(300, seed=9).drop(columns=["as_of"])
     # ten partners Silver only under the candidate's lower revenue threshold (not by chance)
-    partners.loc[:9, ["revenue_won_365d", "deals_won_365d", "certified_staff"]] = [30_000, 3, 1]
+    partners.loc[:9, ["revenue_won_365d", "deals_won_365d", "certified_people"]] = [15_000, 3, 1]
     partners.loc[:9, "partner_type"] = "VAR"
     partners.to_parquet(frame)
     out = tmp_path / "movers.csv"
@@ -156,4 +156,4 @@ def test_explain_from_program_data(sim_dir: Path) -> None:
     partner = str(pd.read_parquet(sim_dir / "partners.parquet")["partner_id"].iloc[0])
     result = run("explain", "--data", str(sim_dir), "--partner", partner, "--as-of", "2026-11-01")
     assert result.exit_code == 0, result.output
-    assert "rulebook 2025.1" in result.output and "incentives:" in result.output
+    assert "rulebook 2026.1" in result.output and "incentives:" in result.output

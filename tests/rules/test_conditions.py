@@ -32,7 +32,7 @@ def test_numeric_comparison() -> None:
 
 @pytest.mark.parametrize("op", [">=", ">", "<=", "<", "==", "!="])
 def test_every_numeric_operator(op: str) -> None:
-    assert ok(f"certified_staff {op} 3").op == op
+    assert ok(f"certified_people {op} 3").op == op
 
 
 def test_thresholds_accept_underscores_decimals_and_signs() -> None:

@@ -26,7 +26,7 @@ def test_first_hit_wins_from_the_top(book: Rulebook) -> None:
         book,
         revenue_won_365d=500_000.0,
         deals_won_365d=9.0,
-        certified_staff=5.0,
+        certified_people=5.0,
         satisfaction_avg_365d=9.0,
     )
     assert (d.track, d.tier, d.evaluated_tier) == ("resell", "Platinum", "Platinum")
@@ -50,7 +50,7 @@ def test_incentives_are_collected_with_amounts(book: Rulebook) -> None:
         revenue_won_365d=200_000.0,
         revenue_won_qtd=50_000.0,
         deals_won_365d=10.0,
-        certified_staff=3.0,
+        certified_people=3.0,
         business_reviews_365d=1.0,
     )
     awards = {a.incentive_id: a for a in d.incentives}
@@ -78,7 +78,7 @@ def test_nan_fails_its_condition_and_is_reported_missing(book: Rulebook) -> None
         book,
         revenue_won_365d=500_000.0,
         deals_won_365d=9.0,
-        certified_staff=5.0,
+        certified_people=5.0,
         satisfaction_avg_365d=float("nan"),
     )
     assert d.tier == "Silver"
@@ -112,11 +112,11 @@ def test_any_holds_when_one_branch_holds_despite_missing(book: Rulebook) -> None
 
 def test_absent_feature_is_an_error_naming_it(book: Rulebook) -> None:
     row = base_features()
-    del row["certified_staff"], row["churn_risk"]
+    del row["certified_people"], row["churn_risk"]
     with pytest.raises(InvalidInput) as info:
         evaluate_partner(book, row, previous=None, as_of=AS_OF)
-    assert {p.column for p in info.value.problems} == {"certified_staff", "churn_risk"}
-    assert "certified_staff" in str(info.value)
+    assert {p.column for p in info.value.problems} == {"certified_people", "churn_risk"}
+    assert "certified_people" in str(info.value)
 
 
 def test_absent_column_is_an_error_in_the_frame_too(book: Rulebook) -> None:
@@ -134,11 +134,11 @@ def test_wrong_type_value_is_an_error(book: Rulebook) -> None:
 
 def test_wrong_type_column_is_an_error(book: Rulebook) -> None:
     frame = random_frame(3)
-    frame["certified_staff"] = pd.Series(["1", "two", None], dtype=object)
+    frame["certified_people"] = pd.Series(["1", "two", None], dtype=object)
     with pytest.raises(InvalidInput) as info:
         evaluate_frame(book, frame, as_of=AS_OF)
     (p,) = info.value.problems
-    assert (p.column, p.row, p.value) == ("certified_staff", 1, "two")
+    assert (p.column, p.row, p.value) == ("certified_people", 1, "two")
 
 
 def test_actions_carry_propensity_value_weight_and_cooldown(book: Rulebook) -> None:
@@ -176,9 +176,10 @@ def test_actions_without_model_or_value_get_one(tmp_path: Path) -> None:
 
 
 def test_scores_are_piecewise_linear_and_weighted(book: Rulebook) -> None:
-    d = decide(book, revenue_won_365d=20_000.0, leads_registered_365d=6.0)
-    # contribution: revenue 20k is half way to 40k → 20; leads 6 → 25; weights 3:1
-    assert d.scores["contribution"] == pytest.approx((3 * 20 + 25) / 4)
+    d = decide(book, sourced_revenue_365d=10_000.0, leads_registered_365d=6.0)
+    # contribution: sourced 10k is half way to 20k → 20; influenced 0 → 0; leads 6 → 25;
+    # weights 2:1:1
+    assert d.scores["contribution"] == pytest.approx((2 * 20 + 0 + 25) / 4)
     assert all(0 <= v <= 100 for v in d.scores.values())
     weights = {c.id: c.weight for c in book.scorecard}
     overall = sum(weights[k] * d.scores[k] for k in weights) / sum(weights.values())
@@ -192,10 +193,10 @@ def test_scores_clamp_and_use_missing_default(book: Rulebook) -> None:
 
 def test_every_decision_carries_version_and_hash(book: Rulebook) -> None:
     d = decide(book)
-    assert d.to_dict()["rulebook_version"] == "2025.1"
+    assert d.to_dict()["rulebook_version"] == "2026.1"
     assert d.to_dict()["rulebook_hash"] == book.content_hash
     fd = evaluate_frame(book, random_frame(3), as_of=AS_OF)
-    assert (fd.rulebook_version, fd.rulebook_hash) == ("2025.1", book.content_hash)
+    assert (fd.rulebook_version, fd.rulebook_hash) == ("2026.1", book.content_hash)
 
 
 def test_naive_as_of_is_taken_as_utc(book: Rulebook) -> None:
@@ -238,7 +239,7 @@ def test_frame_index_is_ignored(book: Rulebook) -> None:
 def test_frame_accepts_nullable_and_bool_dtypes(book: Rulebook) -> None:
     frame = random_frame(20, seed=5)
     frame["exited"] = frame["exited"].astype("boolean")
-    frame["certified_staff"] = frame["certified_staff"].round().astype("Int64")
+    frame["certified_people"] = frame["certified_people"].round().astype("Int64")
     frame["partner_type"] = frame["partner_type"].astype("string")
     fd = evaluate_frame(book, frame, as_of=AS_OF)
     for i, row in enumerate(records(frame)):

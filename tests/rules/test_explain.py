@@ -13,15 +13,14 @@ def decide(book: Rulebook, previous: TierState | None = None, **features: object
 
 
 def test_checks_report_actual_threshold_and_outcome(book: Rulebook) -> None:
-    d = decide(book, revenue_won_365d=45_000.0, deals_won_365d=2.0, certified_staff=1.0)
+    d = decide(book, revenue_won_365d=45_000.0, deals_won_365d=2.0, certified_people=1.0)
     silver = [c for c in d.checks if c.rule_id == "resell/Silver"]
     assert [(c.feature, c.op, c.threshold, c.actual, c.outcome) for c in silver] == [
-        ("revenue_won_365d", ">=", 40000.0, 45000.0, "pass"),
+        ("revenue_won_365d", ">=", 20000.0, 45000.0, "pass"),
         ("deals_won_365d", ">=", 2.0, 2.0, "pass"),
-        ("certified_staff", ">=", 1.0, 1.0, "pass"),
     ]
     assert silver[0].text() == (
-        "[pass] tier resell/Silver: revenue_won_365d >= 40000 (actual $45,000)"
+        "[pass] tier resell/Silver: revenue_won_365d >= 20000 (actual $45,000)"
     )
 
 
@@ -44,18 +43,19 @@ def test_category_thresholds_are_sorted_lists(book: Rulebook) -> None:
 def test_gap_to_next_tier_in_units(book: Rulebook) -> None:
     d = decide(
         book,
-        revenue_won_365d=108_000.0,
-        deals_won_365d=5.0,
-        certified_staff=2.0,
+        revenue_won_365d=30_000.0,
+        deals_won_365d=3.0,
+        certified_people=0.0,
         satisfaction_avg_365d=6.5,
     )
     assert (d.tier, d.next_tier) == ("Silver", "Gold")
     assert [g.text for g in d.gap] == [
-        "$42,000 more revenue_won_365d",
-        "1 more certified_staff",
+        "$30,000 more revenue_won_365d",
+        "1 more deals_won_365d",
+        "1 more certified_people",
         "0.5 points more satisfaction_avg_365d",
     ]
-    assert [g.shortfall for g in d.gap] == [42_000.0, 1, 0.5]
+    assert [g.shortfall for g in d.gap] == [30_000.0, 1, 1, 0.5]
 
 
 def test_gap_reports_missing_values(book: Rulebook) -> None:
@@ -63,7 +63,7 @@ def test_gap_reports_missing_values(book: Rulebook) -> None:
         book,
         revenue_won_365d=200_000.0,
         deals_won_365d=6.0,
-        certified_staff=3.0,
+        certified_people=3.0,
         satisfaction_avg_365d=None,
     )
     assert d.next_tier == "Gold"
@@ -75,7 +75,7 @@ def test_no_gap_at_the_top(book: Rulebook) -> None:
         book,
         revenue_won_365d=500_000.0,
         deals_won_365d=9.0,
-        certified_staff=5.0,
+        certified_people=5.0,
         satisfaction_avg_365d=9.0,
     )
     assert (d.tier, d.next_tier, d.gap) == ("Platinum", None, [])
@@ -88,7 +88,7 @@ def test_gap_from_an_overridden_tier_evaluates_the_tier_above(book: Rulebook) ->
         pinned,
         revenue_won_365d=500_000.0,
         deals_won_365d=9.0,
-        certified_staff=5.0,
+        certified_people=5.0,
         satisfaction_avg_365d=9.0,
     )
     assert (d.tier, d.next_tier, d.gap) == ("Silver", "Gold", [])
@@ -98,14 +98,14 @@ def test_strict_count_gap_needs_one_past_the_threshold(tmp_path: Path) -> None:
     tiers = """\
       - id: Gold
         description: more than two certified
-        when: [certified_staff > 2, days_since_last_activity <= 30, partner_type == MSP]
+        when: [certified_people > 2, days_since_last_activity <= 30, partner_type == MSP]
       - id: Registered
         description: everyone"""
     small = load_rulebook(write_book(tmp_path, tiers=tiers))
-    row = base_features(certified_staff=2.0, days_since_last_activity=42.0)
+    row = base_features(certified_people=2.0, days_since_last_activity=42.0)
     gap = evaluate_partner(small, row, previous=None, as_of=AS_OF).gap
     assert [g.text for g in gap] == [
-        "1 more certified_staff",
+        "1 more certified_people",
         "12 days less days_since_last_activity",
         "partner_type must be one of [MSP] (is VAR)",
     ]
@@ -143,7 +143,7 @@ def test_gap_items_of_negation(book: Rulebook) -> None:
     [
         ("revenue_won_365d", 42_000.0, "$42,000"),
         ("revenue_won_365d", 0.5, "$0.50"),
-        ("certified_staff", 3.0, "3"),
+        ("certified_people", 3.0, "3"),
         ("tenure_days", 12.0, "12 days"),
         ("satisfaction_avg_365d", 0.25, "0.25 points"),
         ("win_rate_365d", 0.125, "0.125"),

@@ -48,11 +48,14 @@ def test_spans_and_gap_agree_with_the_log_and_the_conditions(
 
 
 def test_spans_name_every_rule_tried_with_its_outcome(book: Rulebook) -> None:
-    d = decide(book, revenue_won_365d=45_000.0, deals_won_365d=2.0, certified_staff=1.0)
+    d = decide(book, revenue_won_365d=45_000.0, deals_won_365d=2.0, certified_people=1.0)
     check_spans(d)
     tried = [(s[0], s[1], s[4]) for s in d.spans if s[0] in ("track", "tier")]
     assert tried == [
         ("track", "referral", False),
+        ("track", "msp", False),
+        ("track", "si", False),
+        ("track", "distributor", False),
         ("track", "resell", True),
         ("tier", "resell/Platinum", False),
         ("tier", "resell/Gold", False),
@@ -64,7 +67,7 @@ def test_spans_name_every_rule_tried_with_its_outcome(book: Rulebook) -> None:
 
 
 def test_tier_entries_point_at_a_tiers_log_run_or_none_when_not_tried(book: Rulebook) -> None:
-    d = decide(book, revenue_won_365d=45_000.0, deals_won_365d=2.0, certified_staff=1.0)
+    d = decide(book, revenue_won_365d=45_000.0, deals_won_365d=2.0, certified_people=1.0)
     where = tier_entries(book.flat, d.trace, 1)  # Gold: tried, failed
     assert where is not None
     assert {e[1] for e in d.log[where[0] : where[1]]} == {"resell/Gold"}
@@ -81,14 +84,14 @@ def test_gap_above_an_override_is_evaluated_when_the_tier_was_not_tried(book: Ru
         state,
         revenue_won_365d=200_000.0,
         deals_won_365d=6.0,
-        certified_staff=3.0,
+        certified_people=3.0,
         satisfaction_avg_365d=7.5,
     )
     assert (d.evaluated_tier, d.tier, d.next_tier) == ("Gold", "Registered", "Silver")
     assert d.gap == [] == generic_gap(d)
     low = decide(book, state, revenue_won_365d=1_000.0)
     assert [g.text for g in low.gap] == [g.text for g in generic_gap(low)]
-    assert [g.feature for g in low.gap] == ["revenue_won_365d", "deals_won_365d", "certified_staff"]
+    assert [g.feature for g in low.gap] == ["revenue_won_365d", "deals_won_365d"]
 
 
 def test_explanations_are_built_once_on_first_read(book: Rulebook) -> None:

@@ -16,8 +16,8 @@ from .conftest import DEFAULT_DIR, base_features
 
 W48, W49 = datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC)
 W01 = datetime(2027, 1, 4, tzinfo=UTC)
-GOLD = dict(revenue_won_365d=300_000.0, deals_won_365d=6.0, certified_staff=3.0)
-PLATINUM = dict(GOLD, revenue_won_365d=900_000.0, deals_won_365d=9.0, certified_staff=5.0,
+GOLD = dict(revenue_won_365d=300_000.0, deals_won_365d=6.0, certified_people=3.0)
+PLATINUM = dict(GOLD, revenue_won_365d=900_000.0, deals_won_365d=9.0, certified_people=5.0,
                 satisfaction_avg_365d=8.2)  # fmt: skip
 
 
@@ -98,7 +98,7 @@ def test_a_week_rerun_gives_the_same_movements(ledger: Ledger) -> None:
 
 def test_a_promotion_mid_quarter_pays_the_new_rate_on_new_revenue_only(ledger: Ledger) -> None:
     silver = dict(partner_id="B", revenue_won_qtd=50_000.0, revenue_won_365d=60_000.0,
-                  deals_won_365d=2.0, certified_staff=1.0)  # fmt: skip
+                  deals_won_365d=2.0, certified_people=1.0)  # fmt: skip
     ledger.run([silver], W48, "2026-W48")
     assert ledger.row("B", "commission_standard", "2026-Q4")["amount"] == pytest.approx(5_000)
     update = ledger.run([gold("B", 80_000)], W49, "2026-W49")

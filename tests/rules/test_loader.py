@@ -127,12 +127,17 @@ def test_bad_values_are_carried() -> None:
 
 def test_default_rulebook_loads_with_version_and_hash() -> None:
     book = load_rulebook(DEFAULT_DIR)
-    assert book.version == "2025.1"
+    assert book.version == "2026.1"
     assert len(book.content_hash) == 64
-    assert {t.id for t in book.tracks} == {"resell", "referral"}
-    resell = book.track("resell")
-    assert resell is not None
-    assert [t.id for t in resell.tiers] == ["Platinum", "Gold", "Silver", "Registered"]
+    assert [t.id for t in book.tracks] == ["referral", "msp", "si", "distributor", "resell"]
+    tiers = {t.id: [tier.id for tier in t.tiers] for t in book.tracks}
+    assert tiers == {
+        "referral": ["Ambassador", "Advocate", "Referrer"],
+        "msp": ["Premier", "Advanced", "Provider"],
+        "si": ["Expert", "Specialist", "Associate"],
+        "distributor": ["Strategic", "Preferred", "Authorized"],
+        "resell": ["Platinum", "Gold", "Silver", "Registered"],
+    }
 
 
 def test_features_needed_lists_every_name_read_but_decided_ones() -> None:
@@ -237,7 +242,7 @@ def test_shadowing_respects_strictness_and_other_names(tmp_path: Path) -> None:
         when: revenue_won_365d >= 100
       - id: Bronze
         description: another feature, reachable
-        when: certified_staff >= 1
+        when: certified_people >= 1
       - id: Registered
         description: everyone"""
     assert load_rulebook(write_book(tmp_path, tiers=tiers)).version == "1"

@@ -8,7 +8,7 @@ from tierwise.errors import InvalidInput
 
 from .conftest import AS_OF, base_features
 
-GOLD = {"revenue_won_365d": 200_000.0, "deals_won_365d": 6.0, "certified_staff": 3.0}
+GOLD = {"revenue_won_365d": 200_000.0, "deals_won_365d": 6.0, "certified_people": 3.0}
 
 
 def decide(book: Rulebook, previous: TierState | None, **features: object):  # type: ignore[no-untyped-def]

@@ -50,15 +50,17 @@ def _value(name: str) -> st.SearchStrategy[Any]:
     return st.floats(0, 1e6) | st.just(NAN)
 
 
-RESELL_TIERS = [t.id for tr in BOOK.tracks if tr.id == "resell" for t in tr.tiers]
-REFERRAL_TIERS = [t.id for tr in BOOK.tracks if tr.id == "referral" for t in tr.tiers]
+TIERS = {tr.id: [t.id for t in tr.tiers] for tr in BOOK.tracks}
+ALL_TIERS = [tier for tiers in TIERS.values() for tier in tiers]
+# the default rulebook's tracks by partner type (resell: every other type, and a missing one)
+TRACK_OF = {"referral": "referral", "MSP": "msp", "SI": "si", "distributor": "distributor"}
 
 
 @st.composite
 def partner(draw: st.DrawFn, i: int) -> tuple[dict[str, Any], TierState | None]:
     row = {name: draw(_value(name)) for name in sorted(BOOK.features_needed)}
     row["partner_id"] = f"P{i}"
-    tiers = REFERRAL_TIERS if row["partner_type"] == "referral" else RESELL_TIERS
+    tiers = TIERS[TRACK_OF.get(row["partner_type"], "resell")]
     if not draw(st.booleans()):
         return row, None
     override = draw(st.sampled_from([None, *tiers]))
@@ -66,7 +68,7 @@ def partner(draw: st.DrawFn, i: int) -> tuple[dict[str, Any], TierState | None]:
         st.sampled_from([None, AS_OF - timedelta(days=1), AS_OF, AS_OF + timedelta(days=1)])
     )
     state = TierState(
-        draw(st.sampled_from([None, *RESELL_TIERS, *REFERRAL_TIERS])),
+        draw(st.sampled_from([None, *ALL_TIERS])),
         draw(st.integers(0, 3)),
         override,
         "reason" if override else None,

@@ -10,12 +10,12 @@ from .conftest import AS_OF, DEFAULT_DIR, base_features, random_frame
 
 @pytest.fixture(scope="module")
 def candidate(tmp_path_factory: pytest.TempPathFactory) -> Rulebook:
-    """Gold at $100,000 instead of $150,000."""
+    """Gold at $40,000 instead of $60,000."""
     path = tmp_path_factory.mktemp("cand") / "book"
     shutil.copytree(DEFAULT_DIR, path)
     tiers = path / "tiers.yaml"
     tiers.write_text(
-        tiers.read_text().replace("revenue_won_365d >= 150000", "revenue_won_365d >= 100000")
+        tiers.read_text().replace("revenue_won_365d >= 60000", "revenue_won_365d >= 40000")
     )
     return load_rulebook(path)
 
@@ -23,12 +23,12 @@ def candidate(tmp_path_factory: pytest.TempPathFactory) -> Rulebook:
 def frame():  # type: ignore[no-untyped-def]
     import pandas as pd
 
-    gold_now = dict(revenue_won_365d=200_000.0, deals_won_365d=6.0, certified_staff=3.0)
+    gold_now = dict(revenue_won_365d=200_000.0, deals_won_365d=6.0, certified_people=3.0)
     gold_later = dict(
-        revenue_won_365d=120_000.0,
-        revenue_won_qtd=120_000.0,
+        revenue_won_365d=50_000.0,
+        revenue_won_qtd=50_000.0,
         deals_won_365d=6.0,
-        certified_staff=3.0,
+        certified_people=3.0,
     )
     return pd.DataFrame(
         [
@@ -62,11 +62,11 @@ def test_lower_gold_threshold_promotes_and_costs_more(book: Rulebook, candidate:
     assert report.migration.loc["resell/Silver", "resell/Gold"] == 1
     assert report.migration.loc["resell/Gold", "resell/Gold"] == 1
     cost = report.cost.set_index("incentive_id")
-    assert cost.loc["commission_gold", "cost_delta"] == pytest.approx(0.15 * 120_000)
-    assert cost.loc["commission_standard", "cost_delta"] == pytest.approx(-0.10 * 120_000)
+    assert cost.loc["commission_gold", "cost_delta"] == pytest.approx(0.15 * 50_000)
+    assert cost.loc["commission_standard", "cost_delta"] == pytest.approx(-0.10 * 50_000)
     assert cost.loc["priority_listing", "partners_candidate"] == 2
     before, after = report.total_cost
-    assert after - before == pytest.approx(0.05 * 120_000 + 500)
+    assert after - before == pytest.approx(0.05 * 50_000 + 500)
 
 
 def test_reverse_direction_is_down(book: Rulebook, candidate: Rulebook) -> None:

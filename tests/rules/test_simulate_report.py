@@ -67,5 +67,5 @@ def test_pool_costs_never_exceed_the_budget_and_count_refusals() -> None:
     assert pool["claimed_current"] > pool["granted_current"] and pool["refused_current"] > 0
     cost = report.cost.set_index("incentive_id")
     assert cost.loc["mdf_grant", "cost_current"] == pool["granted_current"]
-    assert set(report.by_track()) == {"resell", "referral"}
+    assert set(report.by_track()) == {"resell", "msp", "si", "distributor", "referral"}
     assert isinstance(report.partner_cost, pd.DataFrame) and len(report.partner_cost) == 2000

@@ -302,7 +302,9 @@ def test_partner_score_prefers_the_stored_snapshot_and_tier_state(
     from serving.db import upgrade as db_upgrade
 
     frame, as_of = feature_frame
-    resell = frame[(frame["manager_id"] == a_manager) & (frame["partner_type"] != "referral")]
+    resell = frame[
+        (frame["manager_id"] == a_manager) & frame["partner_type"].isin(["VAR", "reseller"])
+    ]
     row = resell.iloc[0]  # "Silver" is a tier of the resell track
     pid = str(row["partner_id"])
     stored = score_body(frame, as_of, row=int(frame.index[frame["partner_id"] == pid][0]))

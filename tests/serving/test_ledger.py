@@ -117,7 +117,12 @@ def test_a_first_run_opens_the_ledger_with_what_was_reached_before_not_as_its_co
     assert opened.any() and (once.loc[opened, "status"] == "paid").all()  # never paid twice
     assert (once.loc[~opened, "status"] == "earned").all()
     quarter = rows.loc[(rows["period"] == "2026-Q4") & (rows["first_week"] == OPENING_WEEK)]
-    assert len(quarter) and set(quarter["status"]) <= {"accruing", "earned"}  # still owed
+    refused = quarter["status"] == "forfeited"
+    assert len(quarter) and set(quarter.loc[~refused, "status"]) <= {"accruing", "earned"}  # owed
+    # forfeited: only claims the budget pool refused (with five tracks' top tiers claiming
+    # MDF the quarter's pool runs out): nothing was granted, so nothing is owed
+    assert (quarter.loc[refused, "pool"] == "mdf").all()
+    assert (quarter.loc[refused, "amount"] == 0).all()
     assert moves.loc[moves["week"] == OPENING_WEEK, "amount"].sum() == pytest.approx(first.opening)
     # a re-run of the first week neither re-opens nor counts the opening again
     again = plan(engine, tables, book, *WEEKS[0], opening=True)

@@ -23,6 +23,9 @@ Frame = tuple[pd.DataFrame, datetime]
 RESELL = ["Platinum", "Gold", "Silver", "Registered"]
 
 
+RESELL_TYPES = ["VAR", "reseller"]  # the default rulebook's resell track
+
+
 def test_an_entered_tier_is_one_of_the_tracks_tiers_in_the_rulebooks_spelling() -> None:
     assert checked_tier("gold", allowed=RESELL, partner_id="P1") == "Gold"
     with pytest.raises(InvalidInput, match="Platinum, Gold, Silver, Registered") as err:
@@ -47,7 +50,7 @@ def test_stored_overrides_outside_the_partners_track_are_found(
     loaded: Loaded, feature_frame: Frame
 ) -> None:
     frame, as_of = feature_frame
-    resell = frame.loc[frame["partner_type"] != "referral", "partner_id"].astype(str)
+    resell = frame.loc[frame["partner_type"].isin(RESELL_TYPES), "partner_id"].astype(str)
     referral = frame.loc[frame["partner_type"] == "referral", "partner_id"].astype(str)
     tiers = {resell.iloc[0]: "Gold", resell.iloc[1]: "Diamond", referral.iloc[0]: "Gold"}
     previous = _previous(frame, as_of, tiers)
@@ -64,7 +67,8 @@ def test_stored_overrides_outside_the_partners_track_are_found(
 def test_the_partner_track_is_what_the_rules_say(loaded: Loaded, feature_frame: Frame) -> None:
     frame, as_of = feature_frame
     row = score_body(frame, as_of, row=0)["features"]
-    expected = "referral" if row["partner_type"] == "referral" else "resell"
+    tracks = {"referral": "referral", "MSP": "msp", "SI": "si", "distributor": "distributor"}
+    expected = tracks.get(row["partner_type"], "resell")
     assert partner_track(loaded.rulebook, row, as_of=as_of) == expected
 
 
@@ -75,7 +79,7 @@ def test_a_stored_bad_override_does_not_make_the_partner_a_422(
     from serving.db.week import save_snapshot
 
     frame, as_of = feature_frame
-    row = frame.loc[frame["partner_type"] != "referral"].iloc[0]
+    row = frame.loc[frame["partner_type"].isin(RESELL_TYPES)].iloc[0]
     pid = str(row["partner_id"])
     url = f"sqlite:///{tmp_path / 'service.db'}"
     engine = get_engine(url)

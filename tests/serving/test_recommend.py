@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from features.deal_features import typical_deal, typical_deal_frame
+from rules import evaluate_frame
 from rules.model import Rulebook, TierState
 from serving.arbitration import arbitrate_frame, arbitrate_one
 from serving.recommend import (
@@ -48,10 +49,11 @@ def history(feature_frame: Frame, loaded: Loaded) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def previous(feature_frame: Frame, loaded: Loaded) -> pd.DataFrame:
     """Previous tier states: the top tier of each partner's track, one miss already counted."""
-    frame, _ = feature_frame
+    frame, as_of = feature_frame
     top = {t.id: t.tiers[0].id for t in loaded.rulebook.tracks}
-    ref = "referral"
-    tiers = np.where(frame["partner_type"].astype(str) == ref, top.get(ref, ""), top["resell"])
+    scored = frame.assign(churn_risk=0.1, deal_acceptance=0.5)
+    tracks = evaluate_frame(loaded.rulebook, scored, as_of=as_of).tiers["track"].astype(str)
+    tiers = tracks.map(top).to_numpy()
     return pd.DataFrame(
         {
             "partner_id": frame["partner_id"],

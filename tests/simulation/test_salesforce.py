@@ -38,11 +38,13 @@ def test_partners_come_back(sim: Simulation, imported: Tables) -> None:
     assert got["company_size"].astype("int64").tolist() == want["company_size"].tolist()
     pd.testing.assert_series_equal(got["joined_at"], ms(want["joined_at"]))
     assert got["verticals"].tolist() == want["verticals"].str.split("|").str[0].tolist()
+    pd.testing.assert_series_equal(got["parent_partner_id"], want["parent_partner_id"])
 
 
 def test_deals_come_back(sim: Simulation, imported: Tables) -> None:
     want, got = sim.tables.deals, imported.deals
-    same = ["deal_id", "partner_id", "customer_id", "amount", "status", "outcome", "deal_kind"]
+    same = ["deal_id", "partner_id", "customer_id", "amount", "status", "outcome", "deal_kind",
+            "revenue_type", "arr", "attribution"]  # fmt: skip
     pd.testing.assert_frame_equal(got[same], want[same])
     pd.testing.assert_series_equal(got["registered_at"], ms(want["registered_at"]))
     closed = want["closed_at"].dt.floor("D")
@@ -65,6 +67,15 @@ def test_activities_come_back_by_day(sim: Simulation, imported: Tables) -> None:
     pd.testing.assert_frame_equal(days(imported.activities), days(sim.tables.activities))
 
 
+def test_certifications_come_back(sim: Simulation, imported: Tables) -> None:
+    want, got = sim.tables.certifications, imported.certifications
+    assert want is not None and got is not None
+    same = ["person_id", "partner_id", "certification", "specialisation"]
+    pd.testing.assert_frame_equal(got[same], want[same])
+    for column in ("passed_at", "expires_at"):
+        pd.testing.assert_series_equal(got[column], ms(want[column]))
+
+
 def test_what_salesforce_cannot_hold_is_empty(imported: Tables) -> None:
     assert imported.surveys is None and imported.customers is None
     for column in ("market_share", "portfolio_fit", "recruit_cost", "onboarded_at"):
@@ -81,8 +92,9 @@ def test_customer_accounts_are_not_partners(sim: Simulation) -> None:
 
 def test_missing_optional_objects_are_skipped(sim: Simulation, tmp_path: Path) -> None:
     write_salesforce(sim.tables, tmp_path)
-    for name in ("Lead", "Task", "Event"):
+    for name in ("Lead", "Task", "Event", "Certification__c"):
         (tmp_path / f"{name}.csv").unlink()
     result = import_source("salesforce-prm", tmp_path)
     assert result.report.ok
     assert result.report.tables is not None and result.report.tables.activities is None
+    assert result.report.tables.certifications is None
