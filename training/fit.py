@@ -11,6 +11,7 @@ model registered. Pure: frames in, fitted objects and a scored test frame out.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ from sklearn.pipeline import Pipeline
 
 from tierwise.errors import InvalidInput
 from training.calibration import Calibrator, Method, fit_calibrator
+from training.crossfit import Learner, cross_fit_wanted, out_of_fold
 from training.examples import Examples
 from training.linear import LinearModel
 from training.models import LgbConfig, fit_baseline, fit_lightgbm, fit_lightgbm_rounds
@@ -63,6 +65,7 @@ class Fitted:
     ranges: dict[str, tuple[str, str]] = field(default_factory=dict)
     positive_rates: dict[str, float] = field(default_factory=dict)
     refit: Refit | None = None
+    calibration_source: str = ""
 
     @property
     def x_test(self) -> np.ndarray:
@@ -89,9 +92,12 @@ def fit_examples(
     config: LgbConfig | None = None,
     calibration: Method | Literal["auto"] = "auto",
     horizon_days: int | None = None,
+    cross_fit: bool = True,
 ) -> Fitted:
     """Train LightGBM (early stopping on validation) and the baseline on the same split; the
-    candidate is the one with the higher validation ROC AUC."""
+    candidate is the one with the higher validation ROC AUC. Its calibrator is fitted on the
+    validation period, or — small programs, `cross_fit` — on out-of-fold scores of the
+    training and validation periods (`training.crossfit`)."""
     config = config or LgbConfig()
     frame = examples.frame
     period = boundaries.assign(frame[examples.time], frame["partner_id"])
@@ -119,6 +125,22 @@ def fit_examples(
     }
     learner = "lightgbm" if val_auc["lightgbm"] >= val_auc["logistic"] else "logistic"
     chosen = lightgbm if learner == "lightgbm" else logistic
+    best = max(int(booster.current_iteration()), 1)
+    cal_source = f"validation period ({len(parts['validation']):,} rows)"
+    if cross_fit and cross_fit_wanted(len(parts["train"]) + len(parts["validation"])):
+        pool = pd.concat([parts["train"], parts["validation"]])
+        x_pool, y_pool = np.vstack([x["train"], x["validation"]]), pool[examples.label]
+        oof = out_of_fold(
+            x_pool,
+            y_pool.to_numpy(dtype=np.float64),
+            pool["partner_id"],
+            _learner(learner, spec, config, best),
+        )
+        seen = ~np.isnan(oof)
+        chosen.calibrator = fit_calibrator(oof[seen], y_pool.to_numpy()[seen], calibration)
+        cal_source = (
+            f"cross-fitted: out-of-fold scores of {int(seen.sum()):,} train + validation rows"
+        )
     log.info(
         "%s candidate: %s (validation AUC LightGBM %.4f, baseline %.4f)",
         examples.kind,
@@ -127,7 +149,7 @@ def fit_examples(
         val_auc["logistic"],
     )
     test = parts["test"].copy()
-    test["lightgbm"] = lightgbm.predict(x["test"])
+    test["lightgbm"] = lightgbm.predict(x["test"])  # the chosen one with its own calibrator
     test["baseline"] = logistic.predict(x["test"])
     test["model"] = test[learner if learner == "lightgbm" else "baseline"]
     test["model_raw"] = chosen.predict_raw(x["test"])
@@ -142,13 +164,27 @@ def fit_examples(
         test=test.reset_index(drop=True),
         learner=learner,
         validation_auc=val_auc,
-        best_iteration=max(int(booster.current_iteration()), 1),
+        best_iteration=best,
+        calibration_source=cal_source,
         horizon_days=horizon_days,
         config=config,
         counts={p: len(parts[p]) for p in PERIODS},
         ranges={p: _range(parts[p][examples.time]) for p in PERIODS},
         positive_rates={p: float(y[p].mean()) for p in PERIODS},
     )
+
+
+def _learner(name: str, spec: FeatureSpec, config: LgbConfig, rounds: int) -> Learner:
+    """Fit `name` on (x, y) with the settings chosen on validation; returns its raw scorer."""
+
+    def fit(x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        if name == "lightgbm":
+            booster = fit_lightgbm_rounds(x, y, spec, config, rounds=rounds)
+            return lambda rows: np.asarray(booster.predict(rows), dtype=np.float64)
+        pipe = fit_baseline(x, y, spec)
+        return lambda rows: np.asarray(pipe.predict_proba(rows)[:, 1], dtype=np.float64)
+
+    return fit
 
 
 def refit(fitted: Fitted) -> Refit:
@@ -225,4 +261,5 @@ def describe_fit(fitted: Fitted) -> dict[str, Any]:
         "validation_auc_lightgbm": round(fitted.validation_auc.get("lightgbm", float("nan")), 6),
         "validation_auc_logistic": round(fitted.validation_auc.get("logistic", float("nan")), 6),
         "best_iteration": fitted.best_iteration,
+        "calibration_source": fitted.calibration_source,
     }

@@ -86,6 +86,12 @@ def show_trained(results: Mapping[Any, Trained], console: Console, tracking_uri:
         console.print(f"  {calibration_caption(result)}")
         if result.decision is not None:
             console.print(f"  gate: {result.decision.reason}")
+            if not result.decision.promoted and result.decision.champion_version is None:
+                console.print(
+                    f"  [yellow]no champion for {result.model_name}[/]: `tierwise weekly` and "
+                    "`tierwise serve` need one; `tierwise train --data DIR --force` promotes "
+                    f"v{result.version} anyway"
+                )
     console.print(
         f"MLflow store: {tracking_uri}\n"
         f"  open the UI with: mlflow ui --backend-store-uri {tracking_uri}"

@@ -159,8 +159,33 @@ def load_scorer(name: str, alias: str = "champion", tracking_uri: str | None = N
             )
             scorer = Scorer.from_dir(Path(local) / "artifacts", name=name, version=str(mv.version))
     except MlflowException as exc:
-        raise ModelError(
-            f"model {name}@{alias} not found in {tracking_uri}: {exc.message}"
-        ) from exc
+        raise ModelError(missing_model(client, name, alias, tracking_uri)) from exc
     log.info("loaded %s version %s (@%s)", name, scorer.version, alias)
     return scorer
+
+
+TRAIN_HINT = "tierwise train --data DIR"
+
+
+def missing_model(client: Any, name: str, alias: str, tracking_uri: str) -> str:
+    """Why `name@alias` cannot be loaded and how to get one: never trained, or trained but
+    no version promoted (the gate's reason for the latest one)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+    except MlflowException:
+        versions = []
+    if not versions:
+        return (
+            f"no model {name} is registered in {tracking_uri} (model {name}@{alias} not found): "
+            f"train one with `{TRAIN_HINT}`"
+        )
+    latest = max(versions, key=lambda v: int(v.version))
+    gate = (latest.tags or {}).get("gate", "")
+    why = f" (v{latest.version}: {gate})" if gate else ""
+    return (
+        f"no {alias} is registered for {name} in {tracking_uri} (model {name}@{alias} not "
+        f"found): {len(versions)} version(s) trained, none promoted{why}; train again with "
+        f"`{TRAIN_HINT}`, or `{TRAIN_HINT} --force` to promote a model below the floor"
+    )
