@@ -139,9 +139,14 @@ def ece_noise(test: pd.DataFrame, label: str, score: str = "model") -> dict[str,
         return {}
     probs = test[score].to_numpy(dtype=np.float64)
     y = test[label].to_numpy(dtype=np.float64)
+    groups = (
+        test["partner_id"].astype("str").to_numpy()
+        if "partner_id" in test.columns
+        else np.arange(len(test))  # no partners: each row its own group
+    )
     return {
         "test_ece_noise": calibrated_ece(probs),
-        "test_ece_sd": ece_bootstrap_sd(y, probs, test["partner_id"].astype("str").to_numpy()),
+        "test_ece_sd": ece_bootstrap_sd(y, probs, groups),
     }
 
 

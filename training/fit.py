@@ -22,6 +22,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from tierwise.errors import InvalidInput
+from training.blend import choose_blend
 from training.calibration import Calibrator, Method, fit_calibrator
 from training.crossfit import Learner, cross_fit_wanted, out_of_fold
 from training.examples import Examples
@@ -126,6 +127,9 @@ def fit_examples(
     learner = "lightgbm" if val_auc["lightgbm"] >= val_auc["logistic"] else "logistic"
     chosen = lightgbm if learner == "lightgbm" else logistic
     best = max(int(booster.current_iteration()), 1)
+    if examples.kind == "churn":  # lapsed partners: BG/NBD blended in if it ranks them better
+        raw_val = chosen.predict_raw(x["validation"])
+        chosen.blend = choose_blend(raw_val, x["validation"], y["validation"], spec)
     cal_source = f"validation period ({len(parts['validation']):,} rows)"
     if cross_fit and cross_fit_wanted(len(parts["train"]) + len(parts["validation"])):
         pool = pd.concat([parts["train"], parts["validation"]])
@@ -136,11 +140,16 @@ def fit_examples(
             pool["partner_id"],
             _learner(learner, spec, config, best),
         )
+        if chosen.blend is not None:
+            oof = chosen.blend.apply(oof, x_pool, spec)
         seen = ~np.isnan(oof)
         chosen.calibrator = fit_calibrator(oof[seen], y_pool.to_numpy()[seen], calibration)
         cal_source = (
             f"cross-fitted: out-of-fold scores of {int(seen.sum()):,} train + validation rows"
         )
+    elif chosen.blend is not None:  # the blended scores need their own calibrator
+        blended = chosen.predict_raw(x["validation"])
+        chosen.calibrator = fit_calibrator(blended, y["validation"], calibration)
     log.info(
         "%s candidate: %s (validation AUC LightGBM %.4f, baseline %.4f)",
         examples.kind,
@@ -160,7 +169,7 @@ def fit_examples(
         boundaries=boundaries,
         scorer=chosen,
         baseline=baseline,
-        baseline_calibrator=base_cal,
+        baseline_calibrator=logistic.calibrator,
         test=test.reset_index(drop=True),
         learner=learner,
         validation_auc=val_auc,
@@ -202,7 +211,7 @@ def refit(fitted: Fitted) -> Refit:
         model = lgb.Booster(model_str=booster.model_to_string())
     else:
         model = LinearModel.from_pipeline(fit_baseline(x, y, spec), len(spec.features))
-    scorer = Scorer(model, fitted.scorer.calibrator, spec)
+    scorer = Scorer(model, fitted.scorer.calibrator, spec, blend=fitted.scorer.blend)
     iterations = fitted.best_iteration if fitted.learner == "lightgbm" else 0
     log.info("%s refit on all %d labelled examples", examples.kind, len(frame))
     return Refit(scorer, len(frame), _range(frame[examples.time]), iterations)
@@ -262,4 +271,5 @@ def describe_fit(fitted: Fitted) -> dict[str, Any]:
         "validation_auc_logistic": round(fitted.validation_auc.get("logistic", float("nan")), 6),
         "best_iteration": fitted.best_iteration,
         "calibration_source": fitted.calibration_source,
+        "lapsed_blend_weight": fitted.scorer.blend.weight if fitted.scorer.blend else 0.0,
     }
