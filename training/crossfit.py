@@ -11,8 +11,13 @@ period — five times the rows, each scored by a model that never saw its partne
 scikit-learn's `CalibratedClassifierCV(ensemble=False)`, with folds by partner so that one
 partner's cut-offs never sit on both sides.
 
-Large programs have validation periods big enough already; `cross_fit_wanted` keeps the
-extra fits to small ones.
+Only where validation is a held-out group of partners at the training cut-offs (a short
+history: `training.split`'s partner validation and partner holdout). When validation is its
+own, later period, that period is the closest to the test and to serving, and a calibrator
+fitted on older out-of-fold rows carries the drift in between (measured on a 2-year
+transaction log: test ECE 0.065 cross-fitted over train + validation against 0.030 on the
+validation period). Large programs have enough validation rows already; `cross_fit_wanted`
+keeps the extra fits to small ones.
 """
 
 from __future__ import annotations

@@ -97,8 +97,9 @@ def fit_examples(
 ) -> Fitted:
     """Train LightGBM (early stopping on validation) and the baseline on the same split; the
     candidate is the one with the higher validation ROC AUC. Its calibrator is fitted on the
-    validation period, or — small programs, `cross_fit` — on out-of-fold scores of the
-    training and validation periods (`training.crossfit`)."""
+    validation period — or, when validation is a group of partners rather than a later
+    period (short histories) and the program is small, on out-of-fold scores of every
+    partner before the test period (`training.crossfit`)."""
     config = config or LgbConfig()
     frame = examples.frame
     period = boundaries.assign(frame[examples.time], frame["partner_id"])
@@ -131,7 +132,8 @@ def fit_examples(
         raw_val = chosen.predict_raw(x["validation"])
         chosen.blend = choose_blend(raw_val, x["validation"], y["validation"], spec)
     cal_source = f"validation period ({len(parts['validation']):,} rows)"
-    if cross_fit and cross_fit_wanted(len(parts["train"]) + len(parts["validation"])):
+    pooled = len(parts["train"]) + len(parts["validation"])
+    if cross_fit and boundaries.validation == "partners" and cross_fit_wanted(pooled):
         pool = pd.concat([parts["train"], parts["validation"]])
         x_pool, y_pool = np.vstack([x["train"], x["validation"]]), pool[examples.label]
         oof = out_of_fold(
