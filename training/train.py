@@ -54,14 +54,16 @@ class Timer:
 
     prefix: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds (all threads)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         log.info("%s%s …", self.prefix, name)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         yield
         took = time.perf_counter() - start
         self.seconds[name] = self.seconds.get(name, 0.0) + took
+        self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - cpu
         log.info("%s%s done in %.1f s", self.prefix, name, took)
 
 
@@ -72,6 +74,7 @@ class Trained:
     evaluation: Evaluation
     timings: dict[str, float]
     model_name: str = ""
+    cpu: dict[str, float] = field(default_factory=dict)
     version: str | None = None
     decision: GateDecision | None = None
     run_id: str | None = None
@@ -317,7 +320,9 @@ def _train_one(
         observable_oracle=observable_oracle,
         rolling=rolling,
     )
-    result = Trained(kind, fitted, evaluation, timer.seconds, model_name(kind, settings))
+    result = Trained(
+        kind, fitted, evaluation, timer.seconds, model_name(kind, settings), cpu=timer.cpu
+    )
     with timer.stage("log to MLflow"):
         _log_run(result, horizon, make_plots)
         mv = log_model(
