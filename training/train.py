@@ -164,8 +164,8 @@ def fit_model(
     if kind == "churn" and truth is not None and tables.activities is None:
         log.info("no activities table: the simulator's churn truth counts activities; no oracle")
         truth = None
-    with timer.stage("evaluate"):
-        if truth is not None:
+    if truth is not None:
+        with timer.stage("oracle"):  # the simulator's truth: benches and tests only
             fitted.test["oracle"] = oracle_probabilities(
                 kind, fitted.test, truth, horizon_days=horizon_days, paths=oracle_paths
             )
@@ -173,6 +173,7 @@ def fit_model(
                 fitted.test["observable"] = observable_probabilities(
                     fitted.test, truth, tables, horizon_days=horizon_days
                 )
+    with timer.stage("evaluate"):
         evaluation = evaluate_scores(fitted.test, examples.label)
     if rolling_wanted(rolling, examples, bounds):
         with timer.stage("rolling origin"):
