@@ -240,7 +240,8 @@ def promote(
     )
     promoted = better and not failures
     if failures:
-        reason = f"below the floor ({'; '.join(failures)}); {reason}"
+        versus = f"; {reason}" if champ_version is not None else ""  # no champion yet
+        reason = f"below the floor ({'; '.join(failures)}){versus}"
     if force and not promoted:
         reason = f"forced: {reason}"
     elif not promoted:
