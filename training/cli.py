@@ -83,7 +83,7 @@ def train(
         RollingChoice.auto,
         "--rolling-origin",
         help="Refit the churn model at each test cut-off and log per-origin metrics "
-        "(auto: up to 150,000 examples)",
+        "(auto: short histories of up to 150,000 examples)",
     ),
 ) -> None:
     """Train, evaluate, refit, log, register and gate the churn and/or deal-acceptance models.

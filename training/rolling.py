@@ -55,10 +55,13 @@ class Rolling:
 
 
 def wanted(setting: str, examples: Examples, bounds: Boundaries) -> bool:
-    """`on`, `off`, or `auto`: churn with several test cut-offs and at most MAX_ROWS rows."""
+    """`on`, `off`, or `auto`: churn whose test data is short — a short history, so the split
+    holds out partners — with several test cut-offs and at most MAX_ROWS examples."""
     if setting == "off" or examples.kind != "churn":
         return False
-    return setting == "on" or (len(examples.frame) <= MAX_ROWS and bounds.test_snapshots > 1)
+    short = bounds.mode != "time"
+    small = len(examples.frame) <= MAX_ROWS
+    return setting == "on" or (short and small and bounds.test_snapshots > 1)
 
 
 def rolling_origin(

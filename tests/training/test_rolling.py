@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from features.tables import Tables
-from tests.training.program import FakeTruth
+from tests.training.program import FakeTruth, make_program
 from training.examples import Examples
 from training.rolling import Rolling, rolling_origin, wanted
 from training.split import Boundaries
@@ -46,10 +46,12 @@ def test_summary_is_the_mean_and_spread_of_the_origins(rolled: Rolled) -> None:
     assert summary["rolling_origins"] == len(aucs)
 
 
-def test_auto_rolls_small_churn_programs_only(
+def test_auto_rolls_short_churn_histories_only(
     rolled: Rolled, program: tuple[Tables, FakeTruth]
 ) -> None:
-    examples, bounds, _ = rolled
-    assert wanted("auto", examples, bounds) and not wanted("off", examples, bounds)
+    examples, bounds, _ = rolled  # two years: a plain time split
+    assert not wanted("auto", examples, bounds) and wanted("on", examples, bounds)
+    short, short_bounds = build_examples("churn", make_program(400, 0.6, 4)[0], horizon_days=90)
+    assert wanted("auto", short, short_bounds) and not wanted("off", short, short_bounds)
     deals, deal_bounds = build_examples("deal", program[0], horizon_days=90)
     assert not wanted("on", deals, deal_bounds)

@@ -49,7 +49,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         settings = Settings(data_dir=root / "data")
-        first = train_all(root / "data", settings=settings)
+        first = train_all(root / "data", settings=settings, rolling="on")
         yield Store(root / "data", settings, settings.mlflow_tracking_uri, first)
 
 
