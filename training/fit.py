@@ -3,9 +3,11 @@
 The candidate is whichever learner ranks the validation period better (ROC AUC): LightGBM or
 the logistic baseline. Both, and for churn two reference scores — recency alone
 (`days_since_last_sign_of_life`, calibrated on validation) and a BG/NBD fit (P(no sign of life
-within the horizon)) — are scored on the test period. `refit` then fits the candidate's
-learner again on all labelled examples with the settings chosen on validation: that is the
-model registered. Pure: frames in, fitted objects and a scored test frame out.
+within the horizon)) — are scored on the test period. For churn, lapsed partners' scores are
+blended with BG/NBD's when that ranks them better on validation (`training.blend`); the
+calibrator comes last (`training.crossfit` for short histories). `refit` then fits the
+candidate's learner again on all labelled examples with the settings chosen on validation:
+that is the model registered. Pure: frames in, fitted objects and a scored test frame out.
 """
 
 from __future__ import annotations
