@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--no-oracle", action="store_true")
     parser.add_argument("--observable", action="store_true", help="observable-info oracle too")
     parser.add_argument("--oracle-paths", type=int, default=None)
-    parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument("--plots", action="store_true", help="log the plots too (SHAP: slow)")
     parser.add_argument("--model", choices=["churn", "deal", "both"], default="both")
     parser.add_argument("--only", default="full,short,transactions")
     args = parser.parse_args()
@@ -96,7 +96,7 @@ def train(args: argparse.Namespace, data: Path, store: Path, **extra: Any) -> tu
         models=models,  # type: ignore[arg-type]
         oracle=not args.no_oracle,
         oracle_paths=args.oracle_paths,
-        make_plots=not args.no_plots,
+        make_plots=args.plots,
         **extra,
     )
     return result, time.perf_counter() - started
@@ -106,22 +106,30 @@ def full(args: argparse.Namespace, root: Path, *, years: float) -> bool:
     print(f"\n== full program: {args.partners:,} partners x {years} years ==")
     data = simulated(args, root, years=years)
     totals: list[float] = []
-    stages: dict[str, list[float]] = {}
+    oracle: list[float] = []  # the simulator's truth: no real program pays for it
+    stages: dict[str, list[tuple[float, float]]] = {}
     last: dict = {}
     for run in range(args.runs):
         last, took = train(args, data, root / f"store{run}", observable_oracle=args.observable)
         totals.append(took)
+        oracle.append(sum(r.timings.get("oracle", 0.0) for r in last.values()))
         for kind, result in last.items():
             for stage, seconds in result.timings.items():
-                stages.setdefault(f"{kind}: {stage}", []).append(seconds)
+                cpu = result.cpu.get(stage, float("nan"))
+                stages.setdefault(f"{kind}: {stage}", []).append((seconds, cpu))
     print(
-        f"median over {args.runs} run(s), load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        f"median over {args.runs} run(s), load {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
+        "cores (wall s / CPU s of this process)"
     )
     for name, values in stages.items():
-        print(f"  {name:<28} {statistics.median(values):7.1f} s")
+        wall = statistics.median(v[0] for v in values)
+        cpu = statistics.median(v[1] for v in values)
+        print(f"  {name:<30} {wall:7.1f} s  {cpu:7.1f} cpu-s")
     total = statistics.median(totals)
-    print(f"  {'total (load + models)':<28} {total:7.1f} s   (target < 180 s)")
-    ok = total < 180 or args.partners < 50_000
+    training = statistics.median(t - o for t, o in zip(totals, oracle, strict=True))
+    print(f"  {'total (load + models)':<30} {total:7.1f} s")
+    print(f"  {'total without the oracle':<30} {training:7.1f} s   (target < 180 s)")
+    ok = training < 180 or args.partners < 50_000
     for kind, result in last.items():
         ok &= report(kind, result)
     return ok
@@ -149,7 +157,21 @@ def report(kind: str, result: Any) -> bool:
             f"       {('model' if ref == 'test' else ref):<12}" + "".join(f"{c:>16}" for c in cells)
         )
     ok = m["model"]["ece"] <= 0.02
-    line = f"       ECE {m['model']['ece']:.4f} (target <= 0.02)"
+    noise, sd = ev.segments.get("test_ece_noise", 0.0), ev.segments.get("test_ece_sd", 0.0)
+    line = (
+        f"       ECE {m['model']['ece']:.4f} ± {sd:.4f} (partner bootstrap; a perfectly "
+        f"calibrated model shows {noise:.4f} here) (target <= 0.02); calibration: "
+        f"{f.scorer.calibrator.method} on {f.calibration_source}"
+    )
+    if f.scorer.blend is not None:
+        line += f"; lapsed blended with BG/NBD (w={f.scorer.blend.weight})"
+    if ev.rolling is not None and ev.rolling.origins:
+        r = ev.rolling.summary()
+        line += (
+            f"\n       rolling origin ({len(ev.rolling.origins)} refits): AUC "
+            f"{r['rolling_roc_auc_mean']:.4f} ± {r['rolling_roc_auc_sd']:.4f}, ECE "
+            f"{r['rolling_ece_mean']:.4f} ± {r['rolling_ece_sd']:.4f}"
+        )
     if ev.oracle_gap is not None:
         line += f"; gap to the oracle {ev.oracle_gap:+.4f}"
     if ev.observable_gap is not None:
@@ -167,10 +189,11 @@ def short(args: argparse.Namespace, root: Path) -> bool:
     except Exception as exc:  # the figure is whether it trains at all
         print(f"training FAILED: {exc}")
         return False
-    print(f"trained and registered in {took:.1f} s (the target: it trains)")
+    print(f"trained and registered in {took:.1f} s (the target: it trains, ECE <= 0.02)")
+    ok = True
     for kind, trained in result.items():
-        report(kind, trained)
-    return True
+        ok &= report(kind, trained)
+    return ok
 
 
 def transactions(args: argparse.Namespace, root: Path) -> bool:
@@ -181,17 +204,28 @@ def transactions(args: argparse.Namespace, root: Path) -> bool:
     data = simulated(args, root, years=2.0, tx=True)
     tables = load_tables(data)
     started = time.perf_counter()
-    _, ev = fit_model("churn", tables, horizon_days=90, refit_all=False)
+    fitted, ev = fit_model("churn", tables, horizon_days=90, refit_all=False, rolling="off")
     print(f"churn model fitted and evaluated in {time.perf_counter() - started:.1f} s")
     s = ev.segments
     ok = True
-    for segment in ("all", "active"):
+    for segment in ("all", "active", "lapsed"):
         model, bg, rec = (s[f"{p}_roc_auc_{segment}"] for p in ("test", "bgnbd", "recency"))
         print(
             f"  {segment:<7} AUC churn model {model:.4f}   BG/NBD {bg:.4f}   recency {rec:.4f}"
             f"   {'>= BG/NBD' if model >= bg else '< BG/NBD'}"
         )
         ok &= model >= bg
+    blend = fitted.scorer.blend
+    print(
+        "  lapsed: "
+        + (
+            f"BG/NBD blended in (w={blend.weight}; validation AUC {blend.validation_auc[0]:.4f}"
+            f" -> {blend.validation_auc[1]:.4f})"
+            if blend
+            else "no blend (the model alone ranked validation better)"
+        )
+        + f"; ECE {ev.metrics['model']['ece']:.4f} ± {s.get('test_ece_sd', 0.0):.4f}"
+    )
     return ok
 
 

@@ -117,7 +117,8 @@ def derived_deal_columns(amount: np.ndarray, partner_avg: np.ndarray) -> dict[st
     log_amount = np.full(amount.shape, np.nan)
     np.log1p(amount, out=log_amount, where=amount > -1)
     vs_avg = np.full(amount.shape, np.nan)
-    np.divide(amount, avg, out=vs_avg, where=avg > 0)
+    with np.errstate(over="ignore"):  # a huge amount over a tiny average is inf, as in Python
+        np.divide(amount, avg, out=vs_avg, where=avg > 0)
     return {"log_amount": log_amount, "amount_vs_partner_avg": vs_avg}
 
 

@@ -20,6 +20,12 @@ log = logging.getLogger(__name__)
 console = Console()
 
 
+class RollingChoice(StrEnum):
+    auto = "auto"
+    on = "on"
+    off = "off"
+
+
 class ModelChoice(StrEnum):
     churn = "churn"
     deal = "deal"
@@ -73,6 +79,12 @@ def train(
         "deal model's examples (decisions as labels, decided registrations the data lacks "
         "as new rows)",
     ),
+    rolling_origin: RollingChoice = typer.Option(
+        RollingChoice.auto,
+        "--rolling-origin",
+        help="Refit the churn model at each test cut-off and log per-origin metrics "
+        "(auto: short histories of up to 150,000 examples)",
+    ),
 ) -> None:
     """Train, evaluate, refit, log, register and gate the churn and/or deal-acceptance models.
 
@@ -94,6 +106,7 @@ def train(
             test_snapshots=_snapshots(test_snapshots, "--test-snapshots"),
             validation_snapshots=_snapshots(validation_snapshots, "--validation-snapshots"),
             registrations_db=registrations_db,
+            rolling=rolling_origin.value,
         )
     except TierwiseError as exc:
         console.print(f"[red]training failed:[/] {exc}")

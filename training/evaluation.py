@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from training.examples import ModelKind
-from training.metrics import evaluate
+from training.metrics import ece_bootstrap_sd, evaluate
+from training.rolling import Rolling
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class Evaluation:
     oracle_gap: float | None = None
     observable_gap: float | None = None  # observable-information oracle AUC − model AUC
     segments: dict[str, float] = field(default_factory=dict)  # test_roc_auc_active, …
+    rolling: Rolling | None = None  # refitted at each test cut-off (training.rolling)
 
     def flat(self) -> dict[str, float]:
         """{"model_roc_auc": …, "oracle_gap": …, "test_roc_auc_active": …} for MLflow."""
@@ -43,6 +45,8 @@ class Evaluation:
             out["observable_oracle_gap"] = self.observable_gap
         if self.oracle_coverage is not None:
             out["oracle_coverage"] = self.oracle_coverage
+        if self.rolling is not None:
+            out |= self.rolling.summary()
         out["test_examples"] = float(self.examples)
         out["test_positive_rate"] = self.positives / self.examples if self.examples else 0.0
         return out
@@ -121,7 +125,29 @@ def evaluate_scores(test: pd.DataFrame, label: str) -> Evaluation:
             model_here = evaluate(y[covered], test["model"].to_numpy()[covered])["roc_auc"]
             result.observable_gap = result.metrics["observable"]["roc_auc"] - model_here
     result.segments = segment_metrics(test, label)
+    result.segments |= ece_noise(test, label)
     return result
+
+
+def ece_noise(test: pd.DataFrame, label: str, score: str = "model") -> dict[str, float]:
+    """How much of the ECE is sampling noise: `test_ece_noise`, the ECE a perfectly
+    calibrated model with these probabilities shows on this many rows on average, and
+    `test_ece_sd`, the ECE's spread over a bootstrap of the test partners."""
+    from training.registry import calibrated_ece
+
+    if score not in test.columns or len(test) == 0:
+        return {}
+    probs = test[score].to_numpy(dtype=np.float64)
+    y = test[label].to_numpy(dtype=np.float64)
+    groups = (
+        test["partner_id"].astype("str").to_numpy()
+        if "partner_id" in test.columns
+        else np.arange(len(test))  # no partners: each row its own group
+    )
+    return {
+        "test_ece_noise": calibrated_ece(probs),
+        "test_ece_sd": ece_bootstrap_sd(y, probs, groups),
+    }
 
 
 def segment_metrics(test: pd.DataFrame, label: str, score: str = "model") -> dict[str, float]:

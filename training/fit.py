@@ -3,14 +3,17 @@
 The candidate is whichever learner ranks the validation period better (ROC AUC): LightGBM or
 the logistic baseline. Both, and for churn two reference scores — recency alone
 (`days_since_last_sign_of_life`, calibrated on validation) and a BG/NBD fit (P(no sign of life
-within the horizon)) — are scored on the test period. `refit` then fits the candidate's
-learner again on all labelled examples with the settings chosen on validation: that is the
-model registered. Pure: frames in, fitted objects and a scored test frame out.
+within the horizon)) — are scored on the test period. For churn, lapsed partners' scores are
+blended with BG/NBD's when that ranks them better on validation (`training.blend`); the
+calibrator comes last (`training.crossfit` for short histories). `refit` then fits the
+candidate's learner again on all labelled examples with the settings chosen on validation:
+that is the model registered. Pure: frames in, fitted objects and a scored test frame out.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,7 +24,9 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from tierwise.errors import InvalidInput
+from training.blend import choose_blend
 from training.calibration import Calibrator, Method, fit_calibrator
+from training.crossfit import Learner, cross_fit_wanted, out_of_fold
 from training.examples import Examples
 from training.linear import LinearModel
 from training.models import LgbConfig, fit_baseline, fit_lightgbm, fit_lightgbm_rounds
@@ -63,6 +68,7 @@ class Fitted:
     ranges: dict[str, tuple[str, str]] = field(default_factory=dict)
     positive_rates: dict[str, float] = field(default_factory=dict)
     refit: Refit | None = None
+    calibration_source: str = ""
 
     @property
     def x_test(self) -> np.ndarray:
@@ -89,9 +95,13 @@ def fit_examples(
     config: LgbConfig | None = None,
     calibration: Method | Literal["auto"] = "auto",
     horizon_days: int | None = None,
+    cross_fit: bool = True,
 ) -> Fitted:
     """Train LightGBM (early stopping on validation) and the baseline on the same split; the
-    candidate is the one with the higher validation ROC AUC."""
+    candidate is the one with the higher validation ROC AUC. Its calibrator is fitted on the
+    validation period — or, when validation is a group of partners rather than a later
+    period (short histories) and the program is small, on out-of-fold scores of every
+    partner before the test period (`training.crossfit`)."""
     config = config or LgbConfig()
     frame = examples.frame
     period = boundaries.assign(frame[examples.time], frame["partner_id"])
@@ -119,6 +129,31 @@ def fit_examples(
     }
     learner = "lightgbm" if val_auc["lightgbm"] >= val_auc["logistic"] else "logistic"
     chosen = lightgbm if learner == "lightgbm" else logistic
+    best = max(int(booster.current_iteration()), 1)
+    if examples.kind == "churn":  # lapsed partners: BG/NBD blended in if it ranks them better
+        raw_val = chosen.predict_raw(x["validation"])
+        chosen.blend = choose_blend(raw_val, x["validation"], y["validation"], spec)
+    cal_source = f"validation period ({len(parts['validation']):,} rows)"
+    pooled = len(parts["train"]) + len(parts["validation"])
+    if cross_fit and boundaries.validation == "partners" and cross_fit_wanted(pooled):
+        pool = pd.concat([parts["train"], parts["validation"]])
+        x_pool, y_pool = np.vstack([x["train"], x["validation"]]), pool[examples.label]
+        oof = out_of_fold(
+            x_pool,
+            y_pool.to_numpy(dtype=np.float64),
+            pool["partner_id"],
+            _learner(learner, spec, config, best),
+        )
+        if chosen.blend is not None:
+            oof = chosen.blend.apply(oof, x_pool, spec)
+        seen = ~np.isnan(oof)
+        chosen.calibrator = fit_calibrator(oof[seen], y_pool.to_numpy()[seen], calibration)
+        cal_source = (
+            f"cross-fitted: out-of-fold scores of {int(seen.sum()):,} train + validation rows"
+        )
+    elif chosen.blend is not None:  # the blended scores need their own calibrator
+        blended = chosen.predict_raw(x["validation"])
+        chosen.calibrator = fit_calibrator(blended, y["validation"], calibration)
     log.info(
         "%s candidate: %s (validation AUC LightGBM %.4f, baseline %.4f)",
         examples.kind,
@@ -127,7 +162,7 @@ def fit_examples(
         val_auc["logistic"],
     )
     test = parts["test"].copy()
-    test["lightgbm"] = lightgbm.predict(x["test"])
+    test["lightgbm"] = lightgbm.predict(x["test"])  # the chosen one with its own calibrator
     test["baseline"] = logistic.predict(x["test"])
     test["model"] = test[learner if learner == "lightgbm" else "baseline"]
     test["model_raw"] = chosen.predict_raw(x["test"])
@@ -138,17 +173,31 @@ def fit_examples(
         boundaries=boundaries,
         scorer=chosen,
         baseline=baseline,
-        baseline_calibrator=base_cal,
+        baseline_calibrator=logistic.calibrator,
         test=test.reset_index(drop=True),
         learner=learner,
         validation_auc=val_auc,
-        best_iteration=max(int(booster.current_iteration()), 1),
+        best_iteration=best,
+        calibration_source=cal_source,
         horizon_days=horizon_days,
         config=config,
         counts={p: len(parts[p]) for p in PERIODS},
         ranges={p: _range(parts[p][examples.time]) for p in PERIODS},
         positive_rates={p: float(y[p].mean()) for p in PERIODS},
     )
+
+
+def _learner(name: str, spec: FeatureSpec, config: LgbConfig, rounds: int) -> Learner:
+    """Fit `name` on (x, y) with the settings chosen on validation; returns its raw scorer."""
+
+    def fit(x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        if name == "lightgbm":
+            booster = fit_lightgbm_rounds(x, y, spec, config, rounds=rounds)
+            return lambda rows: np.asarray(booster.predict(rows), dtype=np.float64)
+        pipe = fit_baseline(x, y, spec)
+        return lambda rows: np.asarray(pipe.predict_proba(rows)[:, 1], dtype=np.float64)
+
+    return fit
 
 
 def refit(fitted: Fitted) -> Refit:
@@ -166,7 +215,7 @@ def refit(fitted: Fitted) -> Refit:
         model = lgb.Booster(model_str=booster.model_to_string())
     else:
         model = LinearModel.from_pipeline(fit_baseline(x, y, spec), len(spec.features))
-    scorer = Scorer(model, fitted.scorer.calibrator, spec)
+    scorer = Scorer(model, fitted.scorer.calibrator, spec, blend=fitted.scorer.blend)
     iterations = fitted.best_iteration if fitted.learner == "lightgbm" else 0
     log.info("%s refit on all %d labelled examples", examples.kind, len(frame))
     return Refit(scorer, len(frame), _range(frame[examples.time]), iterations)
@@ -225,4 +274,6 @@ def describe_fit(fitted: Fitted) -> dict[str, Any]:
         "validation_auc_lightgbm": round(fitted.validation_auc.get("lightgbm", float("nan")), 6),
         "validation_auc_logistic": round(fitted.validation_auc.get("logistic", float("nan")), 6),
         "best_iteration": fitted.best_iteration,
+        "calibration_source": fitted.calibration_source,
+        "lapsed_blend_weight": fitted.scorer.blend.weight if fitted.scorer.blend else 0.0,
     }

@@ -53,3 +53,21 @@ def evaluate(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
         "ece": expected_calibration_error(labels, probs),
         "top_decile_lift": top_decile_lift(labels, probs),
     }
+
+
+def ece_bootstrap_sd(
+    labels: np.ndarray, probs: np.ndarray, groups: np.ndarray, *, draws: int = 200, seed: int = 0
+) -> float:
+    """Sampling spread of the ECE: its standard deviation over a Poisson bootstrap of whole
+    groups (partners: one partner's cut-offs share its fate, so rows are not independent)."""
+    labels = np.asarray(labels, dtype=np.float64)
+    probs = np.asarray(probs, dtype=np.float64)
+    codes = np.unique(np.asarray(groups), return_inverse=True)[1]
+    which = np.minimum((probs * 10).astype(int), 9)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(draws):
+        w = rng.poisson(1.0, codes.max() + 1)[codes].astype(np.float64)
+        gap = np.abs(np.bincount(which, w * labels, 10) - np.bincount(which, w * probs, 10))
+        values.append(gap.sum() / max(w.sum(), 1.0))
+    return float(np.std(values))

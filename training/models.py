@@ -40,7 +40,7 @@ class LgbConfig:
     lambda_l2: float = 1.0
     cat_smooth: float = 10.0
     num_boost_round: int = 1000
-    early_stopping_rounds: int = 50
+    early_stopping_rounds: int = 30
     num_threads: int = 0  # 0 = auto: 1 thread below AUTO_THREADS_ROWS rows, else up to 2
     seed: int = 7
 
@@ -110,7 +110,7 @@ def fit_baseline(
     y_train: np.ndarray,
     spec: FeatureSpec,
     *,
-    max_rows: int = 100_000,
+    max_rows: int = 50_000,
     seed: int = 7,
 ) -> Pipeline:
     """Logistic regression: impute (+ missing indicators), log-scale, standardise, one-hot."""

@@ -36,6 +36,7 @@ EXPERIMENT = "tierwise"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 GATE_METRIC = "roc_auc"
+FORCE_HINT = "rerun `tierwise train` with --force to promote it anyway"
 PYFUNC_ENTRY = Path(__file__).with_name("pyfunc_entry.py")
 REQUIREMENTS = ("mlflow", "lightgbm", "numpy", "pandas", "scikit-learn", "scipy")
 
@@ -167,11 +168,15 @@ class Floor:
     def failures(self, metrics: dict[str, float], probs: np.ndarray) -> list[str]:
         out = []
         if not metrics["roc_auc"] >= self.min_auc:
-            out.append(f"roc_auc {metrics['roc_auc']:.4f} < floor {self.min_auc}")
+            out.append(
+                f"roc_auc {metrics['roc_auc']:.4f} < floor {self.min_auc} "
+                "(TIERWISE_PROMOTION_MIN_AUC)"
+            )
         allowed = self.max_ece + 2 * calibrated_ece(probs)
         if not metrics["ece"] <= allowed:
             out.append(
-                f"ece {metrics['ece']:.4f} > floor {self.max_ece} + sampling noise = {allowed:.4f}"
+                f"ece {metrics['ece']:.4f} > floor {self.max_ece} (TIERWISE_PROMOTION_MAX_ECE) "
+                f"+ sampling noise = {allowed:.4f}"
             )
         return out
 
@@ -235,11 +240,12 @@ def promote(
     )
     promoted = better and not failures
     if failures:
-        reason = f"below the floor ({'; '.join(failures)}); {reason}"
+        versus = f"; {reason}" if champ_version is not None else ""  # no champion yet
+        reason = f"below the floor ({'; '.join(failures)}){versus}"
     if force and not promoted:
         reason = f"forced: {reason}"
     elif not promoted:
-        reason = f"not promoted: {reason}"
+        reason = f"not promoted: {reason}; {FORCE_HINT}"
     decision = GateDecision(
         promoted or force,
         reason,

@@ -51,6 +51,20 @@ def fit_caption(result: Trained) -> str:
         parts.append(
             "test AUC by status: " + ", ".join(f"{k} {v:.4f}" for k, v in segments.items())
         )
+    if f.scorer.blend is not None:
+        b = f.scorer.blend
+        parts.append(
+            f"lapsed partners: BG/NBD blended in (w={b.weight}; validation AUC "
+            f"{b.validation_auc[0]:.4f} -> {b.validation_auc[1]:.4f})"
+        )
+    rolling = result.evaluation.rolling
+    if rolling is not None and rolling.origins:
+        r = rolling.summary()
+        parts.append(
+            f"rolling origin: {len(rolling.origins)} refits, AUC {r['rolling_roc_auc_mean']:.4f}"
+            f" ± {r['rolling_roc_auc_sd']:.4f}, ECE {r['rolling_ece_mean']:.4f} ± "
+            f"{r['rolling_ece_sd']:.4f}"
+        )
     if f.refit is not None:
         parts.append(
             f"registered: refit on {f.refit.examples:,} examples "
@@ -60,18 +74,28 @@ def fit_caption(result: Trained) -> str:
 
 
 def calibration_caption(result: Trained) -> str:
-    """The calibrator chosen and how many distinct scores it kept on the test period."""
+    """The calibrator chosen, what it was fitted on, how many distinct scores it kept on the
+    test period, and the test ECE beside its sampling noise."""
     from training.calibration import calibration_metrics
 
     fitted = result.fitted
     cal = fitted.scorer.calibrator
     m = calibration_metrics(fitted.test["model_raw"], fitted.test["model"])
     chosen = ", ".join(f"{k} {v:.4f}" for k, v in cal.selection)
+    evaluation = getattr(result, "evaluation", None)
+    seg = evaluation.segments if evaluation is not None else {}
+    noise = (
+        f"; test ECE {evaluation.metrics['model']['ece']:.4f} ± {seg['test_ece_sd']:.4f} "
+        f"(a perfectly calibrated model shows {seg['test_ece_noise']:.4f} here)"
+        if evaluation is not None and "test_ece_sd" in seg
+        else ""
+    )
     return (
         f"calibration {cal.method}"
         + (f" (validation log loss: {chosen})" if chosen else "")
+        + (f" fitted on the {fitted.calibration_source}" if fitted.calibration_source else "")
         + f"; {int(m['test_distinct_calibrated']):,} distinct calibrated values of "
-        f"{int(m['test_distinct_raw']):,} raw ({m['test_distinct_kept']:.1%} kept)"
+        f"{int(m['test_distinct_raw']):,} raw ({m['test_distinct_kept']:.1%} kept)" + noise
     )
 
 
@@ -86,6 +110,12 @@ def show_trained(results: Mapping[Any, Trained], console: Console, tracking_uri:
         console.print(f"  {calibration_caption(result)}")
         if result.decision is not None:
             console.print(f"  gate: {result.decision.reason}")
+            if not result.decision.promoted and result.decision.champion_version is None:
+                console.print(
+                    f"  [yellow]no champion for {result.model_name}[/]: `tierwise weekly` and "
+                    "`tierwise serve` need one; `tierwise train --data DIR --force` promotes "
+                    f"v{result.version} anyway"
+                )
     console.print(
         f"MLflow store: {tracking_uri}\n"
         f"  open the UI with: mlflow ui --backend-store-uri {tracking_uri}"

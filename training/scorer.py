@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from tierwise.errors import ModelError
+from training.blend import SegmentBlend
 from training.calibration import Calibrator
 from training.linear import LinearModel, is_linear
 from training.spec import FeatureSpec
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 BOOSTER_FILE = "booster.txt"
 CALIBRATOR_FILE = "calibrator.json"
 SPEC_FILE = "feature_spec.json"
+BLEND_FILE = "blend.json"
 ARTIFACT_FILES = {"booster": BOOSTER_FILE, "calibrator": CALIBRATOR_FILE, "spec": SPEC_FILE}
 
 
@@ -39,6 +41,7 @@ class Scorer:
     spec: FeatureSpec
     name: str = ""
     version: str = ""
+    blend: SegmentBlend | None = None  # lapsed partners: the model mixed with BG/NBD
 
     @property
     def learner(self) -> str:
@@ -62,8 +65,10 @@ class Scorer:
         return self.spec.encode_frame(frame)
 
     def predict_raw(self, x: np.ndarray) -> np.ndarray:
-        """Uncalibrated LightGBM probabilities."""
-        return np.asarray(self.booster.predict(self._check(x), num_threads=1), dtype=np.float64)
+        """Uncalibrated probabilities (LightGBM or the baseline; blended for one segment)."""
+        x = self._check(x)
+        raw = np.asarray(self.booster.predict(x, num_threads=1), dtype=np.float64)
+        return raw if self.blend is None else self.blend.apply(raw, x, self.spec)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Calibrated probabilities, one per row of `x`."""
@@ -101,6 +106,8 @@ class Scorer:
         self.booster.save_model(str(paths["booster"]))
         self.calibrator.save(paths["calibrator"])
         self.spec.save(paths["spec"])
+        if self.blend is not None:
+            paths["blend"] = self.blend.save(directory / BLEND_FILE)
         return paths
 
     @classmethod
@@ -117,19 +124,21 @@ class Scorer:
             )
             calibrator = Calibrator.load(Path(files["calibrator"]))
             spec = FeatureSpec.load(Path(files["spec"]))
+            blend = SegmentBlend.load(Path(files["blend"])) if files.get("blend") else None
         except (KeyError, OSError, ValueError, TypeError, lgb.basic.LightGBMError) as exc:
             raise ModelError(f"cannot load model {name or ''} {version}: {exc}") from exc
         if booster.num_feature() != len(spec.features):
             raise ModelError(
                 f"booster has {booster.num_feature()} features, spec lists {len(spec.features)}"
             )
-        return cls(booster, calibrator, spec, name=name, version=version)
+        return cls(booster, calibrator, spec, name=name, version=version, blend=blend)
 
     @classmethod
     def from_dir(cls, directory: Path, *, name: str = "", version: str = "") -> Scorer:
-        return cls.from_files(
-            {k: directory / f for k, f in ARTIFACT_FILES.items()}, name=name, version=version
-        )
+        files = {k: directory / f for k, f in ARTIFACT_FILES.items()}
+        if (directory / BLEND_FILE).is_file():  # optional: older models and most have none
+            files["blend"] = directory / BLEND_FILE
+        return cls.from_files(files, name=name, version=version)
 
 
 def load_scorer(name: str, alias: str = "champion", tracking_uri: str | None = None) -> Scorer:
@@ -159,8 +168,33 @@ def load_scorer(name: str, alias: str = "champion", tracking_uri: str | None = N
             )
             scorer = Scorer.from_dir(Path(local) / "artifacts", name=name, version=str(mv.version))
     except MlflowException as exc:
-        raise ModelError(
-            f"model {name}@{alias} not found in {tracking_uri}: {exc.message}"
-        ) from exc
+        raise ModelError(missing_model(client, name, alias, tracking_uri)) from exc
     log.info("loaded %s version %s (@%s)", name, scorer.version, alias)
     return scorer
+
+
+TRAIN_HINT = "tierwise train --data DIR"
+
+
+def missing_model(client: Any, name: str, alias: str, tracking_uri: str) -> str:
+    """Why `name@alias` cannot be loaded and how to get one: never trained, or trained but
+    no version promoted (the gate's reason for the latest one)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+    except MlflowException:
+        versions = []
+    if not versions:
+        return (
+            f"no model {name} is registered in {tracking_uri} (model {name}@{alias} not found): "
+            f"train one with `{TRAIN_HINT}`"
+        )
+    latest = max(versions, key=lambda v: int(v.version))
+    gate = (latest.tags or {}).get("gate", "")
+    why = f" (v{latest.version}: {gate})" if gate else ""
+    return (
+        f"no {alias} is registered for {name} in {tracking_uri} (model {name}@{alias} not "
+        f"found): {len(versions)} version(s) trained, none promoted{why}; train again with "
+        f"`{TRAIN_HINT}`, or `{TRAIN_HINT} --force` to promote a model below the floor"
+    )

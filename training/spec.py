@@ -128,7 +128,8 @@ class FeatureSpec:
                 f"input lacks {len(missing)} model feature(s)",
                 [Problem("column missing", column=n) for n in missing],
             )
-        out = np.empty((len(frame), len(self.features)), dtype=np.float64)
+        # column-major: each feature is written contiguously (LightGBM reads either order)
+        out = np.empty((len(frame), len(self.features)), dtype=np.float64, order="F")
         for j, name in enumerate(self.features):
             out[:, j] = self._encode_column(name, frame[name])
         return out
@@ -136,12 +137,15 @@ class FeatureSpec:
     def _encode_column(self, name: str, col: pd.Series) -> np.ndarray:
         levels = self.categories.get(name)
         if levels is not None:
-            text = (
-                col.astype("object")
-                .where(col.notna(), None)
-                .map(lambda v: None if v is None else str(v))
-            )
-            codes = pd.Index(levels, dtype="object").get_indexer(pd.Index(text))
+            index = pd.Index(levels, dtype="object")
+            if col.dtype != object:  # typed: str() of each distinct value only
+                inverse, uniques = pd.factorize(col, use_na_sentinel=True)
+                text = pd.Index([str(v) for v in uniques], dtype="object")
+                lookup = np.append(index.get_indexer(text), -1)
+                codes = lookup[inverse]  # missing (-1) takes the appended -1
+            else:  # mixed Python objects: 1 and True are different levels
+                strs = col.where(col.notna(), None).map(lambda v: None if v is None else str(v))
+                codes = index.get_indexer(pd.Index(strs))
             return np.where(codes < 0, np.nan, codes).astype(np.float64)
         try:
             return pd.to_numeric(col, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)

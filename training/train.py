@@ -40,6 +40,8 @@ from training.registry import (
     log_model,
     promote,
 )
+from training.rolling import Rolling, rolling_origin
+from training.rolling import wanted as rolling_wanted
 from training.scorer import Scorer
 from training.split import Boundaries, month_boundaries, plan_split
 
@@ -52,14 +54,16 @@ class Timer:
 
     prefix: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds (all threads)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         log.info("%s%s …", self.prefix, name)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         yield
         took = time.perf_counter() - start
         self.seconds[name] = self.seconds.get(name, 0.0) + took
+        self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - cpu
         log.info("%s%s done in %.1f s", self.prefix, name, took)
 
 
@@ -70,6 +74,7 @@ class Trained:
     evaluation: Evaluation
     timings: dict[str, float]
     model_name: str = ""
+    cpu: dict[str, float] = field(default_factory=dict)
     version: str | None = None
     decision: GateDecision | None = None
     run_id: str | None = None
@@ -141,9 +146,10 @@ def fit_model(
     validation_snapshots: int | None = None,
     refit_all: bool = True,
     observable_oracle: bool = False,
+    rolling: str = "auto",
 ) -> tuple[Fitted, Evaluation]:
-    """Examples → split → LightGBM + baseline + calibration → test evaluation (+ oracle) →
-    refit of the candidate on all labelled examples."""
+    """Examples → split → LightGBM + baseline + calibration → test evaluation (+ oracle, +
+    rolling origin: `on | off | auto`) → refit of the candidate on all labelled examples."""
     timer = timer or Timer(f"{kind}: ")
     with timer.stage("examples"):
         examples, bounds = build_examples(
@@ -158,8 +164,8 @@ def fit_model(
     if kind == "churn" and truth is not None and tables.activities is None:
         log.info("no activities table: the simulator's churn truth counts activities; no oracle")
         truth = None
-    with timer.stage("evaluate"):
-        if truth is not None:
+    if truth is not None:
+        with timer.stage("oracle"):  # the simulator's truth: benches and tests only
             fitted.test["oracle"] = oracle_probabilities(
                 kind, fitted.test, truth, horizon_days=horizon_days, paths=oracle_paths
             )
@@ -167,7 +173,13 @@ def fit_model(
                 fitted.test["observable"] = observable_probabilities(
                     fitted.test, truth, tables, horizon_days=horizon_days
                 )
+    with timer.stage("evaluate"):
         evaluation = evaluate_scores(fitted.test, examples.label)
+    if rolling_wanted(rolling, examples, bounds):
+        with timer.stage("rolling origin"):
+            evaluation.rolling = rolling_origin(
+                examples, bounds, horizon_days=horizon_days, config=config
+            )
     if refit_all:
         with timer.stage("refit"):
             fitted.refit = refit(fitted)
@@ -209,6 +221,7 @@ def train_all(
     validation_snapshots: int | None = None,
     observable_oracle: bool = False,
     registrations_db: str | None = None,
+    rolling: str = "auto",
 ) -> dict[ModelKind, Trained]:
     """Train, evaluate, refit, log, register and gate each model; one MLflow run per model
     under a parent run (the MLproject's run when launched by `mlflow run`).
@@ -271,6 +284,7 @@ def train_all(
                     oracle_paths=oracle_paths,
                     snapshots=(test_snapshots, validation_snapshots),
                     observable_oracle=observable_oracle,
+                    rolling=rolling,
                 )
                 results[kind].run_id = run.info.run_id
         mlflow.log_metrics({f"seconds_{k.replace(' ', '_')}": v for k, v in timer.seconds.items()})
@@ -291,6 +305,7 @@ def _train_one(
     oracle_paths: int | None,
     snapshots: tuple[int | None, int | None] = (None, None),
     observable_oracle: bool = False,
+    rolling: str = "auto",
 ) -> Trained:
     timer = Timer(f"{kind}: ")
     fitted, evaluation = fit_model(
@@ -304,8 +319,11 @@ def _train_one(
         test_snapshots=snapshots[0] if kind == "churn" else None,
         validation_snapshots=snapshots[1] if kind == "churn" else None,
         observable_oracle=observable_oracle,
+        rolling=rolling,
     )
-    result = Trained(kind, fitted, evaluation, timer.seconds, model_name(kind, settings))
+    result = Trained(
+        kind, fitted, evaluation, timer.seconds, model_name(kind, settings), cpu=timer.cpu
+    )
     with timer.stage("log to MLflow"):
         _log_run(result, horizon, make_plots)
         mv = log_model(
@@ -359,10 +377,28 @@ def _log_run(result: Trained, horizon: int, make_plots: bool) -> None:
         params["horizon_days"] = horizon
     mlflow.log_params(params)
     mlflow.log_metrics(result.evaluation.flat())
+    if result.evaluation.rolling is not None:
+        _log_rolling(result.evaluation.rolling)
     mlflow.log_metrics({f"{p}_positive_rate": r for p, r in fitted.positive_rates.items()})
     mlflow.log_metrics(calibration_metrics(fitted.test["model_raw"], fitted.test["model"]))
     if make_plots:
         _log_plots(result)
+
+
+def _log_rolling(rolling: Rolling) -> None:
+    """Per-origin metrics as steps of `rolling_<metric>` (step = origin number, timestamp =
+    the origin), the origins and their splits as params."""
+    for step, origin in enumerate(rolling.origins):
+        stamp = int(origin.origin.timestamp() * 1000)
+        for name, value in origin.metrics.items():
+            mlflow.log_metric(f"rolling_{name}", value, step=step, timestamp=stamp)
+    mlflow.log_params(
+        {
+            "rolling_origin_dates": ",".join(str(o.origin.date()) for o in rolling.origins),
+            "rolling_origin_learners": ",".join(o.learner for o in rolling.origins),
+            "rolling_origin_skipped": "; ".join(rolling.skipped)[:500] or "none",
+        }
+    )
 
 
 def _log_plots(result: Trained) -> None:

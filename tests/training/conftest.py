@@ -19,7 +19,7 @@ def program() -> tuple[Tables, FakeTruth]:
 @pytest.fixture(scope="session")
 def fitted_churn(program: tuple[Tables, FakeTruth]) -> tuple[Fitted, Evaluation]:
     tables, truth = program
-    return fit_model("churn", tables, horizon_days=90, truth=truth)
+    return fit_model("churn", tables, horizon_days=90, truth=truth, rolling="off")
 
 
 @pytest.fixture(scope="session")

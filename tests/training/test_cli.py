@@ -66,3 +66,22 @@ def test_evaluate_without_a_champion_fails_clearly(env: Path) -> None:
     result = runner.invoke(app, ["evaluate", "--data", str(env), "--model", "churn"])
     assert result.exit_code == 1
     assert "tierwise-churn@champion not found" in result.output
+
+
+def test_a_model_below_the_floor_says_which_floor_and_how_to_get_a_champion(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tables, _ = make_program(partners=300, seed=2)
+    write_tables(tables, env)
+    monkeypatch.setenv("TIERWISE_PROMOTION_MIN_AUC", "0.999")
+    get_settings.cache_clear()
+    trained = runner.invoke(app, ["train", "--data", str(env), "--model", "deal"])
+    assert trained.exit_code == 0, trained.output
+    out = " ".join(trained.output.split())
+    assert "< floor 0.999 (TIERWISE_PROMOTION_MIN_AUC)" in out and "--force" in out
+    assert "no champion for tierwise-deal-acceptance" in out
+    evaluated = runner.invoke(app, ["evaluate", "--data", str(env), "--model", "deal"])
+    said = " ".join(evaluated.output.split())
+    assert evaluated.exit_code == 1
+    assert "no champion is registered for tierwise-deal-acceptance" in said
+    assert "none promoted" in said and "`tierwise train --data DIR --force`" in said

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 
 from tierwise.errors import InvalidInput
-from training.metrics import evaluate, expected_calibration_error, top_decile_lift
+from training.metrics import (
+    ece_bootstrap_sd,
+    evaluate,
+    expected_calibration_error,
+    top_decile_lift,
+)
 
 
 def test_ece_of_perfect_bins_is_zero() -> None:
@@ -37,3 +42,12 @@ def test_evaluate_reports_every_metric() -> None:
 def test_single_class_cannot_be_evaluated() -> None:
     with pytest.raises(InvalidInput, match="single class"):
         evaluate(np.zeros(5), np.full(5, 0.2))
+
+
+def test_ece_spread_grows_when_rows_share_their_partner() -> None:
+    rng = np.random.default_rng(0)
+    groups = np.arange(4000) // 100  # 40 partners of 100 cut-offs each, one fate and score
+    probs = rng.uniform(0.05, 0.95, 40)[groups]
+    fate = (rng.random(40) < 0.5).astype(np.float64)[groups]
+    by_partner = ece_bootstrap_sd(fate, probs, groups)
+    assert by_partner > 3 * ece_bootstrap_sd(fate, probs, np.arange(4000))

@@ -47,7 +47,7 @@ def transactional() -> Evaluation:
     return evaluation
 
 
-@pytest.mark.parametrize("segment", ["all", "active"])
+@pytest.mark.parametrize("segment", ["all", "active", "lapsed"])
 def test_churn_model_beats_recency_and_bgnbd_on_a_transaction_log(
     transactional: Evaluation, segment: str
 ) -> None:

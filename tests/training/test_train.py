@@ -49,7 +49,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         settings = Settings(data_dir=root / "data")
-        first = train_all(root / "data", settings=settings)
+        first = train_all(root / "data", settings=settings, rolling="on")
         yield Store(root / "data", settings, settings.mlflow_tracking_uri, first)
 
 
@@ -160,9 +160,39 @@ def test_retraining_on_the_same_data_is_at_least_as_good(store: Store) -> None:
     assert decision.challenger_score >= decision.champion_score
 
 
-def test_unknown_model_is_a_model_error(store: Store) -> None:
-    with pytest.raises(ModelError, match="not found"):
+def test_unknown_model_is_a_model_error_that_says_how_to_get_one(store: Store) -> None:
+    with pytest.raises(ModelError, match="not found") as caught:
         load_scorer("tierwise-nothing", tracking_uri=store.uri)
+    assert "no model tierwise-nothing is registered" in str(caught.value)
+    assert "`tierwise train --data DIR`" in str(caught.value)
+
+
+def test_a_model_never_promoted_says_why_and_how_to_force_one(store: Store) -> None:
+    fitted = store.first["deal"].fitted
+    mlflow.set_tracking_uri(store.uri)
+    mlflow.set_registry_uri(store.uri)
+    with mlflow.start_run(experiment_id=ensure_experiment(store.uri, store.settings)):
+        mv = log_model(fitted, registered_name="tierwise-unpromoted", horizon_days=None)
+    decision = promote(fitted, mv, uri=store.uri, floor=Floor(min_auc=0.999))
+    assert not decision.promoted
+    assert "(TIERWISE_PROMOTION_MIN_AUC)" in decision.reason and "--force" in decision.reason
+    with pytest.raises(ModelError) as caught:
+        load_scorer("tierwise-unpromoted", tracking_uri=store.uri)
+    message = str(caught.value)
+    assert "no champion is registered for tierwise-unpromoted" in message
+    assert "1 version(s) trained, none promoted" in message and "< floor 0.999" in message
+    assert "`tierwise train --data DIR --force`" in message
+
+
+def test_the_run_logs_each_rolling_origin_and_their_spread(store: Store) -> None:
+    client = mlflow.MlflowClient(store.uri)
+    run_id = store.first["churn"].run_id or ""
+    metrics = client.get_run(run_id).data.metrics
+    assert {"rolling_roc_auc_mean", "rolling_roc_auc_sd", "rolling_ece_mean"} <= set(metrics)
+    history = client.get_metric_history(run_id, "rolling_roc_auc")
+    rolling = store.first["churn"].evaluation.rolling
+    assert rolling is not None and len(history) == len(rolling.origins) > 1
+    assert [h.step for h in history] == list(range(len(history)))
 
 
 def register_again(store: Store, floor: Floor, *, force: bool) -> tuple[str, GateDecision]:
