@@ -63,9 +63,21 @@ class ScoreComponentSpec(_Spec):
     parts: list[ScorePartSpec] = Field(min_length=1)
 
 
+class PriorSpec(_Spec):
+    """The rulebook's belief that an action works before there is evidence: a Beta(alpha, beta),
+    written as alpha and beta or as a mean and a strength (alpha + beta, in decisions)."""
+
+    alpha: float | None = Field(None, gt=0)
+    beta: float | None = Field(None, gt=0)
+    mean: float | None = Field(None, gt=0, lt=1)
+    strength: float | None = Field(None, gt=0)
+
+
 class PropensitySpec(_Spec):
-    output: str = Field(min_length=1)
+    output: str | None = Field(None, min_length=1)
     invert: bool = False
+    learned: bool = False  # P(the action works), learned from the review history
+    prior: PriorSpec | None = None
 
 
 class ValueSpec(_Spec):
