@@ -14,7 +14,8 @@ fits P(the action works) per action × lifecycle status each week on the decisio
 responses of the weeks before (`simulation.learned_planner`) and ranks by Thompson draws
 (`--no-learned` leaves it out), against the prior-only planner (the rulebook's). Prints
 the true value captured (expected dollars over a year of the actions managers did) per
-manager slot, the share of the oracle's, the ratio to churn-only, and the targets (>= 80% of oracle, >= 1.5x churn-only).
+manager slot, the share of the oracle's, the ratio to churn-only, and the targets (>= 80% of
+oracle, >= 1.5x churn-only).
 """
 
 from __future__ import annotations
