@@ -50,7 +50,6 @@ def load_from_settings(settings: Settings) -> Loaded:
     """The rulebook from settings.rules_dir and both models from the MLflow registry by alias."""
     from rules import load_rulebook
     from serving.recommend import Models
-    from training.propensity import Propensities
     from training.scorer import load_scorer
 
     rulebook = load_rulebook(settings.rules_dir)

@@ -18,7 +18,9 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel
+from mlflow.types import ColSpec, Schema
 
 from tierwise.errors import ModelError
 from training.propensity import ALL, TABLE_COLUMNS, Propensities
@@ -29,6 +31,10 @@ PROPENSITY_MODEL = "tierwise-propensity"
 TABLE = "propensity.csv"
 PRIORS = "priors.json"
 ENTRY = Path(__file__).with_name("propensity_entry.py")
+SIGNATURE = ModelSignature(
+    inputs=Schema([ColSpec("string", "action_id"), ColSpec("string", "segment")]),
+    outputs=Schema([ColSpec("double", "propensity")]),
+)
 
 
 class PropensityModel(PythonModel):
@@ -90,6 +96,7 @@ def log_propensity(
             python_model=str(ENTRY),
             artifacts={"table": str(path), "priors": str(prior_path)},
             registered_model_name=name,
+            signature=SIGNATURE,
             pip_requirements=["mlflow", "pandas", "scipy"],
         )
     client = mlflow.MlflowClient()

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from tierwise.errors import ModelError
+from tierwise.settings import Settings
 from training.propensity import (
     ALL,
     Propensities,
@@ -19,6 +20,7 @@ from training.propensity import (
     unit_draw,
 )
 from training.propensity_registry import load_propensities, log_propensity
+from training.registry import configure_tracking
 
 PRIORS = {"retention_call": (5.0, 15.0), "push_certification": (2.0, 8.0)}
 
@@ -75,7 +77,7 @@ def hand_examples() -> pd.DataFrame:
 def test_the_posterior_is_the_prior_plus_the_evidence() -> None:
     table = fit_propensity(hand_examples(), PRIORS).set_index(["action_id", "segment"])
     # pooled: Beta(5 + 6, 15 + 4) = Beta(11, 19), mean 11/30
-    assert table.loc[("retention_call", ALL), ["n", "successes"]].tolist() == [10, 6]
+    assert list(table.loc[("retention_call", ALL), ["n", "successes"]]) == [10, 6]
     assert table.loc[("retention_call", ALL), "alpha"] == pytest.approx(11.0)
     assert table.loc[("retention_call", ALL), "beta"] == pytest.approx(19.0)
     # a cell: the prior's strength (20) recentred on the pooled mean, plus the cell's counts:
@@ -83,7 +85,7 @@ def test_the_posterior_is_the_prior_plus_the_evidence() -> None:
     assert table.loc[("retention_call", "active"), "alpha"] == pytest.approx(20 * 11 / 30 + 6)
     assert table.loc[("retention_call", "active"), "beta"] == pytest.approx(20 * 19 / 30 + 2)
     # no evidence: the prior itself; an action the rulebook does not learn: not in the table
-    assert table.loc[("push_certification", ALL), ["alpha", "beta"]].tolist() == [2.0, 8.0]
+    assert list(table.loc[("push_certification", ALL), ["alpha", "beta"]]) == [2.0, 8.0]
     assert "not_learned" not in table.index.get_level_values(0)
 
 
@@ -126,9 +128,11 @@ def test_draws_of_a_frame_are_the_draws_of_its_rows() -> None:
     assert 0 < unit_draw("a", 1) < 1 and unit_draw("a", 1) != unit_draw("a", 2)
 
 
-def test_the_table_is_registered_in_mlflow_and_loads_back(tmp_path: Path) -> None:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
+def test_the_table_is_registered_in_mlflow_and_loads_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    uri = configure_tracking(Settings(data_dir=tmp_path))  # sqlite:///<tmp>/mlflow.db
     experiment = mlflow.create_experiment("p", artifact_location=(tmp_path / "art").as_uri())
     table = fit_propensity(hand_examples(), PRIORS)
     with mlflow.start_run(experiment_id=experiment):
