@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import statistics
 import sys
 import time
@@ -86,17 +87,22 @@ def main() -> None:
             print(f"{r.planner:<11} {r.value_per_slot:>9,.0f} {r.done:>6} {r.value:>13,.0f}  {mix}")
 
     mean = {k: statistics.fmean(v) for k, v in per_slot.items()}
-    print(f"\nmean over {args.seeds} program(s), {time.perf_counter() - started:.0f} s:")
+    print(
+        f"\nmean over {args.seeds} program(s), {time.perf_counter() - started:.0f} s, "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; churn_risk is a "
+        f"stand-in (the true P(churn) with logit noise {args.model_noise}), not a champion:"
+    )
     for name, v in mean.items():
         print(f"  {name:<11} ${v:,.0f} per manager slot")
     for name in ("learned", "rulebook"):
         if name in mean:
             print(_versus(name, mean))
     if "learned" in mean and mean["rulebook"]:
-        pairs = zip(per_slot["learned"], per_slot["rulebook"], strict=True)
+        ratios = [a / b for a, b in zip(per_slot["learned"], per_slot["rulebook"], strict=True)]
         print(
-            f"learned vs prior-only (rulebook): {mean['learned'] / mean['rulebook']:.3f}x "
-            f"(per seed: {', '.join(f'{a / b:.3f}' for a, b in pairs)})"
+            f"learned vs prior-only (rulebook): {mean['learned'] / mean['rulebook']:.3f}x of the "
+            f"means, median per seed {statistics.median(ratios):.3f}x "
+            f"(per seed: {', '.join(f'{r:.3f}' for r in ratios)})"
         )
     print("reproduce: .venv/bin/python " + " ".join(sys.argv))
 

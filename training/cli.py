@@ -91,7 +91,9 @@ def train(
 
     settings = get_settings()
     if model is ModelChoice.propensity:
-        _train_propensity(settings)
+        _train_propensity(
+            settings if data is None else settings.model_copy(update={"data_dir": data})
+        )
         return
     try:
         results = train_all(
