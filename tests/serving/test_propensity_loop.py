@@ -15,9 +15,10 @@ from sqlalchemy import select
 from features.io import load_tables
 from features.snapshot import build_features
 from serving.db import PlanAction, get_engine, session_scope
+from serving.db.queries import plan_actions
 from serving.db.reviews import review_action
 from serving.propensity_history import review_history
-from serving.recommend import recommend_frame, recommend_one
+from serving.recommend import Recommendations, recommend_frame, recommend_one
 from serving.weekly import run_week
 from serving.weeks import week_start
 from tests.serving._weekly import RULEBOOK, STUB_MODELS, Recommender, _StubScorer
@@ -160,3 +161,35 @@ def test_both_paths_draw_the_same_learned_propensity(
     prior = next(a for a in without.actions if a.action_id == row["action_id"])
     assert (prior.propensity, prior.propensity_source) == (0.25, "prior")
     assert "(prior) × value" in prior.reasons[-1]
+
+
+def test_plan_rows_keep_which_propensity_ranked_them(
+    reviewed: tuple[Settings, dict], program: Path
+) -> None:
+    settings, _ = reviewed
+    train_propensity(settings)
+    models = dataclasses.replace(
+        MODELS, propensity=load_propensities(tracking_uri=settings.mlflow_tracking_uri)
+    )
+
+    def learned(
+        frame: pd.DataFrame, *, previous: pd.DataFrame, history: pd.DataFrame, as_of: datetime
+    ) -> Recommendations:
+        return recommend_frame(
+            frame,
+            rulebook=RULEBOOK,
+            models=models,
+            previous=previous,
+            history=history,
+            as_of=as_of,
+        )
+
+    run_week(settings, data_dir=program, week="2026-W50", recommender=learned)
+    with session_scope(get_engine(settings.db_url)) as s:
+        before = plan_actions(s, week=FIRST)
+        after = plan_actions(s, week="2026-W50")
+    assert set(before["propensity_source"]) == {"prior"}  # every default action is learned
+    assert after["propensity_source"].str.match(r"^(prior|learned \(n=\d+\))$").all()
+    assert after["propensity_source"].str.startswith("learned").any()
+    row = after.loc[after["propensity_source"].str.startswith("learned")].iloc[0]
+    assert f"({row['propensity_source']}) × value" in row["reasons"][-1]
