@@ -144,7 +144,8 @@ def _learned_frame(
     table = models.propensity
     if table is None:
         return actions, sources
-    seg = segments.reindex(actions["partner_id"].astype(str).to_numpy()).to_numpy()[at]
+    unique = segments[~segments.index.duplicated()]  # a partner twice: its first row's
+    seg = unique.reindex(actions["partner_id"].astype(str).to_numpy()).to_numpy()[at]
     p, n = table.draws(ids.to_numpy()[at].tolist(), list(seg), week_of(as_of))
     actions = actions.copy()
     prop = actions["propensity"].to_numpy(dtype=np.float64, copy=True)
