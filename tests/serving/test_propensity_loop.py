@@ -57,6 +57,13 @@ def program(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def own_tracking_uri(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training points MLflow (and MLFLOW_TRACKING_URI) at the test's store: undone after."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+
+
 @pytest.fixture(scope="module")
 def reviewed(program: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict]:
     """Two weekly runs five weeks apart; every planned action of the first reviewed between

@@ -131,7 +131,8 @@ def test_draws_of_a_frame_are_the_draws_of_its_rows() -> None:
 def test_the_table_is_registered_in_mlflow_and_loads_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")  # recorded: what training sets is undone
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
     uri = configure_tracking(Settings(data_dir=tmp_path))  # sqlite:///<tmp>/mlflow.db
     experiment = mlflow.create_experiment("p", artifact_location=(tmp_path / "art").as_uri())
     table = fit_propensity(hand_examples(), PRIORS)
