@@ -90,7 +90,8 @@ def _registered(name: str, uri: str) -> bool:
     without rejected registrations); an unreachable registry raises as before."""
     from mlflow import MlflowClient
 
-    return bool(MlflowClient(tracking_uri=uri).search_registered_models(f"name = '{name}'"))
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # not the process-wide registry
+    return bool(client.search_registered_models(f"name = '{name}'"))
 
 
 def registry_fingerprint(settings: Settings) -> tuple[str, str, str]:

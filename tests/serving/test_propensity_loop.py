@@ -62,6 +62,8 @@ def own_tracking_uri(monkeypatch: pytest.MonkeyPatch) -> None:
     """Training points MLflow (and MLFLOW_TRACKING_URI) at the test's store: undone after."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "")
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", "")  # set_registry_uri writes it too
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI")
 
 
 @pytest.fixture(scope="module")

@@ -133,6 +133,8 @@ def test_the_table_is_registered_in_mlflow_and_loads_back(
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "")  # recorded: what training sets is undone
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", "")  # set_registry_uri writes it too
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI")
     uri = configure_tracking(Settings(data_dir=tmp_path))  # sqlite:///<tmp>/mlflow.db
     experiment = mlflow.create_experiment("p", artifact_location=(tmp_path / "art").as_uri())
     table = fit_propensity(hand_examples(), PRIORS)

@@ -21,6 +21,8 @@ runner = CliRunner()
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "")  # recorded: what training sets is undone
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", "")  # set_registry_uri writes it too
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI")
     monkeypatch.delenv("TIERWISE_DATABASE_URL", raising=False)
     monkeypatch.setenv("TIERWISE_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
