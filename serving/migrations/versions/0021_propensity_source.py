@@ -1,7 +1,7 @@
 """Plan actions say which propensity ranked them: the rulebook's prior or the learned one.
 
-Revision ID: 0020_propensity
-Revises: 0017
+Revision ID: 0021_propensity
+Revises: 0020_registrations
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0020_propensity"
-down_revision: str | Sequence[str] | None = "0017"
+revision: str = "0021_propensity"
+down_revision: str | Sequence[str] | None = "0020_registrations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
