@@ -198,13 +198,32 @@ def kpis(
         help="Days an accepted registration may go without an outcome before it expires "
         "[the rulebook's registrations.expiry_days, else 90]",
     ),
+    program_cost: float = typer.Option(
+        None, "--program-cost", help="The program's own costs in the period (commissions, MDF)"
+    ),
+    program_costs: Path = typer.Option(
+        None,
+        "--program-costs",
+        help="CSV of dated program costs (columns at, amount; e.g. the ledger's accruals)",
+    ),
 ) -> None:
-    """The program KPI report: recruitment, success, enablement, profitability."""
+    """The program KPI report: recruitment, success, enablement, profitability.
+
+    CAC with program costs needs what the program paid: `--program-cost` (the period's
+    total) or `--program-costs` (dated rows: the trend gets them too).
+    """
+    import pandas as pd
+
     from features.io import load_tables
     from features.kpi_metrics import DEFAULT_EXPIRY_DAYS
     from features.kpi_report import print_report, render_html
     from features.kpis import program_kpis
 
+    if program_cost is not None and program_costs is not None:
+        raise typer.BadParameter("give --program-cost or --program-costs, not both")
+    costs: pd.DataFrame | float | None = program_cost
+    if program_costs is not None:
+        costs = pd.read_csv(program_costs)
     tables = load_tables(data or get_settings().data_dir)
     when = parse_as_of(as_of) if as_of else datetime.now().astimezone()
     expiry = expiry_days or rulebook_expiry_days() or DEFAULT_EXPIRY_DAYS
@@ -214,6 +233,7 @@ def kpis(
         quota=quota,
         period_days=period_days,
         expiry_days=expiry,
+        program_costs=costs,
     )
     if as_json:
         typer.echo(report.to_json())

@@ -6,17 +6,24 @@ Definitions (every window is half-open, `[start, end)`, and `end` is the report'
 - *went quiet*: in the program at the window start, not exited during it, registered a deal or
   did an activity (manager contacts do not count; activities only when that table is present)
   in the window of the same length just before, and nothing during the window.
-- *partner churn rate*: (exited during the window + went quiet) / in the program at its start.
+- *partner churn rate*: (exited during the window + went quiet) / in the program at its start
+  = the *exit rate* (exited / at start) + the *dormancy rate* (went quiet / at start): a
+  partner that left and one that stopped selling call for different actions.
 - *time to recruit*: joining → first deal registration (when a recruit starts selling), for the
   partners whose first registration fell in the window. *Time to onboard*: joining →
   onboarded, for the partners onboarded in the window.
 - success metrics are on partner deals (partner_id set), each counted by the date of the fact:
   registrations by registered_at, acceptance by decided_at, wins and losses by closed_at.
+  The win rate is on accepted registrations: a rejected registration closed as lost was never
+  the partner's to win, so it is not a loss.
 - enablement shares divide by the partners in the program at the window end.
 - profitability compares the partner channel with direct sales: customers by `source`, deals
   by whether `partner_id` is set. CAC is the customers' recorded `acquisition_cost` (partner
-  recruit costs are reported under recruitment, not spread over customers). Retention: of the
-  customers at the window start, the share not churned by its end.
+  recruit costs are reported under recruitment, not spread over customers). CAC with program
+  costs adds what the program itself paid in the window (commissions, MDF and other incentives
+  from the incentive ledger: `program_costs`, passed in by the caller — features do not read
+  the ledger) to the partner customers' acquisition costs. Retention: of the customers at the
+  window start, the share not churned by its end.
 - break-downs (partner type, region) compute every metric on one group's partners; direct
   deals and customers belong to no group, so their metrics are None there.
 """
@@ -36,6 +43,26 @@ Value = float | int | None
 FAMILIES: tuple[Family, ...] = ("recruitment", "success", "enablement", "profitability")
 DEFAULT_EXPIRY_DAYS = 90  # a registration with no outcome this long after it expires
 _P, _D, _A, _S, _C = ALL_TABLES
+
+
+@dataclass(frozen=True)
+class ProgramCosts:
+    """What the program itself paid (commissions, MDF, bonuses), dated: ``at`` (UTC, ns) and
+    ``amount`` per row — e.g. the incentive ledger's weekly accruals at their week's Monday."""
+
+    at: np.ndarray  # int64 ns since the epoch
+    amount: np.ndarray  # float64
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> ProgramCosts:
+        at = pd.to_datetime(frame["at"], utc=True)
+        return cls(
+            at.to_numpy(dtype="datetime64[ns]").astype(np.int64),
+            pd.to_numeric(frame["amount"]).to_numpy(dtype=np.float64),
+        )
+
+    def within(self, w: Window) -> float:
+        return float(self.amount[w.holds(self.at)].sum())
 
 
 @dataclass(frozen=True)
@@ -68,8 +95,22 @@ _CATALOG = [
         "recruitment",
         "ratio",
         (_P, _D),
-        "(Exited + went quiet during the period) / partners in the program at its start; "
-        "went quiet = deals or activities in the previous period, none in this one",
+        "(Exited + went quiet during the period) / partners in the program at its start "
+        "= exit rate + dormancy rate",
+    ),
+    Kpi(
+        "partner_exit_rate",
+        "recruitment",
+        "ratio",
+        (_P,),
+        "Partners who exited during the period / partners in the program at its start",
+    ),
+    Kpi(
+        "partner_dormancy_rate",
+        "recruitment",
+        "ratio",
+        (_P, _D),
+        "Partners who went quiet during the period / partners in the program at its start",
     ),
     Kpi("partners_exited", "recruitment", "count", (_P,), "Partners who exited during the period"),
     Kpi(
@@ -77,7 +118,8 @@ _CATALOG = [
         "recruitment",
         "count",
         (_P, _D),
-        "Partners active in the previous period with no deal or activity in this one",
+        "Partners with a deal or an activity in the previous period and none in this one "
+        "(manager contacts do not count: a partner only the manager talks to went quiet)",
     ),
     Kpi(
         "avg_recruit_cost",
@@ -127,7 +169,8 @@ _CATALOG = [
         "success",
         "ratio",
         (_D,),
-        "% closed won: won / (won + lost), for partner deals closed during the period",
+        "% closed won: won / (won + lost), for accepted partner registrations closed during "
+        "the period (a rejected registration is not a loss)",
     ),
     Kpi(
         "avg_sales_cycle_days",
@@ -217,6 +260,15 @@ _CATALOG = [
         "Average acquisition cost of partner-sourced customers acquired during the period",
     ),
     Kpi(
+        "cac_partner_with_program",
+        "profitability",
+        "USD",
+        (_C,),
+        "(Acquisition cost of the partner-sourced customers acquired during the period + the "
+        "program's own costs in it: commissions, MDF, bonuses from the incentive ledger) / "
+        "those customers; n/a without program costs",
+    ),
+    Kpi(
         "cac_direct",
         "profitability",
         "USD",
@@ -261,14 +313,17 @@ def compute(
     *,
     quota: int | None,
     expiry_days: int = DEFAULT_EXPIRY_DAYS,
+    program_costs: ProgramCosts | None = None,
 ) -> dict[str, Value]:
-    """Every KPI for one window, in catalog order; None where a needed table is absent."""
+    """Every KPI for one window, in catalog order; None where a needed table is absent.
+    ``program_costs``: what the program paid, dated (`ProgramCosts`); None → CAC with
+    program costs is None."""
     values: dict[str, Value] = {
         **_recruitment(frames, window, quota),
         **_success(frames, window),
         **_expired_unworked(frames, window, expiry_days),
         **_enablement(frames, window),
-        **_profitability(frames, window),
+        **_profitability(frames, window, program_costs),
     }
     for kpi in _CATALOG:
         if not frames.present.issuperset(kpi.tables):
@@ -309,6 +364,8 @@ def _recruitment(f: Frames, w: Window, quota: int | None) -> dict[str, Value]:
         "new_partners": int(new.sum()),
         "quota_attainment": None if quota is None else _ratio(int(new.sum()), quota),
         "partner_churn_rate": _ratio(int(exited.sum() + quiet.sum()), int(at_start.sum())),
+        "partner_exit_rate": _ratio(int(exited.sum()), int(at_start.sum())),
+        "partner_dormancy_rate": _ratio(int(quiet.sum()), int(at_start.sum())),
         "partners_exited": int(exited.sum()),
         "partners_went_quiet": int(quiet.sum()),
         "avg_recruit_cost": _mean(p.recruit_cost[new]),
@@ -323,7 +380,7 @@ def _success(f: Frames, w: Window) -> dict[str, Value]:
     registered = w.span(d.registered)
     amounts = d.amount[registered][ours[registered]]
     decided = ours & w.holds(d.decided) & (d.accepted | d.rejected)
-    closed = ours & w.holds(d.closed) & (d.won | d.lost)
+    closed = ours & w.holds(d.closed) & (d.won | d.lost) & ~d.rejected  # rejected: no loss
     won = closed & d.won
     return {
         "registered_deals": len(amounts),
@@ -369,7 +426,7 @@ def _enablement(f: Frames, w: Window) -> dict[str, Value]:
     }
 
 
-def _profitability(f: Frames, w: Window) -> dict[str, Value]:
+def _profitability(f: Frames, w: Window, costs: ProgramCosts | None) -> dict[str, Value]:
     c, d = f.customers, f.deals
     acquired = w.holds(c.acquired)
     cohort = (c.acquired < w.start.value) & ~(c.churned < w.start.value)
@@ -388,6 +445,13 @@ def _profitability(f: Frames, w: Window) -> dict[str, Value]:
         out[f"expansion_rate_{channel}"] = _ratio(
             int((won & deals_of & d.expansion).sum()), int((won & deals_of).sum())
         )
+    partner_customers = acquired & c.via_partner
+    out["cac_partner_with_program"] = (
+        None
+        if costs is None or not partner_customers.any()
+        else (float(np.nansum(c.cost[partner_customers])) + costs.within(w))
+        / int(partner_customers.sum())
+    )
     return out
 
 

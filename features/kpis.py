@@ -24,9 +24,9 @@ import pandas as pd
 
 from features import kpi_metrics
 from features.kpi_frames import ALL_TABLES, Frames, Window
-from features.kpi_metrics import DEFAULT_EXPIRY_DAYS, FAMILIES, KPIS
+from features.kpi_metrics import DEFAULT_EXPIRY_DAYS, FAMILIES, KPIS, ProgramCosts
 from features.tables import Tables
-from tierwise.errors import InvalidInput
+from tierwise.errors import InvalidInput, Problem
 
 if TYPE_CHECKING:
     pass
@@ -123,11 +123,15 @@ def program_kpis(
     period_days: int = DEFAULT_PERIOD_DAYS,
     trend_months: int = DEFAULT_TREND_MONTHS,
     expiry_days: int = DEFAULT_EXPIRY_DAYS,
+    program_costs: pd.DataFrame | float | None = None,
 ) -> KpiReport:
     """Every program KPI for the `period_days` before `as_of`; events at/after it are ignored.
 
     `expiry_days`: how long an accepted registration may go without an outcome before it
-    expires (the rulebook's `registrations.expiry_days`; the CLI reads it from there)."""
+    expires (the rulebook's `registrations.expiry_days`; the CLI reads it from there).
+    ``program_costs``: what the program itself paid (commissions, MDF…), for CAC with program
+    costs — a frame of dated costs (``at``, ``amount``: the trend gets it too) or the
+    period's total (the report's period only)."""
     end = _as_of(as_of)
     if quota is not None and quota < 0:
         raise InvalidInput(f"Recruitment quota has value {quota}. It must be 0 or more.")
@@ -139,7 +143,11 @@ def program_kpis(
         raise InvalidInput(f"Expiry has value {expiry_days} days. It must be 1 or more.")
     frames = Frames.known_before(tables, end)
     window = Window(end - pd.Timedelta(days=period_days), end)
-    values = kpi_metrics.compute(frames, window, quota=quota, expiry_days=expiry_days)
+    costs = _program_costs(program_costs, window)
+    values = kpi_metrics.compute(
+        frames, window, quota=quota, expiry_days=expiry_days, program_costs=costs
+    )
+    dated = costs if isinstance(program_costs, pd.DataFrame) else None
     present = tuple(sorted(tables.present()))
     return KpiReport(
         as_of=end,
@@ -150,9 +158,41 @@ def program_kpis(
         values=values,
         channels=kpi_metrics.channel_breakdown(frames, window),
         breakdowns={dim: _breakdown(frames, window, dim, expiry_days) for dim in BREAKDOWNS},
-        trend=_trend(frames, end, trend_months, expiry_days),
+        trend=_trend(frames, end, trend_months, expiry_days, dated),
         missing_tables=tuple(n for n in ALL_TABLES if n not in present),
     )
+
+
+def _program_costs(costs: pd.DataFrame | float | None, window: Window) -> ProgramCosts | None:
+    """Checked program costs: a frame with ``at`` and ``amount``, or the period's total."""
+    if costs is None:
+        return None
+    if not isinstance(costs, pd.DataFrame):
+        total = float(costs)
+        if not total >= 0:  # NaN too
+            raise InvalidInput(f"Program cost has value {costs!r}. It must be 0 or more.")
+        return ProgramCosts(np.array([window.start.value]), np.array([total]))
+    missing = [c for c in ("at", "amount") if c not in costs.columns]
+    if missing:
+        raise InvalidInput(
+            f"Program costs have no column {', '.join(missing)} (need: at, amount)",
+            [Problem("missing column", table="program_costs", column=c) for c in missing],
+        )
+    amount = pd.to_numeric(costs["amount"], errors="coerce")
+    at = pd.to_datetime(costs["at"], utc=True, errors="coerce")
+    bad = [(i, "amount", v) for i, v in enumerate(costs["amount"]) if not amount.iloc[i] >= 0]
+    bad += [(i, "at", v) for i, v in enumerate(costs["at"]) if pd.isna(at.iloc[i])]
+    if bad:
+        row, column, value = bad[0]
+        raise InvalidInput(
+            f"Program costs row {row}: {column} has value {value!r} "
+            "(amounts are 0 or more, dates UTC timestamps)",
+            [
+                Problem("bad value", table="program_costs", row=r, column=c, value=str(v))
+                for r, c, v in bad
+            ],
+        )
+    return ProgramCosts.from_frame(pd.DataFrame({"at": at, "amount": amount}))
 
 
 def _as_of(as_of: datetime) -> pd.Timestamp:
@@ -178,13 +218,21 @@ def _breakdown(frames: Frames, window: Window, dim: str, expiry_days: int) -> pd
     return _frame(rows, index_name=dim)
 
 
-def _trend(frames: Frames, end: pd.Timestamp, months: int, expiry_days: int) -> pd.DataFrame:
+def _trend(
+    frames: Frames,
+    end: pd.Timestamp,
+    months: int,
+    expiry_days: int,
+    costs: ProgramCosts | None = None,
+) -> pd.DataFrame:
     """Every metric per calendar-month window, oldest first, the last window ending at `end`."""
     rows: dict[pd.Timestamp, dict[str, Value]] = {}
     for back in range(months - 1, -1, -1):
         stop = end - pd.DateOffset(months=back)
         window = Window(stop - pd.DateOffset(months=1), stop)
-        rows[stop] = kpi_metrics.compute(frames, window, quota=None, expiry_days=expiry_days)
+        rows[stop] = kpi_metrics.compute(
+            frames, window, quota=None, expiry_days=expiry_days, program_costs=costs
+        )
     return _frame(rows, index_name="period_end")
 
 

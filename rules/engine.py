@@ -145,7 +145,12 @@ def _awards(flat: FlatRulebook, hits: list[Any], context: Mapping[str, Any]) -> 
 def _candidates(flat: FlatRulebook, hits: list[Any], context: Mapping[str, Any]) -> list[Candidate]:
     out: list[Candidate] = []
     for act_id, propensity, invert, value, weight, cooldown in compress(flat.actions, hits):
-        p = 1.0 if propensity is None else _float(context[propensity])
+        if propensity is None:
+            p = 1.0
+        elif isinstance(propensity, float):  # a learned action: its prior's mean
+            p = propensity
+        else:
+            p = _float(context[propensity])
         v = 1.0 if value is None else value(context)
         out.append(_new(Candidate, (act_id, 1.0 - p if invert else p, v, weight, cooldown)))
     return out
@@ -377,7 +382,9 @@ def _frame_actions(
     acts = book.actions
     row, code = _hits([eligible[a.id].to_numpy() for a in acts], cols.n)
     props = [
-        None
+        np.full(cols.n, a.prior_mean)
+        if a.learned
+        else None
         if a.propensity is None
         else (1.0 - cols.num(a.propensity) if a.invert else cols.num(a.propensity))
         for a in acts

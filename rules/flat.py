@@ -46,8 +46,9 @@ class FlatTrack(NamedTuple):
 
 
 FlatIncentive = tuple[str, str, float, str, str | None]  # id, reward type, amount, unit, basis
-# id, propensity, invert, value (the expression's scalar view; None → 1), weight, cooldown
-FlatAction = tuple[str, str | None, bool, Any, float, int]
+# id, propensity (a model output; a float: a learned action's prior mean; None → 1), invert,
+# value (the expression's scalar view; None → 1), weight, cooldown
+FlatAction = tuple[str, str | float | None, bool, Any, float, int]
 # (feature, weight, xs, ys, slopes, missing score) — slopes as np.interp computes them
 FlatPart = tuple[str, float, tuple[float, ...], tuple[float, ...], tuple[float, ...], float]
 FlatComponent = tuple[str, float, float, tuple[FlatPart, ...]]  # id, weight, Σ part weights
@@ -159,7 +160,7 @@ def flatten(book: Rulebook) -> FlatRulebook:
         actions=tuple(
             (
                 a.id,
-                a.propensity,
+                a.prior_mean if a.learned else a.propensity,
                 a.invert,
                 None if a.value_expr is None else a.value_expr.scalar,
                 a.weight,

@@ -32,6 +32,7 @@ from rules.model import (
     Tier,
     Track,
 )
+from rules.propensity import LEARNED, learned_prior
 from rules.registrations import build_registrations
 from rules.registrations import content as registrations_content
 from rules.source import Source, read_source
@@ -294,6 +295,9 @@ def _action(
     output, invert = (
         (prop.output, prop.invert) if isinstance(prop, PropensitySpec) else (prop, False)
     )
+    prior = learned_prior(check, spec, path)
+    if prior is not None or output == LEARNED:
+        output = None
     if output is not None and output not in cnd.MODEL_OUTPUTS:
         hint = registry.closest(output, list(cnd.MODEL_OUTPUTS))
         suffix = f"did you mean '{hint}'?" if hint else "known: " + ", ".join(cnd.MODEL_OUTPUTS)
@@ -311,6 +315,7 @@ def _action(
         compile_condition(cond, "action", spec.id),
         propensity=output,
         invert=invert,
+        prior=prior,
         value=expr.text if expr is not None else None,
         weight=spec.weight,
         cooldown_days=spec.cooldown_days,

@@ -122,8 +122,9 @@ class ScoreComponent:
 
 @dataclass(frozen=True)
 class Action(Rule):
-    propensity: str | None = None  # model output; None → propensity 1
+    propensity: str | None = None  # model output; None → propensity 1 (or the prior's mean)
     invert: bool = False  # use 1 - output
+    prior: tuple[float, float] | None = None  # learned propensity: the Beta(alpha, beta) prior
     value: str | None = None  # the value expression's text; None → 1
     weight: float = 1.0
     cooldown_days: int = 0
@@ -132,6 +133,19 @@ class Action(Rule):
     value_expr: ValueExpr | None = field(default=None, repr=False, compare=False)
     value_unit: str = "USD"
     horizon_days: int = 365
+
+    @property
+    def learned(self) -> bool:
+        """Whether the propensity is P(the action works), learned (`training.propensity`)."""
+        return self.prior is not None
+
+    @property
+    def prior_mean(self) -> float:
+        """The propensity until there is evidence (1 when the action has no prior)."""
+        if self.prior is None:
+            return 1.0
+        alpha, beta = self.prior
+        return alpha / (alpha + beta)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,8 @@ def action_by_id(rulebook: Rulebook, action_id: str) -> Action:
 
 
 def _source(action: Action) -> str:
+    if action.learned:
+        return "prior"  # serving names a learned posterior (`propensity_source`)
     if action.propensity and action.invert:
         return f"1 - {action.propensity}"
     return action.propensity or "none"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 Id = str
 
@@ -63,9 +63,32 @@ class ScoreComponentSpec(_Spec):
     parts: list[ScorePartSpec] = Field(min_length=1)
 
 
+class PriorSpec(_Spec):
+    """The rulebook's belief that an action works before there is evidence: a Beta(alpha, beta),
+    written as alpha and beta or as a mean and a strength (alpha + beta, in decisions)."""
+
+    alpha: float | None = Field(None, gt=0)
+    beta: float | None = Field(None, gt=0)
+    mean: float | None = Field(None, gt=0, lt=1)
+    strength: float | None = Field(None, gt=0)
+
+
 class PropensitySpec(_Spec):
-    output: str = Field(min_length=1)
+    output: str | None = Field(None, min_length=1)
     invert: bool = False
+    learned: bool = False  # P(the action works), learned from the review history
+    prior: PriorSpec | None = None
+
+
+def _propensity_kind(value: Any) -> str:
+    return "output" if isinstance(value, str) else "spec"
+
+
+# a model output's name, or the mapping form: one error message for each, not both
+Propensity = Annotated[
+    Annotated[str, Tag("output")] | Annotated[PropensitySpec, Tag("spec")],
+    Discriminator(_propensity_kind),
+]
 
 
 class ValueSpec(_Spec):
@@ -82,7 +105,7 @@ class ActionSpec(_Spec):
     title: str | None = Field(None, min_length=1, description="what the manager reads")
     reason: str | None = Field(None, min_length=1, description="a sentence template")
     when: Any
-    propensity: str | PropensitySpec | None = None
+    propensity: Propensity | None = None
     value: str | ValueSpec | None = None  # a bare string has no unit: refused by the loader
     weight: float = Field(1.0, gt=0)
     cooldown_days: int = Field(0, ge=0)

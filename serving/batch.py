@@ -166,7 +166,7 @@ def _score_group(
         recs.actions,
         [
             *("action_id", "title", "sentence", "rank", "priority"),
-            *("propensity", "value", "weight", "reasons"),
+            *("propensity", "propensity_source", "value", "weight", "reasons"),
         ],
     )
     suppressed = _by_partner(recs.suppressed, ["action_id"])

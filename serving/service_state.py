@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rules import Rulebook
     from serving.metrics import Metrics
     from serving.recommend import Models
+    from training.propensity import Propensities
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,22 @@ def load_from_settings(settings: Settings) -> Loaded:
         churn_name=settings.churn_model,
         deal_name=settings.deal_model,
         alias=settings.model_alias,
+        propensity=_propensities(settings, rulebook, uri),
+        propensity_name=settings.propensity_model,
     )
     return Loaded(rulebook=rulebook, models=models)
+
+
+def _propensities(settings: Settings, rulebook: Rulebook, uri: str) -> Propensities | None:
+    """The learned propensities under this rulebook's priors, when the rulebook asks for any
+    and a table is registered (else the priors are used, and answers say `prior`)."""
+    from training.propensity_registry import load_propensities
+
+    priors = {a.id: a.prior for a in rulebook.actions if a.prior is not None}
+    if not priors or not _registered(settings.propensity_model, uri):
+        return None
+    table = load_propensities(settings.propensity_model, settings.model_alias, uri)
+    return table.with_priors(priors)
 
 
 def _registered(name: str, uri: str) -> bool:
@@ -75,7 +90,8 @@ def _registered(name: str, uri: str) -> bool:
     without rejected registrations); an unreachable registry raises as before."""
     from mlflow import MlflowClient
 
-    return bool(MlflowClient(tracking_uri=uri).search_registered_models(f"name = '{name}'"))
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # not the process-wide registry
+    return bool(client.search_registered_models(f"name = '{name}'"))
 
 
 def registry_fingerprint(settings: Settings) -> tuple[str, str, str]:

@@ -14,7 +14,9 @@ Each partner × action has its own true effect (`World.effects`, the recorded tr
 from the partner's latent engagement and satisfaction — which no planner sees — and noise.
 `true_gain` is the expected gain in dollars over the year of doing an action now, exactly
 (what the oracle planner ranks by, and what value captured is measured in). Managers accept
-more of what looks urgent and do most of what they accept (`manager_decisions`).
+more of what looks urgent and do most of what they accept (`manager_decisions`); partners
+respond to a done action more often the more it does for them (`responds`), and show it in
+their features (`apply_done`) — what a learned propensity learns from.
 """
 
 from __future__ import annotations
@@ -169,15 +171,59 @@ def _uniform(plan: pd.DataFrame, *, seed: int, week: int) -> np.ndarray:
     return np.column_stack([(base + offsets[0]) % 1.0, (base * 7.0 + offsets[1]) % 1.0])
 
 
-def apply_done(world: World, done: pd.DataFrame) -> None:
-    """Done actions change the partner: retention ones protect it for some weeks; any action
-    is a manager contact; re-engagement revives activity, certification adds a certified
-    person, enablement adds downloads, a plan adds a business review."""
+RESPONSE_RATE = 0.5  # P(a partner responds to a done action) at its action's mean effect
+# what a partner that responds shows in its features: (column, step); None = set to -3.5 days
+# (days since the last activity: an activity in the middle of the coming week)
+RESPONSE_FEATURES: dict[str, list[tuple[str, float | None]]] = {
+    "retention_call": [("days_since_last_activity", None)],
+    "reengage_dormant": [("days_since_last_activity", None)],
+    "scheduled_checkin": [("days_since_last_activity", None)],
+    "recognise_milestone": [("days_since_last_activity", None)],
+    "push_certification": [
+        ("certified_people", 1.0),
+        ("certified_staff", 1.0),
+        ("cert_passes_90d", 1.0),
+    ],
+    "send_enablement": [("materials_downloaded_90d", 3.0)],
+    "invite_jbp": [("business_reviews_365d", 1.0)],
+    "nudge_next_tier": [("deals_registered_90d", 1.0)],
+    "deal_desk_help": [("deals_accepted_90d", 1.0)],
+}
+
+
+def responds(world: World, done: pd.DataFrame, *, seed: int, week: int) -> np.ndarray:
+    """Per done action: does the partner respond (a sign of life, a pass, a registration…)?
+    More often the larger its true effect: P = RESPONSE_RATE × effect / the action's mean
+    effect (at most 1), so what managers see respond is a noisy view of what works. Draws
+    depend on (partner, action, week) only, as in `manager_decisions`."""
+    if done.empty:
+        return np.zeros(0, dtype=bool)
+    pids = done["partner_id"].astype(str)
+    actions = done["action_id"].astype(str).to_numpy()
+    p = np.zeros(len(done))
+    for action, (_, mean, _) in EFFECTS.items():
+        at = actions == action
+        if at.any():
+            e = world.effects[action].reindex(pids[at]).to_numpy()
+            p[at] = np.clip(RESPONSE_RATE * e / mean, 0.0, 1.0)
+    u = _uniform(done, seed=seed + 1, week=week)[:, 0]
+    return u < p
+
+
+def apply_done(world: World, done: pd.DataFrame, responded: np.ndarray | None = None) -> None:
+    """Done actions change the partner: retention ones protect it for some weeks (the true
+    effect, whether or not the partner shows it); any action is a manager contact; a partner
+    that responds (``responded``, row-aligned; None: all) shows it in its features
+    (`RESPONSE_FEATURES`: a sign of life, a certified person and a pass, downloads, a
+    business review, a registration, an accepted registration)."""
     frame = world.frame
     at = frame["partner_id"].astype(str)
-    for action, group in done.groupby(done["action_id"].astype(str)):
+    shown = np.ones(len(done), dtype=bool) if responded is None else np.asarray(responded)
+    actions = done["action_id"].astype(str).to_numpy()
+    for action in pd.unique(actions):
+        mine = actions == action
         kind, _, weeks = EFFECTS.get(action, ("growth", 0.0, 0))
-        pids = group["partner_id"].astype(str)
+        pids = done["partner_id"].astype(str)[mine]
         rows = at.isin(pids).to_numpy()
         frame.loc[rows, "days_since_last_manager_contact"] = 0.0
         if kind == "retention":
@@ -185,16 +231,12 @@ def apply_done(world: World, done: pd.DataFrame) -> None:
             current = world.protection["factor"].reindex(pids).to_numpy()
             world.protection.loc[pids, "factor"] = np.maximum(current, e)
             world.protection.loc[pids, "weeks"] = weeks
-        column, step = {
-            "reengage_dormant": ("days_since_last_activity", None),
-            "push_certification": ("certified_people", 1.0),
-            "send_enablement": ("materials_downloaded_90d", 3.0),
-            "invite_jbp": ("business_reviews_365d", 1.0),
-        }.get(action, (None, None))
-        if column is None:
-            continue
-        count = pd.to_numeric(frame.loc[rows, column]).fillna(0.0)
-        frame.loc[rows, column] = 0.0 if step is None else count + step
+        rows = at.isin(done["partner_id"].astype(str)[mine & shown]).to_numpy()
+        for column, step in RESPONSE_FEATURES.get(action, []):
+            if column not in frame.columns:
+                continue
+            count = pd.to_numeric(frame.loc[rows, column]).astype("float64").fillna(0.0)
+            frame.loc[rows, column] = -3.5 if step is None else count + step
 
 
 def advance(world: World, *, week: int) -> list[str]:

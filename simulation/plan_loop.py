@@ -6,7 +6,11 @@ actions managers did). Every planner ranks the same candidates — the rulebook'
 actions outside their cooldown — and fills the slots the same way (`serving.spread`:
 capacity, slots per partner, action caps); they differ only in the order:
 
-- ``rulebook``: priority = propensity × value × weight, as the service ranks;
+- ``rulebook``: priority = propensity × value × weight, as the service ranks with the
+  rulebook alone (a learned propensity at its prior's mean);
+- ``learned``: the same with the learned propensity in the loop (`simulation.learned_planner`:
+  the decisions and responses of past weeks fit each week's Thompson draws) — built per run,
+  as it learns (`planners(rulebook)`);
 - ``oracle``: the true expected gain (it knows the true hazard and every true effect);
 - ``churn_only``: the partner's churn risk (ties: rulebook order);
 - ``random``: a random order.
@@ -33,6 +37,7 @@ from simulation.interventions import (
     advance,
     apply_done,
     manager_decisions,
+    responds,
     true_gain,
 )
 
@@ -62,6 +67,20 @@ PLANNERS: dict[str, Priority] = {
     "churn_only": churn_priority,
     "random": random_priority,
 }
+
+
+def planners(rulebook: Rulebook, *, learned: bool = True, seed: int = 0) -> dict[str, Priority]:
+    """Fresh planners for one run: `PLANNERS`, plus the learned one (it keeps state)."""
+    from simulation.learned_planner import LearnedPriority
+
+    out = dict(PLANNERS)
+    if learned and any(a.prior is not None for a in rulebook.actions):
+        out = {
+            "oracle": PLANNERS["oracle"],
+            "learned": LearnedPriority(rulebook, seed=seed),
+            **{k: v for k, v in PLANNERS.items() if k != "oracle"},
+        }
+    return out
 
 
 @dataclass(frozen=True)
@@ -111,11 +130,15 @@ def run_plan(
     by_action: dict[str, int] = {}
     for week in range(weeks):
         now = as_of + timedelta(weeks=week)
+        if hasattr(priority, "begin_week"):  # a learned planner: close and refit
+            priority.begin_week(world, week)
         view = model_view(world, noise=model_noise, seed=seed)
         cands = _candidates(rulebook, view, history, now)
         cands["priority"] = priority(world, cands, rng)
         plan = _fill(cands, rulebook, capacity)
         acted = manager_decisions(plan, seed=seed, week=week)
+        if hasattr(priority, "record"):
+            priority.record(world, acted, week)
         done = acted.loc[acted["status"] == "done"]
         value += float(true_gain(world, done).sum())
         planned_n, done_n = planned_n + len(acted), done_n + len(done)
@@ -126,7 +149,7 @@ def run_plan(
             [history, closed.assign(last_done_or_dismissed_at=pd.Timestamp(now))],
             ignore_index=True,
         )
-        apply_done(world, done)
+        apply_done(world, done, responds(world, done, seed=seed, week=week))
         advance(world, week=week)
     return LoopResult(name, weeks, managers * capacity * weeks, planned_n, done_n, value, by_action)
 

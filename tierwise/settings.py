@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     rules_dir: Path = Field(PACKAGE_RULES_DIR, description="Directory of the active rulebook")
     churn_model: str = "tierwise-churn"
     deal_model: str = "tierwise-deal-acceptance"
+    propensity_model: str = "tierwise-propensity"  # learned propensities (optional)
     model_alias: str = "champion"
     horizon_days: int = Field(90, ge=1, description="Churn horizon in days")
     promotion_min_auc: float = Field(0.6, ge=0, le=1, description="No promotion below this AUC")

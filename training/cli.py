@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from tierwise.errors import TierwiseError
-from tierwise.settings import get_settings
+from tierwise.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from training.examples import ModelKind
@@ -30,9 +30,12 @@ class ModelChoice(StrEnum):
     churn = "churn"
     deal = "deal"
     both = "both"
+    propensity = "propensity"  # learned propensities from the service database's reviews
 
 
 def _kinds(choice: ModelChoice) -> tuple[ModelKind, ...]:
+    if choice is ModelChoice.propensity:
+        raise typer.BadParameter("the propensity table is fitted by `tierwise train` only")
     if choice is ModelChoice.both:
         return ("churn", "deal")
     return ("churn",) if choice is ModelChoice.churn else ("deal",)
@@ -91,11 +94,19 @@ def train(
     The split fits the history there is and says what it chose; the registered model is
     refitted on all labelled data and promoted only above the floor
     (TIERWISE_PROMOTION_MIN_AUC, TIERWISE_PROMOTION_MAX_ECE) and at least as good as the champion.
+
+    `--model propensity` fits P(the action works) per action × segment on the service
+    database's review history instead (decisions and the outcomes that followed).
     """
     from training.report import show_trained
     from training.train import train_all
 
     settings = get_settings()
+    if model is ModelChoice.propensity:
+        _train_propensity(
+            settings if data is None else settings.model_copy(update={"data_dir": data})
+        )
+        return
     try:
         results = train_all(
             data or settings.data_dir,
@@ -112,6 +123,24 @@ def train(
         console.print(f"[red]training failed:[/] {exc}")
         raise typer.Exit(code=1) from exc
     show_trained(results, console, settings.mlflow_tracking_uri)
+
+
+def _train_propensity(settings: Settings) -> None:
+    from training.propensity_train import train_propensity
+
+    try:
+        fit = train_propensity(settings)
+    except TierwiseError as exc:
+        console.print(f"[red]training failed:[/] {exc}")
+        raise typer.Exit(code=1) from exc
+    pooled = fit.table.loc[fit.table["segment"] == "*"]
+    console.print(
+        f"{settings.propensity_model} v{fit.version} @champion from {fit.decisions} decisions"
+    )
+    for row in pooled.itertuples():
+        console.print(
+            f"  {row.action_id:<22} n={row.n:<5} works {row.successes:<5} p={row.mean:.3f}"
+        )
 
 
 def evaluate(

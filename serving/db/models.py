@@ -166,6 +166,8 @@ class PlanAction(Base):
     manager_rank: Mapped[int] = mapped_column(Integer)  # in the manager's list (1 = first)
     priority: Mapped[float] = mapped_column(Float)
     propensity: Mapped[float] = mapped_column(Float)
+    # a learned propensity's source: prior | learned (n=…); None for model outputs / none
+    propensity_source: Mapped[str | None] = mapped_column(String(64))
     value: Mapped[float] = mapped_column(Float)
     weight: Mapped[float] = mapped_column(Float)
     reasons: Mapped[Any] = mapped_column(JsonType, default=list)  # conditions and numbers

@@ -49,7 +49,7 @@ DECISION_COLUMNS = (
     "score",
     "details",
 )
-OPTIONAL_PLAN_COLUMNS = ["title", "sentence"]  # None when a plan row has none
+OPTIONAL_PLAN_COLUMNS = ["title", "sentence", "propensity_source"]  # None when a row has none
 AWARD_COLUMNS = ("partner_id", "incentive_id", "reward_type", "amount")
 PLAN_ROW_COLUMNS = (
     "partner_id",
@@ -59,6 +59,7 @@ PLAN_ROW_COLUMNS = (
     "manager_rank",
     "priority",
     "propensity",
+    "propensity_source",
     "value",
     "weight",
     "reasons",
@@ -215,6 +216,9 @@ def save_plan(session: Session, data: WeekData, *, incentive_cost: float) -> Wee
     columns = _columns(plan_rows, [c for c in PLAN_ROW_COLUMNS if c != "reasons"])
     columns["reasons"] = json_lines([] if r is None else r for r in data.plan["reasons"])
     columns["overflow"] = [bool(v) for v in columns["overflow"]]
+    columns["propensity_source"] = [
+        v if isinstance(v, str) and v else None for v in columns["propensity_source"]
+    ]
     columns.update(plan_id=plan.id, week=data.week, status="proposed", created_at=utcnow())
     insert_rows(session.connection(), PlanAction, columns)
     return plan

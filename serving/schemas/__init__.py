@@ -382,6 +382,13 @@ class ActionOut(BaseModel):
     rank: int
     priority: float = Field(description="propensity × value × weight")
     propensity: float
+    propensity_source: str = Field(
+        "",
+        description="For a learned propensity (P(the action works)): `prior` (the rulebook's) "
+        "or `learned (n=…)` (a draw from the posterior fitted on n reviewed decisions); empty "
+        "when the propensity is a model output or none",
+        max_length=64,
+    )
     value: float = Field(description="Expected gain in the program's currency over its horizon")
     weight: float
     reasons: list[str] = Field(description="The codes: conditions that held, then the numbers")

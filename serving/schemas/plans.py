@@ -24,6 +24,11 @@ class PlanActionPublic(BaseModel):
     rank: int = Field(description="Position among the partner's own actions")
     priority: float = Field(description="propensity × value × weight")
     propensity: float
+    propensity_source: str | None = Field(
+        None,
+        description="For a learned propensity: `prior` (the rulebook's) or `learned (n=…)`",
+        max_length=64,
+    )
     value: float
     weight: float
     reasons: Any = Field(description="The codes: conditions that held, then its numbers")

@@ -56,6 +56,9 @@ def test_churn_counts_exits_and_partners_going_quiet(report: KpiReport) -> None:
     assert report.value("partners_exited") == 1
     assert report.value("partners_went_quiet") == 1
     assert report.value("partner_churn_rate") == pytest.approx(2 / 3)
+    # split: exits 1 / 3 + dormancy 1 / 3
+    assert report.value("partner_exit_rate") == pytest.approx(1 / 3)
+    assert report.value("partner_dormancy_rate") == pytest.approx(1 / 3)
 
 
 def test_avg_recruit_cost_of_new_partners(report: KpiReport) -> None:
@@ -101,9 +104,10 @@ def test_acceptance_rate_only_counts_decisions_known_at_as_of(report: KpiReport)
 
 
 def test_win_rate_and_sales_cycle(report: KpiReport) -> None:
-    # closed in the period: D1 won, D2 won, D3 lost (D5 wins after as_of) → 2/3
+    # closed in the period: D1 won, D2 won; D3 was rejected (closed lost the same day): not
+    # a loss, the partner never had it to win (D5 wins after as_of) → 2/2
     # cycles: D1 04-05 → 05-05 = 30, D2 05-01 → 06-01 = 31 → 30.5; revenue 10000 + 20000
-    assert report.value("win_rate") == pytest.approx(2 / 3)
+    assert report.value("win_rate") == pytest.approx(1.0)
     assert report.value("avg_sales_cycle_days") == pytest.approx(30.5)
     assert report.value("partner_revenue_won") == pytest.approx(30000.0)
 

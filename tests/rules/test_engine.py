@@ -152,7 +152,9 @@ def test_actions_carry_propensity_value_weight_and_cooldown(book: Rulebook) -> N
     )
     by_id = {a.action_id: a for a in d.actions}
     retention = by_id["retention_call"]
-    assert (retention.propensity, retention.value) == (1.0, pytest.approx(0.6 * 1000.0 * 0.35))
+    # a learned propensity with prior {mean: 0.25}: the prior's mean until there is evidence;
+    # the value is the gain when the call works: P(churn) × revenue × 0.7
+    assert (retention.propensity, retention.value) == (0.25, pytest.approx(0.6 * 1000.0 * 0.7))
     assert (retention.weight, retention.cooldown_days) == (1.0, 30)
 
 

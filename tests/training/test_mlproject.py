@@ -20,7 +20,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_mlproject_declares_every_entry_point() -> None:
     spec = yaml.safe_load((ROOT / "MLproject").read_text(encoding="utf-8"))
-    assert set(spec["entry_points"]) == {"simulate", "features", "train", "evaluate", "weekly"}
+    assert set(spec["entry_points"]) == {
+        "simulate",
+        "features",
+        "train",
+        "train_propensity",
+        "evaluate",
+        "weekly",
+    }
     assert (ROOT / spec["python_env"]).is_file()
 
 

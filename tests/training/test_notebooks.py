@@ -29,7 +29,9 @@ def program_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data
 
 
-@pytest.mark.parametrize("name", ["1.0-explore-partner-data", "2.0-model-report"])
+@pytest.mark.parametrize(
+    "name", ["1.0-explore-partner-data", "2.0-model-report", "3.0-model-segments"]
+)
 def test_notebook_runs_top_to_bottom(
     name: str, program_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
