@@ -12,6 +12,7 @@ import logging
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import pandas as pd
 from tierwise.errors import ModelError
 from training.calibration import Calibrator
 from training.linear import LinearModel, is_linear
+from training.single_row import SingleRowPredictor
 from training.spec import FeatureSpec
 
 log = logging.getLogger(__name__)
@@ -63,11 +65,24 @@ class Scorer:
 
     def predict_raw(self, x: np.ndarray) -> np.ndarray:
         """Uncalibrated LightGBM probabilities."""
-        return np.asarray(self.booster.predict(self._check(x), num_threads=1), dtype=np.float64)
+        x = self._check(x)
+        if len(x) == 1 and self._single_row is not None:  # one request: the C fast path
+            return self._single_row.predict(x[0])
+        return np.asarray(self.booster.predict(x, num_threads=1), dtype=np.float64)
+
+    @cached_property
+    def _single_row(self) -> SingleRowPredictor | None:
+        booster = self.booster
+        if isinstance(booster, lgb.Booster) and booster.num_model_per_iteration() == 1:
+            return SingleRowPredictor(booster)
+        return None
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Calibrated probabilities, one per row of `x`."""
-        return self.calibrator(self.predict_raw(x))
+        raw = self.predict_raw(x)
+        if len(raw) == 1:
+            return np.array([self.calibrator.one(float(raw[0]))])
+        return self.calibrator(raw)
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Per-feature SHAP contributions (log-odds, before calibration), shape (n, features).
