@@ -151,15 +151,19 @@ class FeatureSpec:
         return out
 
     def _encode_column(self, name: str, col: pd.Series) -> np.ndarray:
-        levels = self.categories.get(name)
-        if levels is not None:
-            text = (
-                col.astype("object")
-                .where(col.notna(), None)
-                .map(lambda v: None if v is None else str(v))
+        lookup = self._lookups.get(name)
+        if lookup is not None:  # level → code, as `encode` does it (missing, unseen → NaN)
+            nan = math.nan
+            missing = col.isna().to_numpy(dtype=bool)
+            return np.array(
+                [
+                    nan if gone else lookup.get(str(v), nan)
+                    for v, gone in zip(col.to_numpy(dtype=object), missing, strict=True)
+                ],
+                dtype=np.float64,
             )
-            codes = pd.Index(levels, dtype="object").get_indexer(pd.Index(text))
-            return np.where(codes < 0, np.nan, codes).astype(np.float64)
+        if isinstance(col.dtype, np.dtype) and col.dtype.kind in "biuf":  # numbers already
+            return col.to_numpy(dtype=np.float64)
         try:
             return pd.to_numeric(col, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
         except (ValueError, TypeError) as exc:
@@ -170,13 +174,17 @@ class FeatureSpec:
             ) from exc
 
     @cached_property
-    def _columns(self) -> tuple[tuple[str, dict[str, float] | None], ...]:
-        """(feature, level → code or None for a number), in model order."""
-        lookups = {
+    def _lookups(self) -> dict[str, dict[str, float]]:
+        """Per categorical feature: level → code."""
+        return {
             name: {lv: float(i) for i, lv in enumerate(levels)}
             for name, levels in self.categories.items()
         }
-        return tuple((name, lookups.get(name)) for name in self.features)
+
+    @cached_property
+    def _columns(self) -> tuple[tuple[str, dict[str, float] | None], ...]:
+        """(feature, level → code or None for a number), in model order."""
+        return tuple((name, self._lookups.get(name)) for name in self.features)
 
     def encode(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Encode mappings (one per row) without pandas; an absent key is a missing value."""
