@@ -71,11 +71,12 @@ def measure(tree: Path, data: Path, seconds: float, workers: list[int]) -> dict[
         [sys.executable, "-c", CHILD, str(tree), str(data), str(seconds)]
         + [str(w) for w in workers],
         cwd=tree,
-        check=True,
         capture_output=True,
         text=True,
-    ).stdout
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"measuring {tree} failed:\n{out.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
