@@ -4,7 +4,8 @@
 (~20 µs of Python for one row); the C API's `LGBM_BoosterPredictForMatSingleRowFast` does the
 setup once (`...FastInit`) and then predicts a float64 row in place. Same booster, same
 parameters (`num_threads=1`, the booster's best iteration): the same numbers as
-`Booster.predict` (a test binds the two).
+`Booster.predict` (a test binds the two). Safe from several threads: LightGBM guards its
+single-row predictor with a mutex (uncontended here: one request at a time per event loop).
 """
 
 from __future__ import annotations
