@@ -34,7 +34,25 @@ from pathlib import Path
 tree, data, seconds = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
 sys.path[:0] = [str(tree), str(tree / "bench")]
 import bench_serving as b
+import httpx
 from serving.recommend import recommend_one
+from concurrent.futures import ThreadPoolExecutor
+first_ready = b.wait_ready
+def status(url):
+    try:
+        return httpx.get(url, timeout=5).status_code
+    except httpx.TransportError:
+        return 0
+def wait_every_worker(url, proc, timeout=180.0):
+    # a worker answers 503 until it has loaded: 8 concurrent fresh connections (so every
+    # worker takes some) all 200, five times in a row
+    first_ready(url, proc, timeout)
+    ok, deadline = 0, time.monotonic() + timeout
+    with ThreadPoolExecutor(8) as pool:
+        while ok < 5 and time.monotonic() < deadline:
+            ok = ok + 1 if set(pool.map(status, [url] * 8)) == {200} else 0
+            time.sleep(0.2 if ok else 1.0)
+b.wait_ready = wait_every_worker
 from serving.service_state import load_from_settings
 from tierwise.settings import Settings
 features, as_of, pid = b.one_partner(data)
