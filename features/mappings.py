@@ -32,8 +32,8 @@ from features.mapping_spec import (
     yaml_path,
 )
 from features.schema import SCHEMAS, Column
-from features.yaml_lines import NodePath, line_of, load_yaml_lines
 from tierwise.errors import MappingError, Problem
+from tierwise.yaml_lines import NodePath, line_of, load_yaml_lines
 
 SUFFIXES = (".yaml", ".yml")
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tierwise.errors import Problem
+from tierwise.yaml_lines import NodePath, load_yaml_lines
 
-NodePath = tuple[str | int, ...]
+__all__ = ["CASE_FILES", "NodePath", "Source", "read_source", "rulebook_files"]
 CASE_FILES = ("tests.yaml", "tests.yml")
 
 
@@ -60,39 +60,13 @@ def read_source(path: Path) -> Source:
     return src
 
 
-def load_yaml(file: Path, problems: list[Problem]) -> tuple[Any, dict[NodePath, int]]:
-    """One YAML document and the 1-based line of each node; syntax errors become problems."""
-    text = file.read_text(encoding="utf-8")
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, {}
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        context = exc.context or ""
-        if context and exc.context_mark and exc.context_mark is not mark:
-            context += f" (line {exc.context_mark.line + 1})"
-        what = " ".join(str(p) for p in (context, exc.problem) if p)
-        problems.append(Problem(f"YAML syntax error: {what}", file=str(file), line=line))
-        return None, {}
-    except yaml.YAMLError as exc:  # pragma: no cover - non-marked errors are rare
-        problems.append(Problem(f"YAML error: {exc}", file=str(file)))
-        return None, {}
-    finally:
-        loader.dispose()
-    lines: dict[NodePath, int] = {}
-    _walk(node, (), lines, file, problems)
-    return data, lines
-
-
 def _read_file(file: Path, src: Source) -> None:
-    data, lines = load_yaml(file, src.problems)
-    src.texts[str(file)] = file.read_text(encoding="utf-8")
-    if data is None:
+    data, lines = load_yaml_lines(file, src.problems)
+    if data is None:  # unreadable, empty or not YAML: the problem is recorded
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            src.texts[str(file)] = file.read_text(encoding="utf-8")
         return
+    src.texts[str(file)] = file.read_text(encoding="utf-8")
     if not isinstance(data, dict):
         src.problems.append(
             Problem(
@@ -119,28 +93,3 @@ def _read_file(file: Path, src: Source) -> None:
         src.data[key] = value
     for node_path, line in lines.items():
         src.lines.setdefault(node_path, (str(file), line))
-
-
-def _walk(
-    node: yaml.Node, path: NodePath, lines: dict[NodePath, int], file: Path, problems: list[Problem]
-) -> None:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            key = key_node.value
-            if key in seen:
-                problems.append(
-                    Problem(
-                        f"duplicate key '{key}'",
-                        file=str(file),
-                        line=key_node.start_mark.line + 1,
-                        value=key,
-                    )
-                )
-            seen.add(key)
-            _walk(value_node, (*path, key), lines, file, problems)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _walk(item, (*path, i), lines, file, problems)

@@ -37,8 +37,9 @@ from rules.registration_cases import (
     run_registration_case,
     uncovered_refusals,
 )
-from rules.source import CASE_FILES, NodePath, load_yaml
+from rules.source import CASE_FILES, NodePath
 from tierwise.errors import Problem, RulebookError
+from tierwise.yaml_lines import load_yaml_lines
 
 
 class _Spec(BaseModel):
@@ -127,7 +128,7 @@ def case_file(directory: Path) -> Path:
 def run_cases(book: Rulebook, path: Path) -> CaseReport:
     """Run every case of ``path`` against ``book`` (RulebookError if the file is invalid)."""
     problems: list[Problem] = []
-    data, lines = load_yaml(path, problems)
+    data, lines = load_yaml_lines(path, problems)
     spec = _validate(data, lines, path, problems)
     if spec is not None:
         _check_names(book, spec, lines, path, problems)

@@ -10,7 +10,6 @@ A partner id that appears twice is scored each time and flagged (`duplicate_of`)
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pydantic_core
 from pydantic import ValidationError
 
 from features.lifecycle import status_of
@@ -36,7 +36,9 @@ ScoreOne = Callable[[schemas.ScoreRequest, str], schemas.PartnerScore]
 def parse_items(raw: bytes, *, max_batch: int) -> list[Any]:
     """The raw items of a batch body; 422 naming the limit when there are too many."""
     try:
-        body = json.loads(raw or b"null")
+        # pydantic's parser: ~3x the standard library's on a full batch; NaN/Infinity parse
+        # as json.loads would, so the item validation names them (422), not the parser
+        body = pydantic_core.from_json(raw or b"null", allow_inf_nan=True)
     except ValueError as exc:
         raise InvalidInput(
             f"The body is not JSON: {exc}", [Problem("invalid JSON", column="body")]
@@ -267,7 +269,7 @@ def _column(column: pd.Series) -> list[Any]:
         return [None if v != v else v for v in column.to_numpy(dtype=np.float64).tolist()]
     if pd.api.types.is_integer_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
         return column.to_numpy().tolist()
-    return [_plain(v) for v in column.astype(object).tolist()]
+    return [v if v.__class__ is str else _plain(v) for v in column.astype(object).tolist()]
 
 
 def _by_partner(frame: pd.DataFrame, columns: list[str]) -> dict[str, list[dict[str, Any]]]:

@@ -131,7 +131,6 @@ def build(app: FastAPI, settings: Settings) -> dict[str, Any]:
                 operation.setdefault("parameters", []).append(IF_NONE_MATCH)
                 operation["responses"]["304"] = NOT_MODIFIED
                 operation["responses"]["200"]["headers"] = {"ETag": ETAG_HEADER}
-    _limits(schemas, settings)
     _drop_unreferenced(doc, ("HTTPValidationError", "ValidationError"))
     return doc
 
@@ -206,12 +205,6 @@ def _problem(status: str) -> dict[str, Any]:
     if example is not None:
         media["example"] = example
     return {"description": _DESCRIPTIONS[int(status)], "content": {PROBLEM_JSON: media}}
-
-
-def _limits(schemas: dict[str, Any], settings: Settings) -> None:
-    batch = schemas.get("BatchScoreRequest", {}).get("properties", {}).get("partners")
-    if batch is not None:
-        batch["maxItems"] = settings.max_batch
 
 
 def _drop_unreferenced(doc: dict[str, Any], names: tuple[str, ...]) -> None:

@@ -20,7 +20,9 @@ pickle or pandas at serving time.
 
 from __future__ import annotations
 
+import bisect
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -63,6 +65,27 @@ class Calibrator:
         else:
             out = raw
         return np.clip(out, EPS, 1.0 - EPS)
+
+    def one(self, raw: float) -> float:
+        """`self(raw)` for one score with `math` alone (the request path; a test binds them)."""
+        if raw != raw:
+            return math.nan
+        try:
+            return min(max(self._one(raw), EPS), 1.0 - EPS)
+        except ArithmeticError:  # an overflow numpy would carry as inf
+            return float(self(np.array([raw]))[0])
+
+    def _one(self, raw: float) -> float:
+        if self.method == "isotonic":
+            return _interp_one(raw, self.x, self.y)
+        if self.method == "smooth_isotonic":
+            return _sigmoid_one(_extrapolated_one(_logit_one(raw), self.x, self.y))
+        if self.method == "sigmoid":
+            return _sigmoid_one(self.a * _logit_one(raw) + self.b)
+        if self.method == "beta":
+            p = min(max(raw, EPS), 1.0 - EPS)
+            return _sigmoid_one(self.a * math.log(p) - self.b * math.log1p(-p) + self.c)
+        return raw
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -190,6 +213,36 @@ def _extrapolated(x: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     out[lo] = ys[0] + (x[lo] - xs[0]) * (ys[1] - ys[0]) / (xs[1] - xs[0])
     out[hi] = ys[-1] + (x[hi] - xs[-1]) * (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
     return out
+
+
+def _interp_one(x: float, xs: tuple[float, ...], ys: tuple[float, ...]) -> float:
+    """np.interp for one value."""
+    if x <= xs[0]:
+        return ys[0]
+    if x >= xs[-1]:
+        return ys[-1]
+    j = bisect.bisect_right(xs, x) - 1
+    return (ys[j + 1] - ys[j]) / (xs[j + 1] - xs[j]) * (x - xs[j]) + ys[j]
+
+
+def _extrapolated_one(x: float, xs: tuple[float, ...], ys: tuple[float, ...]) -> float:
+    """`_extrapolated` for one value."""
+    if len(xs) == 1:
+        return x - xs[0] + ys[0]
+    if x < xs[0]:
+        return ys[0] + (x - xs[0]) * (ys[1] - ys[0]) / (xs[1] - xs[0])
+    if x > xs[-1]:
+        return ys[-1] + (x - xs[-1]) * (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+    return _interp_one(x, xs, ys)
+
+
+def _sigmoid_one(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def _logit_one(p: float) -> float:
+    p = min(max(p, EPS), 1.0 - EPS)
+    return math.log(p / (1.0 - p))
 
 
 def _cross_validated(method: Method, raw: np.ndarray, labels: np.ndarray) -> tuple[float, float]:

@@ -9,8 +9,12 @@ few `lightgbm.Booster` methods the `Scorer` calls, so a champion can be either l
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +66,11 @@ class LinearModel:
     def predict(
         self, x: np.ndarray, *, pred_contrib: bool = False, num_threads: int = 1
     ) -> np.ndarray:
-        parts = self._design(np.asarray(x, dtype=np.float64))
+        x = np.asarray(x, dtype=np.float64)
+        if not pred_contrib and len(x) == 1:  # one request: plain floats, no arrays
+            with contextlib.suppress(OverflowError):
+                return np.array([_sigmoid(self.logit_one(x[0].tolist()))])
+        parts = self._design(x)
         if not pred_contrib:
             logit = sum(p @ c for p, c in parts) + self.intercept
             return 1.0 / (1.0 + np.exp(-np.asarray(logit)))
@@ -133,6 +141,52 @@ class LinearModel:
             pos += len(levels)
         return parts
 
+    def logit_one(self, row: Sequence[float]) -> float:
+        """The logit of one input row with plain floats: the scalar view of `_design` (a test
+        binds the two)."""
+        numbers, indicators, onehots = self._scalar_plan
+        logit = 0.0
+        for col, median, center, scale, coef in numbers:
+            v = row[col]
+            if v != v:
+                v = median
+            logit += (math.copysign(math.log1p(abs(v)), v) - center) / scale * coef
+        for col, center, scale, coef in indicators:
+            v = _LOG2 if row[col] != row[col] else 0.0  # signed log1p of the 0/1 indicator
+            logit += (v - center) / scale * coef
+        for col, coefs in onehots:
+            logit += coefs.get(row[col], 0.0)
+        return logit + self.intercept
+
+    @cached_property
+    def _scalar_plan(
+        self,
+    ) -> tuple[
+        tuple[tuple[int, float, float, float, float], ...],
+        tuple[tuple[int, float, float, float], ...],
+        tuple[tuple[int, dict[float, float]], ...],
+    ]:
+        """`_design`'s columns as tuples: (column, median, center, scale, coef) per number,
+        (column, center, scale, coef) per missing indicator, (column, level → coef) per
+        one-hot block."""
+        scale = [1.0 if s == 0 else s for s in self.scale]
+        n = len(self.numeric)
+        numbers = tuple(
+            zip(self.numeric, self.medians, self.center[:n], scale[:n], self.coef[:n], strict=True)
+        )
+        indicators = tuple(
+            (self.numeric[i], self.center[n + k], scale[n + k], self.coef[n + k])
+            for k, i in enumerate(self.indicators)
+        )
+        onehots = []
+        pos = n + len(self.indicators)
+        for col, levels in zip(self.categorical, self.levels, strict=True):
+            onehots.append(
+                (col, dict(zip(levels, self.coef[pos : pos + len(levels)], strict=True)))
+            )
+            pos += len(levels)
+        return numbers, indicators, tuple(onehots)
+
     def _owners(self) -> list[np.ndarray]:
         """The input feature of each design column, block by block (as `_design`)."""
         numeric = np.asarray(self.numeric, dtype=np.int64)
@@ -142,6 +196,13 @@ class LinearModel:
             for col, lv in zip(self.categorical, self.levels, strict=True)
         ]
         return [first, *rest]
+
+
+_LOG2 = math.log1p(1.0)
+
+
+def _sigmoid(logit: float) -> float:
+    return 1.0 / (1.0 + math.exp(-logit))
 
 
 def is_linear(text: str) -> bool:

@@ -12,6 +12,7 @@ import logging
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from tierwise.errors import ModelError
 from training.blend import SegmentBlend
 from training.calibration import Calibrator
 from training.linear import LinearModel, is_linear
+from training.single_row import SingleRowPredictor
 from training.spec import FeatureSpec
 
 log = logging.getLogger(__name__)
@@ -67,12 +69,25 @@ class Scorer:
     def predict_raw(self, x: np.ndarray) -> np.ndarray:
         """Uncalibrated probabilities (LightGBM or the baseline; blended for one segment)."""
         x = self._check(x)
-        raw = np.asarray(self.booster.predict(x, num_threads=1), dtype=np.float64)
+        if len(x) == 1 and self._single_row is not None:  # one request: the C fast path
+            raw = self._single_row.predict(x[0])
+        else:
+            raw = np.asarray(self.booster.predict(x, num_threads=1), dtype=np.float64)
         return raw if self.blend is None else self.blend.apply(raw, x, self.spec)
+
+    @cached_property
+    def _single_row(self) -> SingleRowPredictor | None:
+        booster = self.booster
+        if isinstance(booster, lgb.Booster) and booster.num_model_per_iteration() == 1:
+            return SingleRowPredictor(booster)
+        return None
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Calibrated probabilities, one per row of `x`."""
-        return self.calibrator(self.predict_raw(x))
+        raw = self.predict_raw(x)
+        if len(raw) == 1:
+            return np.array([self.calibrator.one(float(raw[0]))])
+        return self.calibrator(raw)
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Per-feature SHAP contributions (log-odds, before calibration), shape (n, features).

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.btyd import BgNbd, scalar_scores
 from tierwise.errors import InvalidInput, Problem
 
 
@@ -45,12 +46,28 @@ class FeatureSpec:
         return frame.assign(**bgnbd_columns(self.bgnbd, *inputs))
 
     def derive_row(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
-        if self.bgnbd is None:
+        """`row` plus the derived (BG/NBD) values: the scalar view of `derive_frame`."""
+        fit = self._bgnbd_fit
+        if fit is None:
             return row
-        values = [_as_float(row.get(n)) for n in BGNBD_INPUTS]
-        inputs = [np.array([np.nan if v is None else v]) for v in values]
-        derived = {k: float(v[0]) for k, v in bgnbd_columns(self.bgnbd, *inputs).items()}
-        return {**row, **derived}
+        x, t_x, age = (_as_float(row.get(n)) for n in BGNBD_INPUTS)
+        nan = math.nan
+        scores = scalar_scores(
+            fit,
+            nan if x is None else x,
+            nan if t_x is None else t_x,
+            nan if age is None else age,
+            horizon_days=self._bgnbd_horizon,
+        )
+        return {**row, **dict(zip(BGNBD_FEATURES, scores, strict=True))}
+
+    @cached_property
+    def _bgnbd_fit(self) -> BgNbd | None:
+        return None if self.bgnbd is None else BgNbd.from_dict(dict(self.bgnbd))
+
+    @cached_property
+    def _bgnbd_horizon(self) -> float:
+        return float(self.bgnbd["horizon_days"]) if self.bgnbd is not None else math.nan
 
     @property
     def inputs(self) -> list[str]:
@@ -147,6 +164,8 @@ class FeatureSpec:
                 strs = col.where(col.notna(), None).map(lambda v: None if v is None else str(v))
                 codes = index.get_indexer(pd.Index(strs))
             return np.where(codes < 0, np.nan, codes).astype(np.float64)
+        if isinstance(col.dtype, np.dtype) and col.dtype.kind in "biuf":  # numbers already
+            return col.to_numpy(dtype=np.float64)
         try:
             return pd.to_numeric(col, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
         except (ValueError, TypeError) as exc:
@@ -158,41 +177,50 @@ class FeatureSpec:
 
     @cached_property
     def _lookups(self) -> dict[str, dict[str, float]]:
+        """Per categorical feature: level → code."""
         return {
             name: {lv: float(i) for i, lv in enumerate(levels)}
             for name, levels in self.categories.items()
         }
 
+    @cached_property
+    def _columns(self) -> tuple[tuple[str, dict[str, float] | None], ...]:
+        """(feature, level → code or None for a number), in model order."""
+        return tuple((name, self._lookups.get(name)) for name in self.features)
+
     def encode(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Encode mappings (one per row) without pandas; an absent key is a missing value."""
         # the serving fast path (one row per request): plain lists, floats checked first
-        out = np.empty((len(rows), len(self.features)), dtype=np.float64)
-        lookups = self._lookups
+        columns = self._columns
         nan = math.nan
         problems: list[Problem] = []
         derive = self.bgnbd is not None
+        encoded: list[list[float]] = []
         for i, row in enumerate(rows):
             if derive:
                 row = self.derive_row(row)
+            get = row.get
             values: list[float] = []
-            for name in self.features:
-                value = row.get(name)
-                lookup = lookups.get(name)
+            append = values.append
+            for name, lookup in columns:
+                value = get(name)
                 if value is None:
-                    values.append(nan)
+                    append(nan)
                 elif lookup is not None:
-                    values.append(lookup.get(str(value), nan))
+                    append(lookup.get(str(value), nan))
                 elif value.__class__ is float:
-                    values.append(value)
+                    append(value)
                 else:
                     number = _as_float(value)
                     if number is None:
                         problems.append(Problem("not a number", row=i, column=name, value=value))
-                    values.append(nan if number is None else number)
-            out[i] = values
+                    append(nan if number is None else number)
+            encoded.append(values)
         if problems:
             raise InvalidInput("features must be numeric", problems)
-        return out
+        if not encoded:
+            return np.empty((0, len(self.features)), dtype=np.float64)
+        return np.array(encoded, dtype=np.float64)
 
 
 BGNBD_INPUTS = ("rf_frequency", "rf_recency_days", "rf_age_days")
@@ -202,8 +230,6 @@ BGNBD_FEATURES = ("bgnbd_p_alive", "bgnbd_p_quiet", "bgnbd_expected_events")
 def bgnbd_columns(params: Mapping[str, float], x: Any, t_x: Any, age: Any) -> dict[str, Any]:
     """BG/NBD P(alive), P(no sign of life within the horizon) and expected events in it;
     NaN where an input is missing."""
-    from features.btyd import BgNbd
-
     fit = BgNbd.from_dict(dict(params))
     horizon = float(params["horizon_days"])
     known = ~(np.isnan(x) | np.isnan(t_x) | np.isnan(age))

@@ -259,3 +259,12 @@ def test_tiers_after_an_unconditional_tier_are_unreachable(tmp_path: Path) -> No
     assert any(
         "tier 'resell/Registered' comes first and has no condition" in p.message for p in problems
     )
+
+
+def test_a_rulebook_file_that_is_not_utf8_is_a_problem(tmp_path: Path) -> None:
+    shutil.copytree(DEFAULT_DIR, tmp_path / "book")
+    (tmp_path / "book" / "zz_broken.yaml").write_bytes(b"tracks: \xff\n")
+    problems = problems_of(tmp_path / "book")
+    assert any(
+        p.message.startswith("cannot read") and p.file.endswith("zz_broken.yaml") for p in problems
+    )

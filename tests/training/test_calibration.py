@@ -97,3 +97,15 @@ def test_round_trips_through_json(tmp_path: Path, method: str) -> None:
 def test_an_older_isotonic_calibrator_still_loads() -> None:
     old = Calibrator.from_dict({"method": "isotonic", "x": [0.1, 0.9], "y": [0.2, 0.8]})
     assert old(np.array([0.5]))[0] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("method", ["isotonic", "smooth_isotonic", "sigmoid", "beta", "identity"])
+def test_one_score_calibrates_as_the_array(method: str) -> None:
+    raw_val, y_val = overconfident(3000, seed=4)
+    cal = fit_calibrator(raw_val, y_val, method)  # type: ignore[arg-type]
+    grid = [0.0, 1e-9, 1e-6, 0.5, 1 - 1e-9, 1.0, *overconfident(200, seed=5)[0]]
+    if cal.x:  # below, at and above the fitted thresholds
+        grid += [cal.x[0] - 0.01, cal.x[0], cal.x[-1], min(cal.x[-1] + 0.01, 1.0)]
+    one = np.array([cal.one(p) for p in grid])
+    np.testing.assert_allclose(one, cal(np.array(grid)), rtol=1e-12, atol=0)
+    assert np.isnan(cal.one(float("nan")))

@@ -73,3 +73,21 @@ def test_saved_files_load_back_identically(
 def test_missing_files_are_a_model_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="cannot load"):
         Scorer.from_dir(tmp_path)
+
+
+def test_one_row_prediction_equals_the_batch_prediction(
+    scorer: Scorer, fitted_churn: tuple[Fitted, Evaluation]
+) -> None:
+    x = scorer.encode_frame(fitted_churn[0].test.head(60))
+    batch, raw = scorer.predict(x), scorer.predict_raw(x)
+    assert scorer.learner == "lightgbm" and len(np.unique(batch)) > 10
+    np.testing.assert_array_equal([scorer.predict_raw(row[None, :])[0] for row in x], raw)
+    np.testing.assert_allclose([scorer.predict(row[None, :])[0] for row in x], batch, rtol=1e-12)
+
+
+def test_the_single_row_path_refuses_a_row_of_the_wrong_length(scorer: Scorer) -> None:
+    from training.single_row import SingleRowPredictor
+
+    predictor = SingleRowPredictor(scorer.booster)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="expected"):
+        predictor.predict(np.zeros(len(scorer.features) + 1))

@@ -1,4 +1,8 @@
-"""YAML with the line of every node, so that problems in a mapping can say file:line."""
+"""YAML with the line of every node, so that problems can say file:line.
+
+The one reader of the YAML the project's users write: rulebooks (`rules.source`), their test
+cases (`rules.testcases`) and import mappings (`features.mappings`).
+"""
 
 from __future__ import annotations
 
@@ -27,13 +31,12 @@ def load_yaml_lines(file: Path, problems: list[Problem]) -> tuple[Any, dict[Node
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problems.append(
-            Problem(
-                f"YAML syntax error: {exc.problem or exc.context}",
-                file=str(file),
-                line=mark.line + 1 if mark else None,
-            )
-        )
+        line = mark.line + 1 if mark else None
+        context = exc.context or ""
+        if context and exc.context_mark and exc.context_mark is not mark:
+            context += f" (line {exc.context_mark.line + 1})"
+        what = " ".join(str(p) for p in (context, exc.problem) if p)
+        problems.append(Problem(f"YAML syntax error: {what}", file=str(file), line=line))
         return None, {}
     except yaml.YAMLError as exc:  # pragma: no cover - non-marked errors are rare
         problems.append(Problem(f"YAML error: {exc}", file=str(file)))
@@ -55,7 +58,9 @@ def _walk(
             key = key_node.value
             if key in seen:
                 line = key_node.start_mark.line + 1
-                problems.append(Problem(f"duplicate key '{key}'", file=str(file), line=line))
+                problems.append(
+                    Problem(f"duplicate key '{key}'", file=str(file), line=line, value=key)
+                )
             seen.add(key)
             _walk(value_node, (*path, key), lines, file, problems)
             lines[(*path, key)] = key_node.start_mark.line + 1
