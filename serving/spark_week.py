@@ -33,6 +33,7 @@ from features.spark.buckets import (
     blobs_of,
     bucket_blobs,
     bucket_tables,
+    families,
     frames_blobs,
     read_tables,
     table_rows,
@@ -90,10 +91,11 @@ class SparkWeek:
         if self.buckets <= 0:
             self.table_rows()
         state = {PREVIOUS: ctx.state.previous, HISTORY: ctx.state.history}
-        blobs = bucket_blobs(self.tables(), buckets=self.buckets).unionByName(
-            frames_blobs(
-                self.spark, {k: v for k, v in state.items() if len(v)}, buckets=self.buckets
-            )
+        stored = {k: v for k, v in state.items() if len(v)}
+        family = families(self.tables())  # a distributor and its resellers share a bucket
+        tops = _family_map(family) if family is not None and stored else None
+        blobs = bucket_blobs(self.tables(), buckets=self.buckets, family=family).unionByName(
+            frames_blobs(self.spark, stored, buckets=self.buckets, family=tops)
         )
         if self.sink == "parquet" and self.out_uri:
             for name in ("decisions", "awards"):
@@ -174,6 +176,16 @@ def _udf(job: Callable[[pa.Table], pa.Table]) -> Callable[[pa.Table], pa.Table]:
         return job(table)
 
     return run
+
+
+def _family_map(family: Any) -> dict[str, str]:
+    """partner_id → family id on the driver, for the stored frames (only the partners that
+    belong to another's family)."""
+    from pyspark.sql import functions as sf
+
+    moved = family.where(sf.col("partner_id") != sf.col("family")).toArrow()
+    pids = moved.column("partner_id").to_pylist()
+    return dict(zip(pids, moved.column("family").to_pylist(), strict=True))
 
 
 def pickle_bytes(value: Any) -> bytes:

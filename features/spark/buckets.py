@@ -4,9 +4,13 @@
     tables = read_tables(spark, table_prefix="prm.tierwise_")        # catalog tables
     blobs = bucket_blobs(tables, buckets=64)                         # (bucket, table, payload)
 
-A bucket is CRC-32 of the partner id modulo the bucket count — `sf.crc32` in Spark and
-`zlib.crc32` in Python give the same number, so frames built on the driver (the stored tier
-states) join the right bucket. Each bucket's slice of each table is one Arrow IPC blob.
+A bucket is CRC-32 of the partner's *family* id modulo the bucket count — `sf.crc32` in Spark
+and `zlib.crc32` in Python give the same number, so frames built on the driver (the stored tier
+states) join the right bucket. The family is the top of the partner's `parent_partner_id`
+chain (a reseller under a distributor belongs to the distributor's family; a partner without
+a parent is its own): a distributor's features read its sub-resellers' deals, so a family
+must share a bucket for the per-bucket features to equal the whole program's. Each bucket's
+slice of each table is one Arrow IPC blob.
 """
 
 from __future__ import annotations
@@ -100,34 +104,74 @@ def table_rows(tables: Mapping[str, Any]) -> dict[str, int]:
     return {name: counts.get(name, 0) for name in names}
 
 
-def bucket_of(partner_ids: pd.Series, buckets: int) -> pd.Series:
-    """The bucket of each partner id, as Spark's `pmod(crc32(partner_id), buckets)` gives it."""
-    values = [zlib.crc32(str(p).encode("utf-8")) % buckets for p in partner_ids]
+FAMILY_HOPS = 5  # pointer jumping: 5 self-joins resolve parent chains up to 32 levels deep
+
+
+def families(tables: Mapping[str, Any]) -> Any | None:
+    """partner_id → family (the top of its parent chain), as a Spark DataFrame; None when the
+    partners carry no `parent_partner_id`. A chain that never ends (a cycle, which validation
+    refuses) keeps some member of it as its family."""
+    from pyspark.sql import functions as sf
+
+    partners = tables["partners"]
+    if "parent_partner_id" not in partners.columns:
+        return None
+    pid = sf.col("partner_id").cast("string")
+    parent = sf.nullif(sf.trim(sf.col("parent_partner_id").cast("string")), sf.lit(""))
+    links = partners.select(pid.alias("partner_id"), sf.coalesce(parent, pid).alias("family"))
+    for _ in range(FAMILY_HOPS):
+        up = links.select(sf.col("partner_id").alias("_up"), sf.col("family").alias("_top"))
+        links = links.join(up, links["family"] == up["_up"], "left").select(
+            "partner_id", sf.coalesce(sf.col("_top"), sf.col("family")).alias("family")
+        )
+    return links.dropDuplicates(["partner_id"])
+
+
+def bucket_of(
+    partner_ids: pd.Series, buckets: int, family: Mapping[str, str] | None = None
+) -> pd.Series:
+    """The bucket of each partner id, as Spark's `pmod(crc32(family), buckets)` gives it."""
+    top = family or {}
+    values = [zlib.crc32(str(top.get(str(p), p)).encode("utf-8")) % buckets for p in partner_ids]
     return pd.Series(values, index=partner_ids.index, dtype="int32")
 
 
-def bucket_column(buckets: int, spread: Any = None) -> Any:
-    """`pmod(crc32(partner_id), buckets)`; rows without a partner by `spread` instead."""
+def bucket_column(buckets: int, spread: Any = None, family: Any = None) -> Any:
+    """`pmod(crc32(family or partner_id), buckets)`; rows without a partner by `spread`."""
     from pyspark.sql import functions as sf
 
     key = sf.col("partner_id").cast("string")
+    if family is not None:
+        key = sf.coalesce(family.cast("string"), key)
     if spread is not None:
         key = sf.coalesce(key, spread.cast("string"), sf.lit(""))
     return sf.pmod(sf.crc32(key), sf.lit(buckets)).cast("int")
 
 
-def bucket_blobs(tables: Mapping[str, Any], *, buckets: int) -> Any:
+def bucket_blobs(tables: Mapping[str, Any], *, buckets: int, family: Any | None = None) -> Any:
     """One row per (bucket, table): that bucket's rows of the table as an Arrow IPC blob.
 
-    Rows without a partner (direct deals, customers won directly) feed no partner feature;
-    they are spread by their own key and still validated in whichever bucket they land."""
+    Rows of one partner family (`families`) share a bucket. Rows without a partner (direct
+    deals, customers won directly) feed no partner feature; they are spread by their own key
+    and still validated in whichever bucket they land."""
     from pyspark.sql import functions as sf
 
     blobs = None
     for name, frame in tables.items():
         key = SCHEMAS[name].key
         spread = sf.col(key) if key and key != "partner_id" and key in frame.columns else None
-        keyed = frame.withColumn("bucket", bucket_column(buckets, spread))
+        top = None
+        if family is not None and "partner_id" in frame.columns:
+            found = family.select(
+                sf.col("partner_id").alias("_fid"), sf.col("family").alias("_fam")
+            )
+            frame = frame.join(
+                found, frame["partner_id"].cast("string") == found["_fid"], "left"
+            ).drop("_fid")
+            top = sf.col("_fam")
+        keyed = frame.withColumn("bucket", bucket_column(buckets, spread, top))
+        if top is not None:
+            keyed = keyed.drop("_fam")
         part = keyed.groupBy("bucket").applyInArrow(_encoder(name), BLOB_SCHEMA)
         blobs = part if blobs is None else blobs.unionByName(part)
     return blobs
@@ -153,11 +197,18 @@ def nanos_as_timestamps(name: str, table: pa.Table) -> pa.Table:
     return table
 
 
-def frames_blobs(spark: Any, frames: Mapping[str, pd.DataFrame], *, buckets: int) -> Any:
-    """Driver-side frames keyed by partner_id (e.g. the stored tier states) as bucket blobs."""
+def frames_blobs(
+    spark: Any,
+    frames: Mapping[str, pd.DataFrame],
+    *,
+    buckets: int,
+    family: Mapping[str, str] | None = None,
+) -> Any:
+    """Driver-side frames keyed by partner_id (e.g. the stored tier states) as bucket blobs
+    (`family`: partner_id → family id, as `families` computed it)."""
     rows: list[tuple[int, str, bytes]] = []
     for name, frame in frames.items():
-        keys = bucket_of(frame["partner_id"], buckets)
+        keys = bucket_of(frame["partner_id"], buckets, family)
         for bucket, part in frame.groupby(keys, sort=True):
             rows.append((int(str(bucket)), name, to_blob(part)))
     return spark.createDataFrame(rows, BLOB_SCHEMA)

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from features.spark.buckets import blob_row, blobs_of, bucket_blobs, bucket_tables
+from features.spark.buckets import blob_row, blobs_of, bucket_blobs, bucket_tables, families
 from features.spark.frames import BLOB_SCHEMA, arrow_table, from_blob, to_blob
 from features.spark.session import worker_errors
 
@@ -52,7 +52,8 @@ def build_features_spark(
     def run(table: pa.Table) -> pa.Table:
         return job(table)
 
-    shapes = bucket_blobs(tables, buckets=buckets).groupBy("bucket").applyInArrow(run, BLOB_SCHEMA)
+    blobs = bucket_blobs(tables, buckets=buckets, family=families(tables))
+    shapes = blobs.groupBy("bucket").applyInArrow(run, BLOB_SCHEMA)
     with worker_errors():
         payloads = shapes.toArrow().column("payload").to_pylist()
     frames = [from_blob(p) for p in payloads]
