@@ -283,3 +283,30 @@ def test_features_on_spark_are_the_pandas_feature_frame(
     assert (rows, columns) == want.shape
     assert sorted(p.name for p in out.iterdir()) == [f"part-{b:05d}.parquet" for b in range(3)]
     pd.testing.assert_frame_equal(got, want.sort_values("partner_id", ignore_index=True))
+
+
+def test_a_partner_family_shares_a_bucket(spark: Any, program: Path) -> None:
+    from features.io import load_tables
+    from features.spark.buckets import bucket_of, families, read_tables
+
+    chain = spark.createDataFrame(
+        [("A", None), ("B", "A"), ("C", "B"), ("D", "C"), ("E", " "), ("F", "E")],
+        "partner_id string, parent_partner_id string",
+    )
+    found = families({"partners": chain}).toArrow().to_pandas()
+    tops = dict(zip(found["partner_id"], found["family"], strict=True))
+    assert tops == {"A": "A", "B": "A", "C": "A", "D": "A", "E": "E", "F": "E"}
+    assert bucket_of(pd.Series(["D", "F"]), 7, tops).tolist() == [
+        bucket_of(pd.Series(["A"]), 7).iloc[0],
+        bucket_of(pd.Series(["E"]), 7).iloc[0],
+    ]
+    # the simulated program's resellers sit in their distributor's family
+    partners = load_tables(program).partners
+    children = partners.loc[partners["parent_partner_id"].notna()]
+    assert len(children) > 0
+    got = families(read_tables(spark, data=str(program))).toArrow().to_pandas()
+    family = dict(zip(got["partner_id"], got["family"], strict=True))
+    assert all(
+        family[c] == family[p]
+        for c, p in zip(children["partner_id"], children["parent_partner_id"], strict=True)
+    )
