@@ -10,7 +10,10 @@ the ones it is evaluated on.
 
 1. `time`: test = the last T cut-offs, validation = the last V cut-offs whose labels end
    before the test period, train = those whose labels end before validation (T, V = 3, 3;
-   fewer, down to 1, when the history is short and they were not given).
+   fewer, down to 1, when the history is short and they were not given). Chosen
+   automatically, a split must leave training at least as many cut-offs as validation and
+   test together: a model fitted on the first month or two of a young program has seen no
+   partner go quiet and ranks worse than recency alone.
 2. `time test, partner validation`: no room for a separate validation period — validation is
    a held-out group of partners (VALIDATION_SHARE) at the training cut-offs.
 3. `partner holdout`: not even a horizon between the first and the last cut-off (e.g. six
@@ -140,9 +143,11 @@ def plan_split(
     vals = [validation_snapshots] if validation_snapshots else list(range(DEFAULT_SNAPSHOTS, 0, -1))
     h, c = horizon_days, cadence
     found = None
+    auto = test_snapshots is None and validation_snapshots is None
     for t in tests:
         for v in vals:
-            found = found or _time_split(stamps, t, v, horizon_days=h, cadence=c)
+            least = t + v if auto else 1
+            found = found or _time_split(stamps, t, v, horizon_days=h, cadence=c, least=least)
     if found is None and validation_snapshots is None:
         for t in tests:
             found = found or _time_test_split(stamps, t, horizon_days=h, cadence=c)
@@ -155,7 +160,7 @@ def plan_split(
 
 
 def _time_split(
-    stamps: list[pd.Timestamp], t: int, v: int, *, horizon_days: int, cadence: str
+    stamps: list[pd.Timestamp], t: int, v: int, *, horizon_days: int, cadence: str, least: int = 1
 ) -> Boundaries | None:
     gap = pd.Timedelta(days=horizon_days)
     if len(stamps) < t + v + 1:
@@ -165,7 +170,7 @@ def _time_split(
     if len(val_pool) < v + 1:
         return None
     validation_start = val_pool[-v]
-    if not any(a + gap <= validation_start for a in stamps):
+    if sum(a + gap <= validation_start for a in stamps) < least:  # training cut-offs
         return None
     return Boundaries(validation_start, test_start, gap, "time", "time", t, v, cadence)
 

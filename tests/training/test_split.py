@@ -66,8 +66,20 @@ def test_long_history_gets_the_full_time_split() -> None:
 
 
 def test_shorter_history_shrinks_the_periods_before_giving_up_time() -> None:
-    bounds = plan_split(MONTHS[:8], horizon_days=90)
+    bounds = plan_split(MONTHS[:10], horizon_days=90)
     assert bounds.mode == "time" and bounds.test_snapshots + bounds.validation_snapshots < 6
+    train = bounds.assign(pd.Series(MONTHS[:10])) == "train"
+    assert train.sum() >= bounds.test_snapshots + bounds.validation_snapshots
+
+
+def test_auto_never_trains_on_fewer_cut_offs_than_it_validates_and_tests_on() -> None:
+    # 8 months, 90 days: a time split would train on one month alone (a young program's
+    # first month has seen nobody go quiet); validation moves to a partner group instead
+    bounds = plan_split(MONTHS[:8], horizon_days=90)
+    assert bounds.mode == "time test, partner validation"
+    explicit = plan_split(MONTHS[:8], horizon_days=90, test_snapshots=1, validation_snapshots=1)
+    assert explicit.mode == "time"  # asked for explicitly: kept
+    assert (explicit.assign(pd.Series(MONTHS[:8])) == "train").sum() == 1
 
 
 def test_no_room_for_validation_holds_out_partners_for_it() -> None:
