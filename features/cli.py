@@ -107,23 +107,29 @@ def import_(
 features_app = typer.Typer(help="Point-in-time partner features.", no_args_is_help=False)
 
 
+# the engine options `tierwise features` and `tierwise weekly` share
+ENGINE = typer.Option("pandas", "--engine", help="pandas (one process) or spark")
+SPARK_MASTER = typer.Option(
+    None, "--spark-master", help="Spark master URL [local[*]; spark-submit's]"
+)
+SPARK_CONF = typer.Option([], "--conf", help="Any spark.<name>=<value> setting (repeatable)")
+TABLE_PREFIX = typer.Option(
+    None, "--table-prefix", help="Spark: read catalog tables <prefix><table> (not --data)"
+)
+BUCKETS = typer.Option(0, "--buckets", min=0, help="Spark: partner buckets [auto]")
+
+
 @features_app.callback(invoke_without_command=True)
 def features(
     ctx: typer.Context,
     data: str = typer.Option(None, "--data", help="Data directory or SQLAlchemy URL"),
     as_of: str = typer.Option(None, "--as-of", help="Snapshot date (events before it count)"),
     out: Path = typer.Option(None, "--out", help="Output Parquet file (Spark: a dataset folder)"),
-    engine: str = typer.Option("pandas", "--engine", help="pandas (one process) or spark"),
-    spark_master: str = typer.Option(
-        None, "--spark-master", help="Spark master URL [local[*]; spark-submit's]"
-    ),
-    conf: list[str] = typer.Option(
-        [], "--conf", help="Any spark.<name>=<value> setting (repeatable)"
-    ),
-    table_prefix: str = typer.Option(
-        None, "--table-prefix", help="Spark: read catalog tables <prefix><table> (not --data)"
-    ),
-    buckets: int = typer.Option(0, "--buckets", min=0, help="Spark: partner buckets [auto]"),
+    engine: str = ENGINE,
+    spark_master: str = SPARK_MASTER,
+    conf: list[str] = SPARK_CONF,
+    table_prefix: str = TABLE_PREFIX,
+    buckets: int = BUCKETS,
 ) -> None:
     """Build the feature frame as of a date: `tierwise features --data DIR --as-of D --out F`."""
     if ctx.invoked_subcommand is not None:

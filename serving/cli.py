@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from features.cli import BUCKETS, ENGINE, SPARK_CONF, SPARK_MASTER, TABLE_PREFIX
 from serving.serve_cli import run_server
 
 if TYPE_CHECKING:
@@ -36,17 +37,11 @@ def weekly(
     allow_shrink: bool = typer.Option(
         False, "--allow-shrink", help="Plan even when a table shrank sharply since the last run"
     ),
-    engine: str = typer.Option("pandas", "--engine", help="pandas (one process) or spark"),
-    spark_master: str = typer.Option(
-        None, "--spark-master", help="Spark master URL [local[*]; spark-submit's]"
-    ),
-    conf: list[str] = typer.Option(
-        [], "--conf", help="Any spark.<name>=<value> setting (repeatable)"
-    ),
-    table_prefix: str = typer.Option(
-        None, "--table-prefix", help="Spark: read catalog tables <prefix><table> (not --data)"
-    ),
-    buckets: int = typer.Option(0, "--buckets", min=0, help="Spark: partner buckets [auto]"),
+    engine: str = ENGINE,
+    spark_master: str = SPARK_MASTER,
+    conf: list[str] = SPARK_CONF,
+    table_prefix: str = TABLE_PREFIX,
+    buckets: int = BUCKETS,
     sink: str = typer.Option(
         "db", "--sink", help="db (one transaction, digest) or parquet (files in --out only)"
     ),

@@ -112,22 +112,13 @@ def load_propensities(
     name: str = PROPENSITY_MODEL, alias: str = "champion", tracking_uri: str | None = None
 ) -> Propensities:
     """The registered table `name@alias`; ModelError when there is none."""
-    if tracking_uri is None:
-        from tierwise.settings import get_settings
+    from training.scorer import registered_artifacts, registry_client
 
-        tracking_uri = get_settings().mlflow_tracking_uri
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    client, tracking_uri = registry_client(tracking_uri)
     try:
-        mv = client.get_model_version_by_alias(name, alias)
-        with tempfile.TemporaryDirectory(prefix="tierwise-propensity-") as tmp:
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=client.get_model_version_download_uri(name, mv.version),
-                dst_path=tmp,
-                tracking_uri=tracking_uri,
-                registry_uri=tracking_uri,
-            )
-            root = Path(local) / "artifacts"
-            return _read(root / TABLE, root / PRIORS, version=str(mv.version))
+        with registered_artifacts(client, name, alias, prefix="tierwise-propensity-") as found:
+            root, version = found
+            return _read(root / TABLE, root / PRIORS, version=version)
     except MlflowException as exc:
         raise ModelError(
             f"model {name}@{alias} not found in {tracking_uri}: {exc.message}"

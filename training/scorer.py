@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -162,30 +163,50 @@ def load_scorer(name: str, alias: str = "champion", tracking_uri: str | None = N
     `tracking_uri` defaults to settings.mlflow_tracking_uri (MLFLOW_TRACKING_URI wins).
     Raises ModelError when the model or alias does not exist.
     """
-    import mlflow
     from mlflow.exceptions import MlflowException
+
+    client, tracking_uri = registry_client(tracking_uri)
+    try:
+        with registered_artifacts(client, name, alias, prefix="tierwise-model-") as (root, v):
+            scorer = Scorer.from_dir(root, name=name, version=v)
+    except MlflowException as exc:
+        raise ModelError(missing_model(client, name, alias, tracking_uri)) from exc
+    log.info("loaded %s version %s (@%s)", name, scorer.version, alias)
+    return scorer
+
+
+def registry_client(tracking_uri: str | None = None) -> tuple[Any, str]:
+    """(an MlflowClient for tracking and registry, its URI); the URI defaults to
+    settings.mlflow_tracking_uri (MLFLOW_TRACKING_URI wins)."""
+    import mlflow
 
     if tracking_uri is None:
         from tierwise.settings import get_settings
 
         tracking_uri = get_settings().mlflow_tracking_uri
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    try:
-        mv = client.get_model_version_by_alias(name, alias)
-        with tempfile.TemporaryDirectory(prefix="tierwise-model-") as tmp:
-            local = mlflow.artifacts.download_artifacts(
-                # the version's storage location: a `models:/` URI would be resolved against
-                # the process-wide registry, not this client's
-                artifact_uri=client.get_model_version_download_uri(name, mv.version),
-                dst_path=tmp,
-                tracking_uri=tracking_uri,
-                registry_uri=tracking_uri,
-            )
-            scorer = Scorer.from_dir(Path(local) / "artifacts", name=name, version=str(mv.version))
-    except MlflowException as exc:
-        raise ModelError(missing_model(client, name, alias, tracking_uri)) from exc
-    log.info("loaded %s version %s (@%s)", name, scorer.version, alias)
-    return scorer
+    return mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri), tracking_uri
+
+
+@contextmanager
+def registered_artifacts(
+    client: Any, name: str, alias: str, *, prefix: str
+) -> Iterator[tuple[Path, str]]:
+    """(the artifacts folder, the version) of `name@alias`, downloaded into a temporary
+    folder that lives as long as the `with` block. MlflowException when there is none."""
+    import mlflow
+
+    mv = client.get_model_version_by_alias(name, alias)
+    uri = client.tracking_uri
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            # the version's storage location: a `models:/` URI would be resolved against
+            # the process-wide registry, not this client's
+            artifact_uri=client.get_model_version_download_uri(name, mv.version),
+            dst_path=tmp,
+            tracking_uri=uri,
+            registry_uri=uri,
+        )
+        yield Path(local) / "artifacts", str(mv.version)
 
 
 TRAIN_HINT = "tierwise train --data DIR"
