@@ -2,8 +2,11 @@
 
     .venv/bin/python bench/bench_spark.py [--partners 100000] [--years 2] [--engines pandas,spark]
         [--master local[2]] [--buckets 0] [--sink parquet|db] [--conf spark.x=y ...]
+        [--chunk 0] [--max-gb 20]
 
-Simulates the program once (cached in bench/.data/, as bench_weekly.py does), trains real
+Simulates the program once (cached in bench/.data/, as bench_weekly.py does; above 100,000
+partners in independent pieces of 50,000, `simulation.chunks`, since the simulator holds a
+whole program in memory), trains real
 champions once on a 1,000-partner sample of the same simulator (cached MLflow store), then
 runs `tierwise weekly`'s `run_week` per engine in a child process while this process samples
 the RSS of the child's whole process tree (driver, JVM, Python workers) with psutil every
@@ -104,8 +107,35 @@ def run_child(args: argparse.Namespace) -> None:
     )
 
 
+def simulate_cached(folder: Path, partners: int, years: float, chunk: int) -> int:
+    """The program's rows: simulated once into `folder` (in pieces of `chunk` partners if
+    `chunk`), then read from the marker."""
+    marker = folder / f".done-{partners}-{years}"
+    if not marker.exists():
+        if not chunk:
+            from bench_weekly import simulate_once
+
+            simulate_once(folder, partners, years)
+        else:
+            from bench_weekly import END
+
+            from simulation.chunks import write_chunked
+
+            started = time.perf_counter()
+            rows = write_chunked(
+                folder, partners=partners, years=years, seed=7, end=END, chunk=chunk
+            )
+            marker.write_text(str(sum(rows.values())))
+            print(
+                f"simulated {partners:,} partners in pieces of {chunk:,}, "
+                f"{sum(rows.values()):,} rows in {time.perf_counter() - started:.0f}s"
+            )
+    return int(marker.read_text())
+
+
 def measure(engine: str, args: argparse.Namespace, data: Path, models: Path) -> dict[str, Any]:
-    """Run one engine in a child process; sample the RSS of its process tree."""
+    """Run one engine in a child process; sample the RSS of its process tree. Past
+    `args.max_gb` the tree is stopped (so the machine is not): the result says so."""
     import psutil
 
     out = CACHE / f"out-{engine}"
@@ -137,9 +167,15 @@ def measure(engine: str, args: argparse.Namespace, data: Path, models: Path) -> 
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     parent = psutil.Process(child.pid)
-    peak = 0
+    peak, cap = 0, args.max_gb * 2**30
     while child.poll() is None:
         peak = max(peak, _tree_rss(parent))
+        if peak > cap:
+            _stop_tree(parent)
+            child.communicate()
+            wall = time.perf_counter() - started
+            print(f"{engine}: stopped after {wall:.0f}s, its memory passed {args.max_gb} GB")
+            return {"stopped": True, "wall": wall, "peak_mb": peak / 2**20, "timings": {}}
         time.sleep(0.2)
     stdout, stderr = child.communicate()
     if child.returncode != 0:
@@ -164,6 +200,18 @@ def _tree_rss(process: Any) -> int:
     except psutil.NoSuchProcess:
         return 0
     return total
+
+
+def _stop_tree(process: Any) -> None:
+    import psutil
+
+    tree = [process, *process.children(recursive=True)]
+    for p in tree:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            continue
+    psutil.wait_procs(tree, timeout=30)
 
 
 def estimate_cluster(result: dict[str, Any], *, cores: int, executors: int = 16) -> str:
@@ -197,6 +245,16 @@ def main() -> None:
     parser.add_argument("--buckets", type=int, default=0, help="0: one per ~20,000 partners")
     parser.add_argument("--sink", default="parquet", choices=["parquet", "db"])
     parser.add_argument("--conf", action="append", help="spark.<name>=<value> (repeatable)")
+    parser.add_argument(
+        "--chunk",
+        type=int,
+        default=-1,
+        help="simulate in pieces of this many partners "
+        "(default: 50,000 above 100,000 partners; 0: in one piece)",
+    )
+    parser.add_argument(
+        "--max-gb", type=float, default=20.0, help="stop an engine whose memory passes this"
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--models", default=None, help=argparse.SUPPRESS)
@@ -206,12 +264,10 @@ def main() -> None:
     if args.child:
         run_child(args)
         return
-    from bench_weekly import simulate_once
-
+    chunk = args.chunk if args.chunk >= 0 else (50_000 if args.partners > 100_000 else 0)
     data = CACHE / f"spark-{args.partners}-{args.years}"
     data.mkdir(parents=True, exist_ok=True)
-    simulate_once(data, args.partners, args.years)
-    events = int((data / f".done-{args.partners}-{args.years}").read_text())
+    events = simulate_cached(data, args.partners, args.years, chunk)
     models = champions_once()
     results = {}
     for engine in args.engines.split(","):
@@ -229,6 +285,13 @@ def _report(results: dict[str, Any], args: argparse.Namespace, events: int) -> N
     )
     print(f"{'engine':<8} {'wall s':>8} {'peak MB':>9} {'events/s':>10} {'load':>11}  stages")
     for engine, r in results.items():
+        if r.get("stopped"):
+            wall, peak = f">{r['wall']:.0f}", f">{r['peak_mb']:,.0f}"
+            print(
+                f"{engine:<8} {wall:>8} {peak:>9} {'-':>10} {'':>11}  "
+                f"stopped: its memory passed --max-gb {args.max_gb:g}"
+            )
+            continue
         stages = ", ".join(f"{k} {v:.1f}" for k, v in r["timings"].items())
         load = f"{r['load'][0]:.0f}->{r['load'][1]:.0f}"
         print(
@@ -247,7 +310,8 @@ def _report(results: dict[str, Any], args: argparse.Namespace, events: int) -> N
         )
         cores = int("".join(c for c in args.master if c.isdigit()) or os.cpu_count() or 2)
         print("estimate on 16 executors: " + estimate_cluster(spark, cores=cores))
-    if "pandas" in results and "spark" in results:
+    finished = [r for r in results.values() if not r.get("stopped")]
+    if "pandas" in results and "spark" in results and len(finished) == 2:
         same = results["pandas"]["summary"] == results["spark"]["summary"]
         print(f"same summary on both engines: {same}")
     command = " ".join(a for a in sys.argv if a)

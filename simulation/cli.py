@@ -29,6 +29,13 @@ def simulate(
         help="parquet or csv (the contract tables), or salesforce (Account, Opportunity, Lead, "
         "Task, Event exports for `tierwise import --mapping salesforce-prm`)",
     ),
+    chunk: int = typer.Option(
+        0,
+        "--chunk",
+        min=0,
+        help="Simulate in independent pieces of at most this many partners, written one after "
+        "another (memory bounded by one piece; ids renumbered; no ground truth). 0: one piece",
+    ),
 ) -> None:
     """Simulate a partner program and write its five tables (+ ground truth in _truth/)."""
     from simulation.program import simulate as run
@@ -38,6 +45,9 @@ def simulate(
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     out_dir = out or get_settings().data_dir
+    if chunk:
+        _simulate_chunked(out_dir, partners, years, seed, end, chunk, fmt, transactions_only)
+        return
     sim = run(partners=partners, years=years, seed=seed, end=parse_as_of(end) if end else None)
     if transactions_only:
         sim = strip(sim)
@@ -55,6 +65,43 @@ def simulate(
     for name, frame in sim.tables.items():
         console.print(f"  {name:<11} {len(frame):>10,} rows")
     console.print(f"wrote a simulated program to [bold]{out_dir}[/] (truth in {out_dir}/_truth)")
+
+
+def _simulate_chunked(
+    out_dir: Path,
+    partners: int,
+    years: float,
+    seed: int,
+    end: str | None,
+    chunk: int,
+    fmt: str,
+    transactions_only: bool,
+) -> None:
+    from rich.progress import Progress
+
+    from simulation.chunks import write_chunked
+
+    if fmt == "salesforce":
+        raise typer.BadParameter("--chunk writes parquet or csv, not salesforce exports")
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("simulating", total=partners)
+        rows = write_chunked(
+            out_dir,
+            partners=partners,
+            years=years,
+            seed=seed,
+            end=parse_as_of(end) if end else None,
+            chunk=chunk,
+            fmt=fmt,  # type: ignore[arg-type]
+            tables=("partners", "deals") if transactions_only else None,
+            progress=lambda done, _total: bar.update(task, completed=done),
+        )
+    for name, count in rows.items():
+        console.print(f"  {name:<15} {count:>12,} rows")
+    console.print(
+        f"wrote a simulated program of {partners:,} partners in pieces of at most {chunk:,} to "
+        f"[bold]{out_dir}[/] (no ground truth: it is per piece)"
+    )
 
 
 def register(app: typer.Typer) -> None:
