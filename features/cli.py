@@ -171,7 +171,9 @@ def _features_on_spark(
         if buckets <= 0:
             partners = table_rows({"partners": tables["partners"]})["partners"]
             buckets = buckets_for(partners, dict(spark.sparkContext.getConf().getAll()))
-        rows, columns = build_features_spark(tables, as_of=as_of, out_uri=uri, buckets=buckets)
+        rows, columns = build_features_spark(
+            tables, as_of=as_of, out_uri=uri, buckets=buckets, label=prefix or data
+        )
     console.print(f"{rows:,} partners x {columns} columns -> [bold]{out}[/] ({buckets} parts)")
 
 

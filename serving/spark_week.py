@@ -4,7 +4,8 @@
              engine=SparkWeek(spark, data="s3a://…/program", buckets=64))
 
 1. Every table is cut into partner-hash buckets (`features.spark.buckets`); the stored tier
-   states and action history join their partners' buckets.
+   states and action history join their partners' buckets. Ids that must be unique across
+   partners (deals, customers) are checked across buckets first (`duplicate_keys`).
 2. `groupBy("bucket").applyInArrow`: per bucket, the SAME `build_features`, `recommend_frame`
    (the recommender — rulebook + champion models — is broadcast once and unpickled once per
    Python worker), `tier_decisions`, `incentive_awards` and `plan_actions` as the pandas engine.
@@ -33,6 +34,7 @@ from features.spark.buckets import (
     blobs_of,
     bucket_blobs,
     bucket_tables,
+    duplicate_keys,
     families,
     frames_blobs,
     read_tables,
@@ -90,6 +92,7 @@ class SparkWeek:
         started = time.perf_counter()
         if self.buckets <= 0:
             self.table_rows()
+        duplicate_keys(self.tables(), label=str(self.data or self.table_prefix))
         state = {PREVIOUS: ctx.state.previous, HISTORY: ctx.state.history}
         stored = {k: v for k, v in state.items() if len(v)}
         family = families(self.tables())  # a distributor and its resellers share a bucket

@@ -104,6 +104,58 @@ def table_rows(tables: Mapping[str, Any]) -> dict[str, int]:
     return {name: counts.get(name, 0) for name in names}
 
 
+KEY_EXAMPLES = 20  # duplicated ids named in the error (all are counted)
+
+
+def duplicate_keys(tables: Mapping[str, Any], *, label: str) -> None:
+    """Refuse ids that more than one row has, across buckets, as `load_tables` refuses them.
+
+    Rows are bucketed by partner, so two rows with one deal id under two partners meet in no
+    bucket: the tables keyed by something else than the partner are checked here, on their
+    ids alone, in one job (the partners table's own key is checked in its bucket, where all
+    of a partner's rows meet). Names the first KEY_EXAMPLES ids and counts the rest."""
+    from pyspark.sql import functions as sf
+
+    keyed = []
+    for name, frame in tables.items():
+        key = SCHEMAS[name].key
+        if key and key != "partner_id" and key in frame.columns:
+            text = sf.trim(sf.col(key).cast("string"))
+            keyed.append(frame.select(sf.lit(name).alias("table"), text.alias("id")))
+    if not keyed:
+        return
+    ids = keyed[0]
+    for more in keyed[1:]:
+        ids = ids.unionByName(more)
+    ids = ids.where(sf.col("id").isNotNull() & (sf.col("id") != ""))
+    repeated = ids.groupBy("table", "id").count().where(sf.col("count") > 1)
+    examples = repeated.orderBy("table", "id").limit(KEY_EXAMPLES + 1).collect()
+    if not examples:
+        return
+    totals = (
+        dict(repeated.groupBy("table").count().collect()) if len(examples) > KEY_EXAMPLES else {}
+    )
+    problems = []
+    for row in examples[:KEY_EXAMPLES]:
+        key = SCHEMAS[row["table"]].key
+        problems.append(
+            Problem(
+                f"duplicated id (more than one row has it): {row['id']!r} in {row['count']} rows",
+                file=label,
+                table=row["table"],
+                column=key,
+                value=row["id"],
+            )
+        )
+    for name, count in totals.items():
+        problems.append(
+            Problem(
+                f"{count:,} duplicated ids in all", file=label, table=name, column=SCHEMAS[name].key
+            )
+        )
+    raise DataValidationError(f"{label}: ids are duplicated", problems)
+
+
 FAMILY_HOPS = 5  # pointer jumping: 5 self-joins resolve parent chains up to 32 levels deep
 
 

@@ -15,7 +15,14 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from features.spark.buckets import blob_row, blobs_of, bucket_blobs, bucket_tables, families
+from features.spark.buckets import (
+    blob_row,
+    blobs_of,
+    bucket_blobs,
+    bucket_tables,
+    duplicate_keys,
+    families,
+)
 from features.spark.frames import BLOB_SCHEMA, arrow_table, from_blob, to_blob
 from features.spark.session import worker_errors
 
@@ -43,15 +50,24 @@ class FeatureJob:
 
 
 def build_features_spark(
-    tables: dict[str, Any], *, as_of: datetime, out_uri: str, buckets: int, year_start: int = 1
+    tables: dict[str, Any],
+    *,
+    as_of: datetime,
+    out_uri: str,
+    buckets: int,
+    year_start: int = 1,
+    label: str | None = None,
 ) -> tuple[int, int]:
-    """Write the feature frame as of `as_of` to `out_uri`; (rows, columns) written."""
+    """Write the feature frame as of `as_of` to `out_uri`; (rows, columns) written.
+
+    `label` names the source in errors (its folder or table prefix)."""
     job = FeatureJob(as_of, year_start, out_uri)
     fresh_folder(out_uri)
 
     def run(table: pa.Table) -> pa.Table:
         return job(table)
 
+    duplicate_keys(tables, label=out_uri if label is None else label)
     blobs = bucket_blobs(tables, buckets=buckets, family=families(tables))
     shapes = blobs.groupBy("bucket").applyInArrow(run, BLOB_SCHEMA)
     with worker_errors():

@@ -310,3 +310,59 @@ def test_a_partner_family_shares_a_bucket(spark: Any, program: Path) -> None:
         family[c] == family[p]
         for c, p in zip(children["partner_id"], children["parent_partner_id"], strict=True)
     )
+
+
+def test_an_id_two_partners_share_is_refused_across_buckets(
+    spark: Any, program: Path, tmp_path: Path
+) -> None:
+    """A deal id under two partners lands in two buckets, where neither sees it twice: the
+    cross-bucket check refuses it as the pandas engine does, and nothing is written."""
+    from features.io import load_tables
+    from features.spark.buckets import bucket_of
+
+    bad = tmp_path / "dup"
+    shutil.copytree(program, bad)
+    deals = pd.read_parquet(bad / "deals.parquet")
+    owned = deals.dropna(subset=["partner_id"]).drop_duplicates("partner_id")
+    buckets = bucket_of(owned["partner_id"], 3)
+    first = owned.index[0]
+    other = owned.index[(buckets != buckets.iloc[0]).to_numpy()][0]
+    deals.loc[other, "deal_id"] = deals.loc[first, "deal_id"]
+    deals.to_parquet(bad / "deals.parquet", index=False)
+    duplicated = str(deals.loc[first, "deal_id"])
+    with pytest.raises(DataValidationError, match="duplicated id"):
+        load_tables(bad)  # the pandas engine refuses it
+    settings = _settings(tmp_path / "db")
+    with pytest.raises(DataValidationError) as info:
+        run_week(
+            settings,
+            data_dir=bad,
+            week=W1,
+            out_dir=tmp_path / "out",
+            recommender=Recommender(),
+            engine=_spark_week(spark, bad),
+        )
+    problem = info.value.problems[0]
+    assert (problem.table, problem.column, problem.value) == ("deals", "deal_id", duplicated)
+    assert "in 2 rows" in problem.message
+    with session_scope(get_engine(settings.db_url)) as s:
+        assert s.scalars(select(PlanAction)).first() is None
+    assert not (tmp_path / "out" / "plan.parquet").exists()
+
+
+def test_many_duplicated_ids_are_counted_and_the_first_named(spark: Any) -> None:
+    from features.spark.buckets import KEY_EXAMPLES, duplicate_keys
+
+    ids = [f"C{i:03d}" for i in range(KEY_EXAMPLES + 5)]
+    customers = spark.createDataFrame(
+        [(c, p) for c in ids for p in ("P1", "P2")] + [(" ", "P1"), (None, "P2"), ("C999", "P3")],
+        "customer_id string, partner_id string",
+    )
+    deals = spark.createDataFrame([("D1", "P1"), ("D2", "P2")], "deal_id string, partner_id string")
+    with pytest.raises(DataValidationError) as info:
+        duplicate_keys({"customers": customers, "deals": deals}, label="prm.tw_")
+    problems = info.value.problems
+    assert [p.value for p in problems[:KEY_EXAMPLES]] == ids[:KEY_EXAMPLES]
+    assert problems[-1].message == f"{KEY_EXAMPLES + 5} duplicated ids in all"
+    assert {p.file for p in problems} == {"prm.tw_"} and len(problems) == KEY_EXAMPLES + 1
+    duplicate_keys({"deals": deals}, label="ok")  # unique ids (blank and missing ones aside)
