@@ -22,7 +22,7 @@ import hashlib
 import pickle
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,7 +41,7 @@ from features.spark.buckets import (
     table_rows,
 )
 from features.spark.frames import concat_frames, from_blob, to_blob
-from features.spark.session import buckets_for, worker_errors
+from features.spark.session import buckets_for, worker_errors, worker_job
 from features.spark.snapshot import fresh_folder
 from rules.model import Rulebook
 from serving.week_steps import WeekComputed, WeekContext, ledger_frame, usable_overrides
@@ -114,7 +114,7 @@ class SparkWeek:
             no_previous=ctx.state.previous.iloc[:0],
             no_history=ctx.state.history.iloc[:0],
         )
-        out = blobs.groupBy("bucket").applyInArrow(_udf(per_bucket), OUT_SCHEMA)
+        out = blobs.groupBy("bucket").applyInArrow(worker_job(per_bucket), OUT_SCHEMA)
         out = out.persist(StorageLevel.MEMORY_AND_DISK)
         try:
             per_manager = ManagerJob(
@@ -126,7 +126,7 @@ class SparkWeek:
                 keep_overflow=self.sink == "db",
             )
             actions = out.where(sf.col("kind") == "actions")
-            plans = actions.groupBy("manager_id").applyInArrow(_udf(per_manager), OUT_SCHEMA)
+            plans = actions.groupBy("manager_id").applyInArrow(worker_job(per_manager), OUT_SCHEMA)
             kinds = [*(DRIVER_KINDS if self.sink == "db" else SLIM_KINDS), "ignored", "versions"]
             collected = out.where(sf.col("kind").isin([*kinds, "timing"])).unionByName(plans)
             with worker_errors():
@@ -170,15 +170,6 @@ class SparkWeek:
             summary=summary,
             written=written,
         )
-
-
-def _udf(job: Callable[[pa.Table], pa.Table]) -> Callable[[pa.Table], pa.Table]:
-    """A plain one-argument function (Spark reads a callable object's arity as two)."""
-
-    def run(table: pa.Table) -> pa.Table:
-        return job(table)
-
-    return run
 
 
 def _family_map(family: Any) -> dict[str, str]:

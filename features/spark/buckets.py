@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
+from features.coerce import plain
 from features.schema import SCHEMAS, TABLE_NAMES
 from features.spark.frames import BLOB_SCHEMA, from_blob, to_blob
 from features.tables import Tables
@@ -291,15 +293,35 @@ def blobs_of(table: pa.Table) -> Iterator[tuple[str, pd.DataFrame]]:
 
 
 def bucket_tables(frames: Mapping[str, list[pd.DataFrame]], *, label: str) -> Tables:
-    """One bucket's contract tables, validated exactly as `load_tables` validates a folder
-    (problems name the table, column and value; rows are counted within the bucket)."""
+    """One bucket's contract tables, validated exactly as `load_tables` validates a folder.
+
+    Problems name the table, column and value, and each bad row by its id (a row number
+    within a bucket would point nowhere in the user's files)."""
     raw = {n: pd.concat(f, ignore_index=True) for n, f in frames.items() if n in SCHEMAS}
     for name in REQUIRED:
         raw.setdefault(name, _empty(name))
     report = validate_tables(raw, source=label)
     # a bucket may hold no deal at all; the whole table's emptiness is checked by its count
     report.findings = [f for f in report.findings if not f.message.endswith("is empty (no rows)")]
-    return report.raise_for_problems()
+    if report.ok and report.tables is not None:
+        return report.tables
+    error = report.error()
+    problems = [_by_id(p, raw) for p in error.problems]
+    raise DataValidationError(error.detail, problems)
+
+
+def _by_id(problem: Problem, raw: Mapping[str, pd.DataFrame]) -> Problem:
+    """The problem with its bucket row number replaced by the row's id (or partner and time)."""
+    frame = raw.get(problem.table or "")
+    if problem.row is None or frame is None or not 0 < problem.row <= len(frame):
+        return problem
+    schema = SCHEMAS[str(problem.table)]
+    row = frame.iloc[problem.row - 1]
+    stamps = [c.name for c in schema.columns if c.kind == "timestamp"][:1]
+    names = [schema.key] if schema.key else ["partner_id", *stamps]
+    shown = ", ".join(f"{n} {plain(row[n])!r}" for n in names if n and n in frame.columns)
+    message = f"{problem.message} (the row with {shown})" if shown else problem.message
+    return replace(problem, row=None, line=None, message=message)
 
 
 def _empty(name: str) -> pd.DataFrame:

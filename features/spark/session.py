@@ -11,12 +11,13 @@ shuffle partitions. Under `spark-submit` / on Databricks the session that exists
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import sys
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,10 +79,33 @@ def buckets_for(partners: int, conf: Mapping[str, str]) -> int:
     return max(floor, -(-partners // PARTNERS_PER_BUCKET))
 
 
+WIRE = "tierwise-error-json: "  # how a worker's Tierwise error crosses Spark's traceback text
+
+
+def worker_job(job: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`job` as a plain one-argument function (Spark reads a callable object's arity as two)
+    whose Tierwise errors cross to the driver whole: class, detail and every problem, as one
+    JSON line in the worker's traceback (`worker_errors` rebuilds them)."""
+
+    def run(table: Any) -> Any:
+        try:
+            return job(table)
+        except TierwiseError as exc:
+            payload = {
+                "class": type(exc).__name__,
+                "detail": exc.detail,
+                "problems": [p.to_dict() for p in exc.problems],
+            }
+            raise RuntimeError(WIRE + json.dumps(payload, default=repr)) from exc
+
+    return run
+
+
 @contextmanager
 def worker_errors() -> Iterator[None]:
-    """A Tierwise error raised in a Python worker comes back as itself, its message intact
-    (Spark wraps it in a `PythonException` holding the worker's traceback as text)."""
+    """A Tierwise error raised in a Python worker comes back as itself, its detail and its
+    problems intact (Spark wraps it in a `PythonException` holding the worker's traceback as
+    text; `worker_job` put the error there as JSON)."""
     try:
         yield
     except TierwiseError:
@@ -94,7 +118,15 @@ def worker_errors() -> Iterator[None]:
 
 
 def worker_error(text: str) -> TierwiseError | None:
-    """The last `tierwise.errors.<Class>: message` of a worker traceback, rebuilt."""
+    """The Tierwise error in a worker traceback, rebuilt: whole from `worker_job`'s JSON line,
+    else the last `tierwise.errors.<Class>: message` (the message only)."""
+    wired = [line.split(WIRE, 1)[1] for line in text.splitlines() if WIRE in line]
+    if wired:
+        payload = json.loads(wired[-1])
+        cls = getattr(errors, str(payload.get("class")), None)
+        if isinstance(cls, type) and issubclass(cls, TierwiseError):
+            problems = [Problem(**p) for p in payload.get("problems", [])]
+            return cls(str(payload["detail"]), problems)
     matches = list(WORKER_ERROR.finditer(text))
     if not matches:
         return None

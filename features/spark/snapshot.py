@@ -24,7 +24,7 @@ from features.spark.buckets import (
     families,
 )
 from features.spark.frames import BLOB_SCHEMA, arrow_table, from_blob, to_blob
-from features.spark.session import worker_errors
+from features.spark.session import worker_errors, worker_job
 
 
 @dataclass(frozen=True)
@@ -63,13 +63,9 @@ def build_features_spark(
     `label` names the source in errors (its folder or table prefix)."""
     job = FeatureJob(as_of, year_start, out_uri)
     fresh_folder(out_uri)
-
-    def run(table: pa.Table) -> pa.Table:
-        return job(table)
-
     duplicate_keys(tables, label=out_uri if label is None else label)
     blobs = bucket_blobs(tables, buckets=buckets, family=families(tables))
-    shapes = blobs.groupBy("bucket").applyInArrow(run, BLOB_SCHEMA)
+    shapes = blobs.groupBy("bucket").applyInArrow(worker_job(job), BLOB_SCHEMA)
     with worker_errors():
         payloads = shapes.toArrow().column("payload").to_pylist()
     frames = [from_blob(p) for p in payloads]

@@ -97,3 +97,50 @@ def test_a_tierwise_error_from_a_worker_comes_back_as_itself() -> None:
     assert "amount" in error.detail and "-5.0" in error.detail
     assert "org.apache" not in error.detail
     assert worker_error("ValueError: not ours") is None
+
+
+def test_a_worker_error_crosses_whole_with_its_problems() -> None:
+    import traceback
+
+    from features.spark.session import worker_error, worker_job
+    from tierwise.errors import DataValidationError, Problem
+
+    problems = [
+        Problem("below 0", file="bucket 2", table="deals", column="amount", value=-5.0),
+        Problem("not a date", table="partners", column="joined_at", value="31/02"),
+    ]
+
+    def job(table: object) -> object:
+        raise DataValidationError("bucket 2: 2 data problems", problems)
+
+    with pytest.raises(RuntimeError) as info:
+        worker_job(job)("a bucket")
+    # what Spark's PythonException carries: the worker's traceback as text, JVM frames after
+    text = "".join(traceback.format_exception(info.value)) + "\tat org.apache.spark.X(X.scala:1)\n"
+    error = worker_error(text)
+    assert isinstance(error, DataValidationError)
+    assert error.detail == "bucket 2: 2 data problems"
+    assert error.problems == problems
+    assert worker_job(lambda t: f"done {t}")("ok") == "done ok"
+    with pytest.raises(ValueError, match="not ours"):
+        worker_job(lambda t: (_ for _ in ()).throw(ValueError("not ours")))("x")
+
+
+def test_a_bad_row_in_a_bucket_is_named_by_its_id(tables: Tables) -> None:
+    from features.spark.buckets import bucket_tables
+    from tierwise.errors import DataValidationError
+
+    deals = tables.deals.head(40).reset_index(drop=True)
+    deals.loc[7, "amount"] = -5.0
+    activities = tables.activities.head(30).reset_index(drop=True)
+    activities.loc[3, "kind"] = "séance"
+    frames = {"partners": [tables.partners], "deals": [deals], "activities": [activities]}
+    with pytest.raises(DataValidationError) as info:
+        bucket_tables(frames, label="bucket 4")
+    found = {p.table: p for p in info.value.problems}
+    assert found["deals"].row is None and found["deals"].column == "amount"
+    assert found["deals"].value == -5.0
+    assert f"the row with deal_id {deals.loc[7, 'deal_id']!r}" in found["deals"].message
+    where = f"partner_id {activities.loc[3, 'partner_id']!r}, occurred_at '20"
+    assert where in found["activities"].message
+    assert found["activities"].value == "séance"

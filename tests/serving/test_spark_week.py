@@ -228,7 +228,9 @@ def test_a_bad_row_fails_the_spark_run_naming_it(spark: Any, program: Path, tmp_
             recommender=Recommender(),
             engine=_spark_week(spark, bad),
         )
-    assert "amount" in info.value.detail and "-5" in info.value.detail
+    problem = info.value.problems[0]  # whole, from the worker: table, column, value, the id
+    assert (problem.table, problem.column, problem.value) == ("deals", "amount", -5.0)
+    assert repr(str(deals.loc[deals.index[7], "deal_id"])) in problem.message
     with session_scope(get_engine(settings.db_url)) as s:
         assert s.scalars(select(JobRun.status)).all() == ["failed"]
         assert s.scalars(select(PlanAction)).first() is None
