@@ -35,15 +35,19 @@ class Loaded:
     models: Models
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
-    def fingerprint(self) -> tuple[str, str, str]:
+    def fingerprint(self) -> Fingerprint:
+        propensity = self.models.propensity
         return (
             self.rulebook.content_hash,
             str(self.models.churn.version),
             str(self.models.deal.version) if self.models.deal is not None else "",
+            propensity.version if propensity is not None else "",
         )
 
 
 Loader = Callable[[Settings], Loaded]
+# rulebook hash, churn, deal and propensity versions ("": not loaded)
+Fingerprint = tuple[str, str, str, str]
 
 
 def load_from_settings(settings: Settings) -> Loaded:
@@ -94,21 +98,26 @@ def _registered(name: str, uri: str) -> bool:
     return bool(client.search_registered_models(f"name = '{name}'"))
 
 
-def registry_fingerprint(settings: Settings) -> tuple[str, str, str]:
-    """What a reload would load, cheaply: rulebook hash and the aliases' model versions."""
+def registry_fingerprint(settings: Settings) -> Fingerprint:
+    """What a reload would load, cheaply: rulebook hash and the aliases' model versions (the
+    propensity table's only when the rulebook asks for learned propensities, as the loader)."""
     from mlflow import MlflowClient
 
     from rules import load_rulebook
 
     reopen_registry(settings.mlflow_tracking_uri)
     client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    rulebook = load_rulebook(settings.rules_dir)
+    names = [settings.churn_model, settings.deal_model]
+    if any(a.prior is not None for a in rulebook.actions):
+        names.append(settings.propensity_model)
     versions = [
         str(client.get_model_version_by_alias(name, settings.model_alias).version)
         if name == settings.churn_model or _registered(name, settings.mlflow_tracking_uri)
         else ""
-        for name in (settings.churn_model, settings.deal_model)
-    ]
-    return (load_rulebook(settings.rules_dir).content_hash, versions[0], versions[1])
+        for name in names
+    ] + [""] * (3 - len(names))
+    return (rulebook.content_hash, versions[0], versions[1], versions[2])
 
 
 def reopen_registry(uri: str) -> None:
@@ -146,7 +155,7 @@ class ServiceState:
         settings: Settings,
         *,
         loader: Loader = load_from_settings,
-        fingerprint: Callable[[Settings], tuple[str, str, str]] = registry_fingerprint,
+        fingerprint: Callable[[Settings], Fingerprint] = registry_fingerprint,
         metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
@@ -271,7 +280,10 @@ class ServiceState:
         if current is None:
             return "nothing (not ready)"
         fp = current.fingerprint()
-        return f"rulebook {current.rulebook.version} ({fp[0][:12]}), models {fp[1]}/{fp[2]}"
+        learned = f", propensities v{fp[3]}" if fp[3] else ""
+        return (
+            f"rulebook {current.rulebook.version} ({fp[0][:12]}), models {fp[1]}/{fp[2]}{learned}"
+        )
 
 
 def _describe(exc: Exception) -> str:

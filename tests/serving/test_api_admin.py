@@ -163,15 +163,53 @@ def test_reload_if_changed_only_reloads_when_something_moved(
     assert state.reload_if_changed() is True  # nothing loaded yet
     assert state.reload_if_changed() is False  # same rulebook, same aliases
     assert len(calls) == 1
-    state.fingerprint = lambda s: ("other-hash", "1", "1")
+    state.fingerprint = lambda s: ("other-hash", "1", "1", "")
     assert state.reload_if_changed() is True
     assert len(calls) == 2
+
+
+def test_a_new_propensity_table_is_picked_up_by_the_periodic_check(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`tierwise train --model propensity` registers a new table: the running service's
+    periodic check sees the alias move and reloads, as it does for the churn model."""
+    import shutil
+
+    import mlflow
+
+    from tests.training.test_propensity import PRIORS, hand_examples
+    from training.propensity import fit_propensity
+    from training.propensity_registry import log_propensity
+
+    copy = tmp_path / "served"  # the shared store stays without a propensity table
+    shutil.copytree(settings.data_dir, copy)
+    mine = settings.model_copy(update={"data_dir": copy})
+    state = ServiceState(mine)
+    assert state.reload_if_changed() is True
+    assert state.current is not None and state.current.models.propensity is None
+    assert state.reload_if_changed() is False
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.setenv(name, "")  # recorded, so what set_*_uri writes is undone
+        monkeypatch.delenv(name)
+    mlflow.set_tracking_uri(mine.mlflow_tracking_uri)
+    mlflow.set_registry_uri(mine.mlflow_tracking_uri)
+    try:
+        experiment = mlflow.create_experiment("p", artifact_location=(tmp_path / "a").as_uri())
+        with mlflow.start_run(experiment_id=experiment):
+            version = log_propensity(fit_propensity(hand_examples(), PRIORS), PRIORS)
+    finally:
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+        mlflow.set_registry_uri(None)  # type: ignore[arg-type]
+    assert state.reload_if_changed() is True
+    learned = state.current.models.propensity
+    assert learned is not None and learned.version == version
+    assert state.reload_if_changed() is False
 
 
 def test_a_failing_registry_check_keeps_the_loaded_models(
     settings: Settings, loaded: Loaded
 ) -> None:
-    def down(s: Settings) -> tuple[str, str, str]:
+    def down(s: Settings) -> tuple[str, str, str, str]:
         raise ConnectionError("tracking server down")
 
     state = ServiceState(settings, fingerprint=down)
