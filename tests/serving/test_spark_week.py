@@ -218,23 +218,28 @@ def test_a_bad_row_fails_the_spark_run_naming_it(spark: Any, program: Path, tmp_
     deals = pd.read_parquet(bad / "deals.parquet")
     deals.loc[deals.index[7], "amount"] = -5.0
     deals.to_parquet(bad / "deals.parquet", index=False)
+    problem = _refused(spark, bad, tmp_path).problems[0]  # whole, from the worker
+    assert (problem.table, problem.column, problem.value) == ("deals", "amount", -5.0)
+    assert repr(str(deals.loc[deals.index[7], "deal_id"])) in problem.message
+
+
+def _refused(spark: Any, data: Path, tmp_path: Path) -> DataValidationError:
+    """The error a Spark week on `data` fails with, having written nothing."""
     settings = _settings(tmp_path / "db")
     with pytest.raises(DataValidationError) as info:
         run_week(
             settings,
-            data_dir=bad,
+            data_dir=data,
             week=W1,
             out_dir=tmp_path / "out",
             recommender=Recommender(),
-            engine=_spark_week(spark, bad),
+            engine=_spark_week(spark, data),
         )
-    problem = info.value.problems[0]  # whole, from the worker: table, column, value, the id
-    assert (problem.table, problem.column, problem.value) == ("deals", "amount", -5.0)
-    assert repr(str(deals.loc[deals.index[7], "deal_id"])) in problem.message
     with session_scope(get_engine(settings.db_url)) as s:
         assert s.scalars(select(JobRun.status)).all() == ["failed"]
         assert s.scalars(select(PlanAction)).first() is None
     assert not (tmp_path / "out" / "plan.parquet").exists()
+    return info.value
 
 
 def test_spark_hands_the_tables_over_as_pandas_reads_them(
@@ -334,22 +339,9 @@ def test_an_id_two_partners_share_is_refused_across_buckets(
     duplicated = str(deals.loc[first, "deal_id"])
     with pytest.raises(DataValidationError, match="duplicated id"):
         load_tables(bad)  # the pandas engine refuses it
-    settings = _settings(tmp_path / "db")
-    with pytest.raises(DataValidationError) as info:
-        run_week(
-            settings,
-            data_dir=bad,
-            week=W1,
-            out_dir=tmp_path / "out",
-            recommender=Recommender(),
-            engine=_spark_week(spark, bad),
-        )
-    problem = info.value.problems[0]
+    problem = _refused(spark, bad, tmp_path).problems[0]
     assert (problem.table, problem.column, problem.value) == ("deals", "deal_id", duplicated)
     assert "in 2 rows" in problem.message
-    with session_scope(get_engine(settings.db_url)) as s:
-        assert s.scalars(select(PlanAction)).first() is None
-    assert not (tmp_path / "out" / "plan.parquet").exists()
 
 
 def test_many_duplicated_ids_are_counted_and_the_first_named(spark: Any) -> None:
