@@ -122,14 +122,14 @@ def duplicate_keys(tables: Mapping[str, Any], *, label: str) -> None:
     for name, frame in tables.items():
         key = SCHEMAS[name].key
         if key and key != "partner_id" and key in frame.columns:
-            text = sf.trim(sf.col(key).cast("string"))
+            text = sf.col(key).cast("string")  # compared as written, as pandas compares them
             keyed.append(frame.select(sf.lit(name).alias("table"), text.alias("id")))
     if not keyed:
         return
     ids = keyed[0]
     for more in keyed[1:]:
         ids = ids.unionByName(more)
-    ids = ids.where(sf.col("id").isNotNull() & (sf.col("id") != ""))
+    ids = ids.where(sf.col("id").isNotNull())  # a missing id is its row's own problem
     repeated = ids.groupBy("table", "id").count().where(sf.col("count") > 1)
     examples = repeated.orderBy("table", "id").limit(KEY_EXAMPLES + 1).collect()
     if not examples:

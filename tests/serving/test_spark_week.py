@@ -349,7 +349,7 @@ def test_many_duplicated_ids_are_counted_and_the_first_named(spark: Any) -> None
 
     ids = [f"C{i:03d}" for i in range(KEY_EXAMPLES + 5)]
     customers = spark.createDataFrame(
-        [(c, p) for c in ids for p in ("P1", "P2")] + [(" ", "P1"), (None, "P2"), ("C999", "P3")],
+        [(c, p) for c in ids for p in ("P1", "P2")] + [(None, "P1"), (None, "P2"), ("C0", "P3")],
         "customer_id string, partner_id string",
     )
     deals = spark.createDataFrame([("D1", "P1"), ("D2", "P2")], "deal_id string, partner_id string")
@@ -359,4 +359,9 @@ def test_many_duplicated_ids_are_counted_and_the_first_named(spark: Any) -> None
     assert [p.value for p in problems[:KEY_EXAMPLES]] == ids[:KEY_EXAMPLES]
     assert problems[-1].message == f"{KEY_EXAMPLES + 5} duplicated ids in all"
     assert {p.file for p in problems} == {"prm.tw_"} and len(problems) == KEY_EXAMPLES + 1
-    duplicate_keys({"deals": deals}, label="ok")  # unique ids (blank and missing ones aside)
+    duplicate_keys({"deals": deals}, label="ok")
+    padded = spark.createDataFrame(
+        [("D1", "P1"), (" D1", "P2"), (None, "P1"), (None, "P2")],
+        "deal_id string, partner_id string",
+    )
+    duplicate_keys({"deals": padded}, label="ok")  # compared as written; missing ids aside
