@@ -332,11 +332,16 @@ def _acquired(ctx: Context, d: Deals, rows: np.ndarray) -> Customers:
     )
 
 
+MAX_CHURN_YEARS = 100.0
+
+
 def _churn_times(ctx: Context, owner: np.ndarray, acquired: np.ndarray) -> np.ndarray:
     """Customer churn: direct customers churn faster; better partners keep theirs longer."""
     quality = np.where(owner >= 0, ctx.profiles.latent.quality[np.maximum(owner, 0)], 0.0)
     annual = np.where(owner >= 0, 0.12 * np.exp(-0.3 * quality), 0.18)
-    years = ctx.rng.exponential(1.0, owner.size) / annual
+    # capped: a rare long draw (about one customer in a million) would overflow int64 ns and
+    # wrap round to a churn centuries before the acquisition; past the end it is NAT anyway
+    years = np.minimum(ctx.rng.exponential(1.0, owner.size) / annual, MAX_CHURN_YEARS)
     churned = acquired + (years * 365 * DAY_NS).astype(np.int64)
     return np.where(churned < ctx.end_ns, churned, NAT)
 

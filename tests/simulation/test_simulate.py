@@ -420,3 +420,24 @@ def test_write_simulation_refuses_an_unknown_format(sim: Simulation, tmp_path: P
     with pytest.raises(InvalidInput, match="xlsx"):
         write_simulation(sim, tmp_path / "out", fmt="xlsx")  # type: ignore[arg-type]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_long_customer_life_does_not_wrap_round_to_a_churn_before_it_began() -> None:
+    """A rare exponential draw (one customer in a million, seen at 1,000,000 partners) of
+    centuries overflowed int64 nanoseconds: the customer churned in 1727."""
+    from types import SimpleNamespace
+
+    from simulation.deals import _churn_times
+
+    class LongDraws:
+        def exponential(self, scale: float, size: int) -> np.ndarray:
+            return np.array([40.0, 0.01, 60.0])[:size]
+
+    end_ns = int(pd.Timestamp("2026-11-30", tz="UTC").value)
+    acquired = np.full(3, end_ns - 300 * 86_400 * 10**9, dtype=np.int64)
+    quality = np.array([0.0, 0.0, 3.0])
+    ctx = SimpleNamespace(profiles=SimpleNamespace(latent=SimpleNamespace(quality=quality)))
+    ctx.rng, ctx.end_ns = LongDraws(), end_ns
+    churned = _churn_times(ctx, np.array([0, 1, 2]), acquired)  # type: ignore[arg-type]
+    assert churned[0] == churned[2] == np.iinfo(np.int64).min  # NAT: beyond the end
+    assert acquired[1] < churned[1] < end_ns
