@@ -189,4 +189,4 @@ class _Writers:
             writer = self.parquet[name] = pq.ParquetWriter(path, table.schema)
         else:
             table = table.cast(writer.schema)  # an all-missing column may arrive as null
-        writer.write_table(table)
+        writer.write_table(table, row_group_size=max(1, table.num_rows))  # a group per piece

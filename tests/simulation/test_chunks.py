@@ -62,6 +62,16 @@ def test_the_pieces_make_one_valid_program(pieces: Path) -> None:
     assert (people == tables.certifications["partner_id"]).all()
 
 
+def test_each_piece_is_one_row_group(pieces: Path) -> None:
+    import pyarrow.parquet as pq
+
+    for name in ("partners", "deals", "activities", "customers"):
+        groups = pq.ParquetFile(pieces / f"{name}.parquet").metadata.num_row_groups
+        assert groups == 3, name
+    first = pq.ParquetFile(pieces / "partners.parquet").read_row_group(0)
+    assert first.num_rows == 167
+
+
 def test_pieces_keep_their_own_managers_parents_and_customers(pieces: Path) -> None:
     tables = load_tables(pieces)
     partners = tables.partners.reset_index(drop=True)
