@@ -169,8 +169,7 @@ def _features_on_spark(
     with spark_session(settings) as spark:
         tables = read_tables(spark, data=None if prefix else data, table_prefix=prefix)
         if buckets <= 0:
-            partners = table_rows({"partners": tables["partners"]})["partners"]
-            buckets = buckets_for(partners, dict(spark.sparkContext.getConf().getAll()))
+            buckets = buckets_for(table_rows(tables), dict(spark.sparkContext.getConf().getAll()))
         rows, columns = build_features_spark(
             tables, as_of=as_of, out_uri=uri, buckets=buckets, label=prefix or data
         )

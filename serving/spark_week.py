@@ -67,7 +67,7 @@ class SparkWeek:
     spark: Any
     data: str | None = None
     table_prefix: str | None = None
-    buckets: int = 0  # 0: `features.spark.session.buckets_for` the partner count
+    buckets: int = 0  # 0: `features.spark.session.buckets_for` the rows per table
     sink: str = "db"
     out_uri: str | None = None  # where executors write with sink="parquet"
     _tables: dict[str, Any] | None = None
@@ -82,7 +82,7 @@ class SparkWeek:
         rows = table_rows(self.tables())
         if self.buckets <= 0:
             conf = dict(self.spark.sparkContext.getConf().getAll())
-            self.buckets = buckets_for(rows["partners"], conf)
+            self.buckets = buckets_for(rows, conf)
         return rows
 
     def compute(self, ctx: WeekContext) -> WeekComputed:

@@ -41,6 +41,7 @@ DEFAULTS = {
     "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
 }
 PARTNERS_PER_BUCKET = 20_000
+ROWS_PER_BUCKET = 1_000_000  # all tables' rows together
 WORKER_ERROR = re.compile(r"^tierwise\.errors\.(\w+): (.*?)(?=\n\s*at |\n\n|\Z)", re.M | re.S)
 LOCAL_DEFAULTS = {"spark.sql.shuffle.partitions": "8", "spark.default.parallelism": "8"}
 
@@ -72,11 +73,16 @@ def parse_conf(items: Sequence[str]) -> dict[str, str]:
     return conf
 
 
-def buckets_for(partners: int, conf: Mapping[str, str]) -> int:
-    """How many partner buckets: ~20,000 partners each (a bucket's frames must fit a Python
-    worker), never fewer than the shuffle partitions so every core has work."""
+def buckets_for(rows: Mapping[str, int], conf: Mapping[str, str]) -> int:
+    """How many partner buckets, from the rows per table (`table_rows`): at most ~1,000,000
+    rows and 20,000 partners each — a bucket's tables cross the JVM as blobs and its frames
+    fill a Python worker, so the rows bound memory (at 1,000,000 partners x 90 rows each,
+    buckets of 20,000 partners ran a 2 GB driver heap out of memory) — and never fewer than
+    the shuffle partitions, so every core has work."""
     floor = int(conf.get("spark.sql.shuffle.partitions", "8"))
-    return max(floor, -(-partners // PARTNERS_PER_BUCKET))
+    by_rows = -(-sum(rows.values()) // ROWS_PER_BUCKET)
+    by_partners = -(-rows.get("partners", 0) // PARTNERS_PER_BUCKET)
+    return max(floor, by_rows, by_partners)
 
 
 WIRE = "tierwise-error-json: "  # how a worker's Tierwise error crosses Spark's traceback text

@@ -77,8 +77,11 @@ def test_a_bad_conf_setting_is_named(bad: str) -> None:
 
 def test_bucket_count_follows_the_program_size() -> None:
     conf = {"spark.sql.shuffle.partitions": "8"}
-    assert buckets_for(300, conf) == 8
-    assert buckets_for(1_000_000, conf) == 50
+    assert buckets_for({"partners": 300, "deals": 4_000}, conf) == 8
+    assert buckets_for({"partners": 1_000_000, "deals": 10_000_000}, conf) == 50  # partners
+    many = {"partners": 1_000_000, "deals": 11_000_000, "activities": 78_000_000}
+    assert buckets_for(many, conf) == 90  # rows: ~1,000,000 a bucket
+    assert buckets_for({"partners": 10}, {"spark.sql.shuffle.partitions": "2"}) == 2
 
 
 def test_a_tierwise_error_from_a_worker_comes_back_as_itself() -> None:

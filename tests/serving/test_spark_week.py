@@ -20,6 +20,7 @@ from sqlalchemy import select
 from serving.db import IncentiveAward, JobRun, PlanAction, TierDecision, get_engine, session_scope
 from serving.db.models import Accrual
 from serving.db.reviews import review_action
+from serving.spark_week import SparkWeek
 from serving.weekly import run_week
 from tests.conftest import missing
 from tests.serving._weekly import Recommender
@@ -32,7 +33,7 @@ W1, W2 = "2026-W48", "2026-W49"
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     try:
         from pyspark import cloudpickle
 
@@ -42,7 +43,11 @@ def spark() -> Iterator[Any]:
     import tests.serving._weekly as stub
 
     cloudpickle.register_pickle_by_value(stub)  # the test recommender is not installed
-    conf = {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"}
+    conf = {
+        "spark.sql.shuffle.partitions": "2",
+        "spark.default.parallelism": "2",
+        "spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("warehouse")),
+    }
     try:
         with spark_session(SparkOptions(master="local[2]", conf=conf)) as session:
             yield session
@@ -66,8 +71,6 @@ def _settings(folder: Path) -> Settings:
 
 
 def _spark_week(spark: Any, program: Path, **options: Any) -> Any:
-    from serving.spark_week import SparkWeek
-
     return SparkWeek(spark, data=str(program), buckets=3, **options)
 
 
@@ -181,6 +184,39 @@ def test_both_engines_plan_the_same_week(spark: Any, program: Path, tmp_path: Pa
     with session_scope(get_engine(on_spark.db_url)) as s:
         statuses = s.scalars(select(PlanAction.status).where(PlanAction.week == W2)).all()
     assert statuses.count("dismissed") == 1  # the review survived the Spark re-run
+
+
+def test_catalog_tables_plan_the_same_week(spark: Any, program: Path, tmp_path: Path) -> None:
+    """Tables in the Spark catalog (`--table-prefix`), typed as a platform types them:
+    microsecond timestamps, not pandas' nanoseconds read as longs."""
+    from pyspark.sql import functions as sf
+
+    from features.schema import SCHEMAS
+
+    for name, schema in SCHEMAS.items():
+        frame = spark.read.parquet(str(program / f"{name}.parquet"))
+        for column in schema.columns:
+            if column.kind == "timestamp" and column.name in frame.columns:
+                micros = sf.timestamp_micros(sf.floor(sf.col(column.name) / 1000))
+                frame = frame.withColumn(column.name, micros)
+        frame.write.mode("overwrite").saveAsTable(f"tw_{name}")
+    assert dict(spark.table("tw_deals").dtypes)["registered_at"] == "timestamp"
+    pandas, on_spark = _settings(tmp_path / "pandas"), _settings(tmp_path / "spark")
+    a = run_week(
+        pandas, data_dir=program, week=W1, out_dir=tmp_path / "a", recommender=Recommender()
+    )
+    engine = SparkWeek(spark, table_prefix="tw_", buckets=3)
+    b = run_week(
+        on_spark,
+        data_dir=program,
+        week=W1,
+        out_dir=tmp_path / "b",
+        recommender=Recommender(),
+        engine=engine,
+    )
+    assert a.summary == b.summary
+    pd.testing.assert_frame_equal(_plan_file(tmp_path / "a"), _plan_file(tmp_path / "b"))
+    _same(_stored(pandas, W1), _stored(on_spark, W1))
 
 
 def test_the_parquet_sink_writes_the_same_files(spark: Any, program: Path, tmp_path: Path) -> None:
