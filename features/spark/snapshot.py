@@ -63,7 +63,7 @@ def build_features_spark(
     `label` names the source in errors (its folder or table prefix)."""
     job = FeatureJob(as_of, year_start, out_uri)
     fresh_folder(out_uri)
-    duplicate_keys(tables, label=out_uri if label is None else label)
+    duplicate_keys(tables, label=label or "the Spark tables")
     blobs = bucket_blobs(tables, buckets=buckets, family=families(tables))
     shapes = blobs.groupBy("bucket").applyInArrow(worker_job(job), BLOB_SCHEMA)
     with worker_errors():
