@@ -34,6 +34,7 @@ from features.spark.buckets import (
     blobs_of,
     bucket_blobs,
     bucket_tables,
+    by_bucket,
     duplicate_keys,
     families,
     frames_blobs,
@@ -114,7 +115,7 @@ class SparkWeek:
             no_previous=ctx.state.previous.iloc[:0],
             no_history=ctx.state.history.iloc[:0],
         )
-        out = blobs.groupBy("bucket").applyInArrow(worker_job(per_bucket), OUT_SCHEMA)
+        out = by_bucket(blobs, self.buckets).applyInArrow(worker_job(per_bucket), OUT_SCHEMA)
         out = out.persist(StorageLevel.MEMORY_AND_DISK)
         try:
             per_manager = ManagerJob(

@@ -20,6 +20,7 @@ from features.spark.buckets import (
     blobs_of,
     bucket_blobs,
     bucket_tables,
+    by_bucket,
     duplicate_keys,
     families,
 )
@@ -65,7 +66,7 @@ def build_features_spark(
     fresh_folder(out_uri)
     duplicate_keys(tables, label=label or "the Spark tables")
     blobs = bucket_blobs(tables, buckets=buckets, family=families(tables))
-    shapes = blobs.groupBy("bucket").applyInArrow(worker_job(job), BLOB_SCHEMA)
+    shapes = by_bucket(blobs, buckets).applyInArrow(worker_job(job), BLOB_SCHEMA)
     with worker_errors():
         payloads = shapes.toArrow().column("payload").to_pylist()
     frames = [from_blob(p) for p in payloads]
