@@ -242,7 +242,7 @@ def main() -> None:
     parser.add_argument("--years", type=float, default=2.0)
     parser.add_argument("--engines", default="pandas,spark")
     parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--buckets", type=int, default=0, help="0: one per ~20,000 partners")
+    parser.add_argument("--buckets", type=int, default=0, help="0: ~1,000,000 rows a bucket")
     parser.add_argument("--sink", default="parquet", choices=["parquet", "db"])
     parser.add_argument("--conf", action="append", help="spark.<name>=<value> (repeatable)")
     parser.add_argument(
